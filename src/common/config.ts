@@ -1,0 +1,73 @@
+import { z } from 'zod';
+import { ConfigError } from './errors.ts';
+
+const MAINNET_GRPC_URL = 'https://fullnode.mainnet.sui.io:443';
+
+const integer = (min: number, max: number = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number({ error: `expected an integer from ${min} to ${max}` }).int(`expected an integer from ${min} to ${max}`).min(min, `expected an integer from ${min} to ${max}`).max(max, `expected an integer from ${min} to ${max}`);
+
+const url = (protocols: string[]) =>
+  z.string().refine((value) => {
+    try {
+      return protocols.includes(new URL(value).protocol);
+    } catch {
+      return false;
+    }
+  }, `expected a ${protocols.map((p) => `${p}//`).join(' or ')} URL`);
+
+const urlList = z
+  .string()
+  .transform((value) => value.split(',').map((part) => part.trim()).filter(Boolean))
+  .pipe(z.array(url(['http:', 'https:'])).min(1, 'expected one or more http(s) URLs, comma-separated'));
+
+/**
+ * The environment every process reads. Same names everywhere; a bad value stops the process with
+ * one line naming the variable.
+ */
+export const configSchema = z.object({
+  DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://postgres@127.0.0.1:5432/sui_backfill'),
+  REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  /** Namespace of every Redis key (BullMQ prefix), so several deployments can share one Redis. */
+  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]+$/, 'expected letters, digits, _ . : or -').default('sui-backfill'),
+  SUI_GRPC_URL: urlList.default([MAINNET_GRPC_URL]),
+  /** Optional archival endpoint for history below the full nodes' lowest available checkpoint. */
+  SUI_ARCHIVE_GRPC_URL: url(['http:', 'https:']).optional(),
+  PORT: integer(0, 65535).default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  API_TOKEN: z.string().min(16, 'expected at least 16 characters').optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
+  BACKFILL_CHUNK_SIZE: integer(1, 100_000).default(100),
+  WORKER_CONCURRENCY: integer(1, 64).default(2),
+  RPC_CONCURRENCY: integer(1, 1024).default(32),
+  RPC_REQUESTS_PER_SECOND: integer(1, 1_000_000).default(100),
+  RPC_TIMEOUT_MS: integer(100, 600_000).default(30_000),
+  RPC_MAX_RETRIES: integer(0, 100).default(6),
+  HEARTBEAT_INTERVAL_MS: integer(100, 600_000).default(5_000),
+  STALE_AFTER_MS: integer(300, 3_600_000).default(30_000),
+  RECONCILE_INTERVAL_MS: integer(100, 3_600_000).default(30_000),
+  INDEXER_FIRST_CHECKPOINT: z
+    .string()
+    .regex(/^\d+$/, 'expected a checkpoint sequence number')
+    .transform((value) => BigInt(value))
+    .optional(),
+  INDEXER_POLL_INTERVAL_MS: integer(10, 600_000).default(500),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+/** Reads and validates the environment. Throws a `ConfigError` whose message is one line. */
+export function loadConfig(env: Record<string, string | undefined> = process.env, overrides: Partial<Config> = {}): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const result = configSchema.safeParse(present);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? 'environment');
+      const given = present[name];
+      const shown = given === undefined ? 'missing' : `got ${JSON.stringify(name === 'API_TOKEN' ? '***' : given)}`;
+      return `${name}: ${issue.message} (${shown})`;
+    });
+    throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
+  }
+  return { ...result.data, ...overrides };
+}

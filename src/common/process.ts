@@ -1,0 +1,84 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { loadConfig, type Config } from './config.ts';
+import { createCommon, type Common } from './context.ts';
+import { ConfigError, errorMessage, SuiBackfillError } from './errors.ts';
+import { checkServices } from './services.ts';
+
+/** A `sui-backfill <name>` subcommand. */
+export type Command = {
+  name: string;
+  summary: string;
+  /** Full `--help` text. */
+  help: string;
+  run: (argv: string[]) => Promise<number>;
+};
+
+export const EXIT = { ok: 0, failure: 1, usage: 2, unavailable: 3 } as const;
+
+export class UsageError extends SuiBackfillError {
+  constructor(message: string) {
+    super('usage', message, { retryable: false });
+  }
+}
+
+/** parseArgs with a one-line error instead of a stack trace for unknown or malformed flags. */
+export function parseFlags<T extends ParseArgsConfig['options']>(argv: string[], options: T, allowPositionals = false) {
+  try {
+    return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true });
+  } catch (error) {
+    throw new UsageError(errorMessage(error));
+  }
+}
+
+/**
+ * Runs a long-lived process: validates the environment, checks Postgres and Redis (one line each
+ * when unreachable), builds the common context, and on SIGTERM/SIGINT runs the registered closers
+ * and resolves with exit code 0.
+ */
+export async function runService(
+  name: string,
+  options: { needs?: { postgres?: boolean; redis?: boolean }; overrides?: Partial<Config> },
+  main: (common: Common) => Promise<void>,
+): Promise<number> {
+  const config = loadConfig(process.env, options.overrides);
+  const needs = options.needs ?? {};
+  if (needs.postgres || needs.redis) {
+    const problems = (await checkServices({ databaseUrl: config.DATABASE_URL, redisUrl: config.REDIS_URL })).filter(
+      (line) => (needs.postgres && line.startsWith('PostgreSQL')) || (needs.redis && line.startsWith('Redis')),
+    );
+    if (problems.length > 0) {
+      for (const line of problems) console.error(line);
+      return EXIT.unavailable;
+    }
+  }
+  const common = createCommon(config, { process: name });
+  const stopped = new Promise<number>((resolve) => {
+    const stop = (signal: string) => {
+      common.shutdown.run(signal).then(() => resolve(EXIT.ok));
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  try {
+    await main(common);
+  } catch (error) {
+    common.logger.fatal({ err: error }, `${name} failed to start`);
+    await common.shutdown.run('startup failure');
+    return EXIT.failure;
+  }
+  return stopped;
+}
+
+/** Prints the one-line message for errors a user can fix, and a stack only for real bugs. */
+export function reportFatal(error: unknown): number {
+  if (error instanceof ConfigError || error instanceof UsageError) {
+    console.error(error.message);
+    return EXIT.usage;
+  }
+  if (error instanceof SuiBackfillError) {
+    console.error(`${error.code}: ${error.message}`);
+    return error.retryable ? EXIT.unavailable : EXIT.failure;
+  }
+  console.error(error);
+  return EXIT.failure;
+}

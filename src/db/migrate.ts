@@ -1,0 +1,62 @@
+import path from 'node:path';
+import { migrate } from 'drizzle-orm/postgres-js/migrator';
+import postgres from 'postgres';
+import { createDb } from './client.ts';
+
+export const MIGRATIONS_FOLDER = path.resolve(import.meta.dirname, '../../drizzle');
+
+const MIGRATION_LOCK_KEY = 0x5b_ac_f1_11;
+
+/** Tables dropped by `migrate --reset`, children first. Rows in them are lost. */
+const PROJECT_TABLES = [
+  'package_backfill_chunks',
+  'package_backfill_watermarks',
+  'package_backfill_requests',
+  'sui_objects',
+  'sui_packages',
+  'watermarks',
+];
+
+/** Creates the database named in `url` if the server does not have it yet. */
+export async function ensureDatabase(url: string): Promise<boolean> {
+  const target = new URL(url);
+  const name = decodeURIComponent(target.pathname.replace(/^\//, ''));
+  if (!name) return false;
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const sql = postgres(admin.toString(), { max: 1, onnotice: () => {} });
+  try {
+    const rows = await sql`select 1 from pg_database where datname = ${name}`;
+    if (rows.length > 0) return false;
+    await sql.unsafe(`create database ${quoteIdent(name)}`);
+    return true;
+  } catch (error) {
+    // Another process created it at the same moment.
+    if ((error as { code?: string }).code === '42P04') return false;
+    throw error;
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** Applies the committed drizzle-kit migrations; `reset` first drops every project table. */
+export async function runMigrations(url: string, options: { reset?: boolean } = {}): Promise<void> {
+  await ensureDatabase(url);
+  const { db, sql, close } = createDb(url, { max: 1, applicationName: 'sui-backfill migrate' });
+  try {
+    // Several processes may start at once (dev, replicas); one migrates, the others wait.
+    await sql`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`;
+    if (options.reset) {
+      await sql.unsafe(`drop table if exists ${PROJECT_TABLES.map(quoteIdent).join(', ')} cascade`);
+      await sql.unsafe('drop schema if exists drizzle cascade');
+    }
+    await migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
+    await sql`select pg_advisory_unlock(${MIGRATION_LOCK_KEY})`;
+  } finally {
+    await close();
+  }
+}

@@ -1,0 +1,38 @@
+import { loadConfig } from '../common/config.ts';
+import { EXIT, parseFlags, type Command } from '../common/process.ts';
+import { checkServices } from '../common/services.ts';
+import { runMigrations } from './migrate.ts';
+
+export const migrateCommand: Command = {
+  name: 'migrate',
+  summary: 'create the database if needed and apply the migrations in drizzle/',
+  help: `Usage: sui-backfill migrate [--reset]
+
+Creates the database named by DATABASE_URL when it does not exist and applies every committed
+migration in drizzle/. Safe to run from several processes at once.
+
+Options:
+  --reset     drop every sui-backfill table first (sui_objects, sui_packages, watermarks and the
+              package_backfill_* tables), then migrate: a clean slate. Rows are lost.
+  -h, --help  show this help
+
+Environment: DATABASE_URL`,
+  async run(argv) {
+    const { values } = parseFlags(argv, { reset: { type: 'boolean', default: false } });
+    if (values.help) {
+      console.log(this.help);
+      return EXIT.ok;
+    }
+    const config = loadConfig();
+    const problems = (await checkServices({ databaseUrl: config.DATABASE_URL, redisUrl: config.REDIS_URL })).filter((line) =>
+      line.startsWith('PostgreSQL'),
+    );
+    if (problems.length > 0) {
+      console.error(problems[0]);
+      return EXIT.unavailable;
+    }
+    await runMigrations(config.DATABASE_URL, { reset: values.reset });
+    console.log(`migrations applied to ${new URL(config.DATABASE_URL).pathname.slice(1)}`);
+    return EXIT.ok;
+  },
+};

@@ -1,0 +1,100 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  check,
+  customType,
+  index,
+  integer,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+/** Tables of the backfill, owned by src/backfill. Names never overlap the framework's. */
+
+export const BACKFILL_STATUSES = ['queued', 'running', 'paused', 'completed', 'failed', 'cancelled'] as const;
+export type BackfillStatus = (typeof BACKFILL_STATUSES)[number];
+export const ACTIVE_STATUSES = ['queued', 'running', 'paused'] as const satisfies readonly BackfillStatus[];
+
+/** Postgres `int8multirange`, kept as its text form (`{[1,11),[20,31)}`); SQL does the arithmetic. */
+const int8multirange = customType<{ data: string; driverData: string }>({
+  dataType: () => 'int8multirange',
+});
+
+export const packageBackfillRequests = pgTable(
+  'package_backfill_requests',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    /** The family's original package ID. */
+    packageId: text('package_id').notNull(),
+    /** The ID as posted (normalized); may be any version of the family. */
+    requestedPackageId: text('requested_package_id').notNull(),
+    /** Every address defining a struct of the family, fixed at intake. */
+    familyIds: text('family_ids').array().notNull(),
+    match: text('match', { enum: ['outer', 'anywhere'] }).notNull(),
+    /** Canonical form of the options that make two requests "the same" (match and explicit range). */
+    optionsKey: text('options_key').notNull(),
+    fromCheckpoint: bigint('from_checkpoint', { mode: 'bigint' }).notNull(),
+    /** Where this backfill ends; fixed at intake, never recomputed (DESIGN invariant 3). */
+    toCheckpoint: bigint('to_checkpoint', { mode: 'bigint' }).notNull(),
+    status: text('status', { enum: BACKFILL_STATUSES }).notNull().default('queued'),
+    workerId: text('worker_id'),
+    heartbeatAt: timestamp('heartbeat_at', { mode: 'date', withTimezone: true }),
+    attempts: integer('attempts').notNull().default(0),
+    lastError: text('last_error'),
+    lastErrorAt: timestamp('last_error_at', { mode: 'date', withTimezone: true }),
+    createdAt: timestamp('created_at', { mode: 'date', withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { mode: 'date', withTimezone: true }).notNull().defaultNow(),
+    startedAt: timestamp('started_at', { mode: 'date', withTimezone: true }),
+    finishedAt: timestamp('finished_at', { mode: 'date', withTimezone: true }),
+  },
+  (table) => [
+    // At most one active request per (package, options): DESIGN invariant 4.
+    uniqueIndex('package_backfill_requests_active_idx')
+      .on(table.packageId, table.optionsKey)
+      .where(sql`${table.status} in ('queued', 'running', 'paused')`),
+    index('package_backfill_requests_status_idx').on(table.status, table.createdAt),
+    index('package_backfill_requests_package_idx').on(table.packageId, table.createdAt),
+    check('package_backfill_requests_range_check', sql`${table.fromCheckpoint} <= ${table.toCheckpoint}`),
+    check(
+      'package_backfill_requests_status_check',
+      sql`${table.status} in ('queued', 'running', 'paused', 'completed', 'failed', 'cancelled')`,
+    ),
+  ],
+);
+
+export const packageBackfillWatermarks = pgTable('package_backfill_watermarks', {
+  requestId: uuid('request_id')
+    .primaryKey()
+    .references(() => packageBackfillRequests.id, { onDelete: 'cascade' }),
+  /** Highest checkpoint such that everything from the request's from_checkpoint up to it is done. */
+  checkpointHiInclusive: bigint('checkpoint_hi_inclusive', { mode: 'bigint' }).notNull(),
+  /** Every finished range; chunks may finish out of order. */
+  doneRanges: int8multirange('done_ranges').notNull().default(sql`'{}'::int8multirange`),
+  rowsInserted: bigint('rows_inserted', { mode: 'bigint' }).notNull().default(sql`0`),
+  objectsMatched: bigint('objects_matched', { mode: 'bigint' }).notNull().default(sql`0`),
+  checkpointsDone: bigint('checkpoints_done', { mode: 'bigint' }).notNull().default(sql`0`),
+  updatedAt: timestamp('updated_at', { mode: 'date', withTimezone: true }).notNull().defaultNow(),
+});
+
+/** One row per finished chunk: the history operators read. */
+export const packageBackfillChunks = pgTable(
+  'package_backfill_chunks',
+  {
+    id: bigint('id', { mode: 'bigint' }).primaryKey().generatedAlwaysAsIdentity(),
+    requestId: uuid('request_id')
+      .notNull()
+      .references(() => packageBackfillRequests.id, { onDelete: 'cascade' }),
+    fromCheckpoint: bigint('from_checkpoint', { mode: 'bigint' }).notNull(),
+    toCheckpoint: bigint('to_checkpoint', { mode: 'bigint' }).notNull(),
+    objectsMatched: integer('objects_matched').notNull(),
+    rowsInserted: integer('rows_inserted').notNull(),
+    rpcCalls: integer('rpc_calls').notNull(),
+    durationMs: integer('duration_ms').notNull(),
+    workerId: text('worker_id').notNull(),
+    finishedAt: timestamp('finished_at', { mode: 'date', withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [index('package_backfill_chunks_request_idx').on(table.requestId, table.id)],
+);

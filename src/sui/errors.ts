@@ -1,0 +1,74 @@
+import { SuiBackfillError } from '../common/errors.ts';
+
+/** The object or checkpoint does not exist on the node (or not yet). */
+export class NotFoundError extends SuiBackfillError {
+  constructor(message: string, cause?: unknown) {
+    super('not_found', message, { retryable: false, cause });
+  }
+}
+
+/** The ID names an object that exists but is not a Move package. */
+export class NotAPackageError extends SuiBackfillError {
+  readonly objectId: string;
+  readonly objectType: string;
+  constructor(objectId: string, objectType: string) {
+    super('not_a_package', `${objectId} is an object of type ${objectType}, not a Move package`, { retryable: false });
+    this.objectId = objectId;
+    this.objectType = objectType;
+  }
+}
+
+/** History below the node's lowest available checkpoint was pruned; only an archival node has it. */
+export class BelowLowestAvailableError extends SuiBackfillError {
+  readonly checkpoint: bigint;
+  readonly lowestAvailable: bigint;
+  constructor(checkpoint: bigint, lowestAvailable: bigint, endpoint: string) {
+    super(
+      'range_not_served',
+      `checkpoint ${checkpoint} is below the lowest available checkpoint ${lowestAvailable} of ${endpoint}; ` +
+        'configure an archival endpoint (SUI_ARCHIVE_GRPC_URL) that serves this history',
+      { retryable: false },
+    );
+    this.checkpoint = checkpoint;
+    this.lowestAvailable = lowestAvailable;
+  }
+}
+
+/** RESOURCE_EXHAUSTED / HTTP 429: the provider asks us to slow down. */
+export class RateLimitedError extends SuiBackfillError {
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, retryAfterMs?: number, cause?: unknown) {
+    super('rate_limited', message, { retryable: true, cause });
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** UNAVAILABLE, a reset connection or a deadline: the node may answer next time. */
+export class UnavailableError extends SuiBackfillError {
+  readonly reason: 'unavailable' | 'deadline' | 'network';
+  constructor(message: string, reason: 'unavailable' | 'deadline' | 'network', cause?: unknown) {
+    super('rpc_unavailable', message, { retryable: true, cause });
+    this.reason = reason;
+  }
+}
+
+/** A response that could not be decoded, was truncated, or lacks a field we rely on. */
+export class MalformedResponseError extends SuiBackfillError {
+  constructor(message: string, cause?: unknown) {
+    super('malformed_response', message, { retryable: true, cause });
+  }
+}
+
+/** The response was larger than the client accepts; asking for less (a smaller chunk) can help. */
+export class ResponseTooLargeError extends SuiBackfillError {
+  constructor(message: string, cause?: unknown) {
+    super('response_too_large', message, { retryable: true, cause });
+  }
+}
+
+/** The node rejected the request as invalid; retrying the same request cannot help. */
+export class InvalidRequestError extends SuiBackfillError {
+  constructor(message: string, cause?: unknown) {
+    super('invalid_request', message, { retryable: false, cause });
+  }
+}
