@@ -1,7 +1,10 @@
-import { migrateCommand } from './db/process.ts';
+import { apiCommand } from './api/process.ts';
+import { workerCommand } from './backfill/process.ts';
 import { EXIT, reportFatal, type Command } from './common/process.ts';
+import { migrateCommand } from './db/process.ts';
+import { simnetCommand } from './simnet/process.ts';
 
-const commands: Command[] = [migrateCommand];
+const commands: Command[] = [migrateCommand, apiCommand, workerCommand, simnetCommand];
 
 function usage(): string {
   const width = Math.max(...commands.map((command) => command.name.length));

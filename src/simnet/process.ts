@@ -1,0 +1,163 @@
+import { z } from 'zod';
+import type { Common } from '../common/context.ts';
+import { EXIT, UsageError, parseFlags, runService, type Command } from '../common/process.ts';
+import { createSimChain, type SimChain, type SimChainOptions } from './chain.ts';
+import type { Ledger } from './ledger.ts';
+import { createMainnetLedger } from './mainnet.ts';
+import { createSimnetServer, type SimnetKnobs, type SimnetServer } from './server.ts';
+
+export const SIMNET_HELP = `Usage: sui-backfill simnet [options]
+
+Serves a deterministic, seeded Sui chain over gRPC-web (sui.rpc.v2), as a full node does, so
+SuiGrpcClient and every process of this project can run against it (SUI_GRPC_URL=<url>).
+Control routes: GET /simnet/health, GET /simnet/stats, POST /simnet/stats/reset,
+GET|POST /simnet/knobs (JSON, the knob names below in camelCase).
+
+Chain:
+  --seed N                         seed of everything generated (default 1)
+  --checkpoints N                  checkpoints generated (default 20000)
+  --initial-tip N                  highest checkpoint at start (default the last generated)
+  --tx-per-checkpoint N            mean transactions per checkpoint (default 12)
+  --package-traffic F              fraction of user transactions touching the simulator's
+                                   packages (default 0.1)
+  --mainnet-fixtures DIR           also serve the real mainnet checkpoints of DIR/mainnet
+                                   (DIR e.g. ../shared/fixtures/sui)
+
+Server:
+  --host HOST                      listen address (default HOST, 127.0.0.1)
+  --port N                         listen port (default 9000; 0 picks a free port)
+
+Knobs (also settable at runtime through POST /simnet/knobs):
+  --tip-advance-ms N               advance the tip by one checkpoint every N ms (default 0: static)
+  --lowest-available N             prune checkpoints below N (default 0)
+  --latency-ms N                   latency added to every RPC (default 0)
+  --rate-limit-rps N               requests per second before throttling (default 0: unlimited)
+  --rate-limit-style grpc|http     RESOURCE_EXHAUSTED, or HTTP 429 as a proxy answers (default grpc)
+  --unavailable-rate F             fraction of RPCs answered UNAVAILABLE (default 0)
+  --hang-rate F                    fraction of RPCs held for --hang-ms (default 0)
+  --hang-ms N                      how long a hung RPC is held (default 120000)
+  --truncate-rate F                fraction of responses cut inside the data frame (default 0)
+  --max-response-bytes N           refuse larger responses with RESOURCE_EXHAUSTED (default 0: none)
+  --omit-changed-object-types F    fraction of changed objects served without object_type (default 0)
+  -h, --help                       show this help
+
+Environment: HOST, LOG_LEVEL, LOG_FORMAT`;
+
+const count = z.coerce.number().int().min(0);
+const share = z.coerce.number().min(0).max(1);
+const flagsSchema = z.object({
+  seed: count.optional(),
+  checkpoints: count.min(100).optional(),
+  'initial-tip': count.optional(),
+  'tx-per-checkpoint': z.coerce.number().positive().optional(),
+  'package-traffic': share.optional(),
+  'mainnet-fixtures': z.string().min(1).optional(),
+  host: z.string().min(1).optional(),
+  port: count.max(65535).optional(),
+  'tip-advance-ms': count.optional(),
+  'lowest-available': count.optional(),
+  'latency-ms': count.optional(),
+  'rate-limit-rps': z.coerce.number().min(0).optional(),
+  'rate-limit-style': z.enum(['grpc', 'http']).optional(),
+  'unavailable-rate': share.optional(),
+  'hang-rate': share.optional(),
+  'hang-ms': count.optional(),
+  'truncate-rate': share.optional(),
+  'max-response-bytes': count.optional(),
+  'omit-changed-object-types': share.optional(),
+});
+
+const FLAG_NAMES = Object.keys(flagsSchema.shape);
+const DEFAULT_PORT = 9000;
+
+export type SimnetOptions = {
+  chain?: SimChainOptions;
+  knobs?: Partial<SimnetKnobs>;
+  host: string;
+  port: number;
+  mainnetFixtures?: string;
+};
+
+export type RunningSimnet = { url: string; chain: SimChain; server: SimnetServer; close: () => Promise<void> };
+
+/** Parses `sui-backfill simnet` flags (without --help) into chain, server and knob options. */
+export function parseSimnetFlags(argv: string[], defaults: { host: string }): SimnetOptions & { help: boolean } {
+  const options = Object.fromEntries(FLAG_NAMES.map((name) => [name, { type: 'string' as const }]));
+  const { values } = parseFlags(argv, options);
+  const { help, ...given } = values as Record<string, string | undefined> & { help?: boolean };
+  const parsed = flagsSchema.safeParse(given);
+  if (!parsed.success) {
+    throw new UsageError(parsed.error.issues.map((issue) => `--${String(issue.path[0])}: ${issue.message}`).join('; '));
+  }
+  const flags = parsed.data;
+  const knobs: Partial<SimnetKnobs> = {
+    tipAdvanceMs: flags['tip-advance-ms'],
+    lowestAvailableCheckpoint: flags['lowest-available'],
+    latencyMs: flags['latency-ms'],
+    rateLimitRps: flags['rate-limit-rps'],
+    rateLimitStyle: flags['rate-limit-style'],
+    unavailableRate: flags['unavailable-rate'],
+    hangRate: flags['hang-rate'],
+    hangMs: flags['hang-ms'],
+    truncateRate: flags['truncate-rate'],
+    maxResponseBytes: flags['max-response-bytes'],
+    omitChangedObjectTypes: flags['omit-changed-object-types'],
+  };
+  return {
+    help: help === true,
+    chain: {
+      seed: flags.seed,
+      checkpoints: flags.checkpoints,
+      initialTip: flags['initial-tip'],
+      txPerCheckpoint: flags['tx-per-checkpoint'],
+      packageTrafficFraction: flags['package-traffic'],
+      lowestAvailableCheckpoint: flags['lowest-available'],
+    },
+    knobs: Object.fromEntries(Object.entries(knobs).filter(([, value]) => value !== undefined)),
+    host: flags.host ?? defaults.host,
+    port: flags.port ?? DEFAULT_PORT,
+    mainnetFixtures: flags['mainnet-fixtures'],
+  };
+}
+
+/** Generates the chain and starts serving it; the mainnet fixture checkpoints, if given, answer first. */
+export async function startSimnet(common: Pick<Common, 'logger'>, options: SimnetOptions): Promise<RunningSimnet> {
+  const started = performance.now();
+  const chain = createSimChain(options.chain);
+  const ledgers: Ledger[] = options.mainnetFixtures ? [createMainnetLedger(options.mainnetFixtures), chain] : [chain];
+  const server = await createSimnetServer({ chain, ledgers, host: options.host, port: options.port, logger: common.logger, ...options.knobs });
+  common.logger.info(
+    {
+      url: server.url,
+      seed: chain.seed,
+      checkpoints: chain.checkpointCount,
+      transactions: chain.totalTransactions,
+      tip: Number(chain.tip()),
+      generatedMs: Math.round(performance.now() - started),
+      packages: Object.fromEntries(chain.packages.map((pkg) => [pkg.name, pkg.originalId])),
+      mainnetFixtures: options.mainnetFixtures ?? null,
+    },
+    `simnet listening on ${server.url}`,
+  );
+  return { url: server.url, chain, server, close: () => server.close() };
+}
+
+/** `sui-backfill simnet`: runs until SIGTERM/SIGINT, then closes the server and resolves with 0. */
+export async function runSimnet(argv: string[]): Promise<number> {
+  const parsed = parseSimnetFlags(argv, { host: process.env.HOST || '127.0.0.1' });
+  if (parsed.help) {
+    console.log(SIMNET_HELP);
+    return EXIT.ok;
+  }
+  return runService('simnet', { env: { HOST: parsed.host } }, async (common) => {
+    const simnet = await startSimnet(common, parsed);
+    common.shutdown.add('simnet', () => simnet.close());
+  });
+}
+
+export const simnetCommand: Command = {
+  name: 'simnet',
+  summary: 'serve a simulated Sui chain over gRPC-web (sui.rpc.v2) for development and tests',
+  help: SIMNET_HELP,
+  run: runSimnet,
+};
