@@ -23,7 +23,9 @@ CREATE TABLE "sui_packages" (
 	"publish_tx_digest" text NOT NULL,
 	"published_at" timestamp with time zone,
 	"type_origins" jsonb DEFAULT '[]'::jsonb NOT NULL,
-	"recorded_at" timestamp with time zone DEFAULT now() NOT NULL
+	"recorded_by" text DEFAULT 'rpc' NOT NULL,
+	"recorded_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "sui_packages_recorded_by_check" CHECK ("sui_packages"."recorded_by" in ('indexer', 'rpc'))
 );
 --> statement-breakpoint
 CREATE TABLE "watermarks" (

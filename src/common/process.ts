@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { loadConfig, type Config } from './config.ts';
+import { loadConfig } from './config.ts';
 import { createCommon, type Common } from './context.ts';
 import { ConfigError, errorMessage, SuiBackfillError } from './errors.ts';
 import { checkServices } from './services.ts';
@@ -37,10 +37,12 @@ export function parseFlags<T extends ParseArgsConfig['options']>(argv: string[],
  */
 export async function runService(
   name: string,
-  options: { needs?: { postgres?: boolean; redis?: boolean }; overrides?: Partial<Config> },
+  options: { needs?: { postgres?: boolean; redis?: boolean }; env?: Record<string, string | undefined> },
   main: (common: Common) => Promise<void>,
 ): Promise<number> {
-  const config = loadConfig(process.env, options.overrides);
+  // Flags arrive as environment values so that zod validates them the same way.
+  const flags = Object.fromEntries(Object.entries(options.env ?? {}).filter(([, value]) => value !== undefined));
+  const config = loadConfig({ ...process.env, ...flags });
   const needs = options.needs ?? {};
   if (needs.postgres || needs.redis) {
     const problems = (await checkServices({ databaseUrl: config.DATABASE_URL, redisUrl: config.REDIS_URL })).filter(

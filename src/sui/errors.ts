@@ -72,3 +72,19 @@ export class InvalidRequestError extends SuiBackfillError {
     super('invalid_request', message, { retryable: false, cause });
   }
 }
+
+/** A string that is not a valid Move type tag. */
+export class InvalidTypeError extends SuiBackfillError {
+  readonly type: string;
+  constructor(type: string, reason: string) {
+    super('invalid_type', `invalid Move type ${JSON.stringify(type)}: ${reason}`, { retryable: false });
+    this.type = type;
+  }
+}
+
+/** The node does not implement the method (UNIMPLEMENTED); another route may answer the same question. */
+export class UnimplementedError extends SuiBackfillError {
+  constructor(message: string, cause?: unknown) {
+    super('rpc_unimplemented', message, { retryable: false, cause });
+  }
+}

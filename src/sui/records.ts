@@ -112,3 +112,12 @@ export type ObjectVersionRow = {
   objectDigest: string | null;
   change: ObjectChangeKind;
 };
+
+/** A package version published (or upgraded) by a transaction of a checkpoint. */
+export type PackageWrite = {
+  packageId: string;
+  version: bigint;
+  txDigest: string;
+  checkpoint: bigint;
+  timestampMs: bigint;
+};

@@ -31,9 +31,14 @@ export const suiPackages = pgTable(
     publishTxDigest: text('publish_tx_digest').notNull(),
     publishedAt: timestamp('published_at', { mode: 'date', withTimezone: true }),
     typeOrigins: jsonb('type_origins').$type<TypeOriginRecord[]>().notNull().default(sql`'[]'::jsonb`),
+    /** `indexer` when the live indexer saw the publish (it then records every later upgrade too). */
+    recordedBy: text('recorded_by', { enum: ['indexer', 'rpc'] }).notNull().default('rpc'),
     recordedAt: timestamp('recorded_at', { mode: 'date', withTimezone: true }).notNull().defaultNow(),
   },
-  (table) => [index('sui_packages_original_id_idx').on(table.originalId, table.version)],
+  (table) => [
+    index('sui_packages_original_id_idx').on(table.originalId, table.version),
+    check('sui_packages_recorded_by_check', sql`${table.recordedBy} in ('indexer', 'rpc')`),
+  ],
 );
 
 export const OBJECT_CHANGE_KINDS = ['created', 'mutated', 'unwrapped', 'deleted', 'wrapped'] as const;

@@ -1,0 +1,77 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import type { ZodError } from 'zod';
+import type { Intake } from '../backfill/intake.ts';
+import type { Common } from '../common/context.ts';
+import type { Db } from '../db/client.ts';
+import { adminPage } from './admin-page.ts';
+import { requireTokenForMutations } from './auth.ts';
+import { errorResponse, toErrorResponse } from './errors.ts';
+import { registerBackfillRoutes } from './routes/backfills.ts';
+import { registerPackageRoutes } from './routes/packages.ts';
+
+export type ApiDeps = {
+  common: Common;
+  db: Db;
+  intake: Intake;
+  /** Readiness probes of the services the API depends on. */
+  ready: () => Promise<{ postgres: boolean; redis: boolean }>;
+};
+
+/** "packageId: expected 0x followed by 1 to 64 hex digits" — the first problem, naming the field. */
+export function describeZodError(error: ZodError): string {
+  return error.issues
+    .slice(0, 3)
+    .map((issue) => {
+      const field = issue.path.length > 0 ? issue.path.join('.') : 'body';
+      if (issue.code === 'unrecognized_keys') return `${field}: unknown field(s) ${issue.keys.map((key) => `"${key}"`).join(', ')}`;
+      if (issue.code === 'invalid_type' && issue.input === undefined) return `${field}: required`;
+      return `${field}: ${issue.message}`;
+    })
+    .join('; ');
+}
+
+export function createApp(deps: ApiDeps): OpenAPIHono {
+  const { common } = deps;
+  const app = new OpenAPIHono({
+    defaultHook: (result, c) => {
+      if (!result.success) {
+        return c.json({ error: { code: 'invalid_request', message: describeZodError(result.error) } }, 400);
+      }
+    },
+  });
+
+  app.use(async (c, next) => {
+    await next();
+    common.metrics.httpRequests.inc({ method: c.req.method, route: c.req.routePath, status: String(c.res.status) });
+  });
+  if (common.config.API_TOKEN) app.use('/v1/*', requireTokenForMutations(common.config.API_TOKEN));
+
+  registerBackfillRoutes(app, deps);
+  registerPackageRoutes(app, deps);
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'sui-backfill', version: '1', description: 'Per-package backfills of Sui objects into Postgres.' },
+  });
+
+  app.get('/healthz', (c) => c.json({ ok: true }));
+  app.get('/readyz', async (c) => {
+    const services = await deps.ready();
+    const ok = services.postgres && services.redis;
+    return c.json({ ok, ...services }, ok ? 200 : 503);
+  });
+  app.get('/metrics', async (c) => {
+    c.header('Content-Type', common.metrics.registry.contentType);
+    return c.body(await common.metrics.registry.metrics());
+  });
+  app.get('/', (c) => c.html(adminPage()));
+
+  app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route ${c.req.method} ${c.req.path}` } }, 404));
+  app.onError((error, c) => {
+    const { status } = toErrorResponse(error);
+    if (status >= 500) common.logger.error({ err: error, path: c.req.path }, 'request failed');
+    return errorResponse(c, error);
+  });
+  return app;
+}

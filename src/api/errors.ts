@@ -1,0 +1,63 @@
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { ServiceUnavailableError, SuiBackfillError } from '../common/errors.ts';
+import { isPostgresUnavailable } from '../db/client.ts';
+import { InvalidRangeError, RequestNotFoundError } from '../backfill/errors.ts';
+import {
+  BelowLowestAvailableError,
+  InvalidRequestError,
+  NotAPackageError,
+  NotFoundError,
+} from '../sui/errors.ts';
+
+export type ApiErrorBody = { error: { code: string; message: string } };
+
+/** An error answer the API gives on purpose. */
+export class ApiError extends SuiBackfillError {
+  readonly status: ContentfulStatusCode;
+  constructor(status: ContentfulStatusCode, code: string, message: string) {
+    super(code, message, { retryable: status >= 500 });
+    this.status = status;
+  }
+}
+
+const RETRY_AFTER_SECONDS = '5';
+
+/** Maps any error to its HTTP status and JSON body; unknown errors are 500 and logged by the caller. */
+export function toErrorResponse(error: unknown): { status: ContentfulStatusCode; body: ApiErrorBody; retryAfter?: string } {
+  const body = (code: string, message: string): ApiErrorBody => ({ error: { code, message } });
+  if (error instanceof ApiError) return { status: error.status, body: body(error.code, error.message) };
+  if (error instanceof HTTPException) {
+    const status = error.status as ContentfulStatusCode;
+    const message =
+      status === 415 ? 'the request body must be JSON: send Content-Type: application/json' : error.message || 'invalid request';
+    return { status, body: body(status === 415 ? 'unsupported_media_type' : 'invalid_request', message) };
+  }
+  if (error instanceof NotFoundError) return { status: 404, body: body('package_not_found', error.message) };
+  if (error instanceof RequestNotFoundError) return { status: 404, body: body(error.code, error.message) };
+  if (error instanceof NotAPackageError) return { status: 422, body: body(error.code, error.message) };
+  if (error instanceof BelowLowestAvailableError) return { status: 422, body: body(error.code, error.message) };
+  if (error instanceof InvalidRangeError) return { status: 422, body: body(error.code, error.message) };
+  if (error instanceof InvalidRequestError) return { status: 400, body: body('invalid_request', error.message) };
+  if (error instanceof ServiceUnavailableError) {
+    return { status: 503, body: body(error.code, `${error.message}; retry later`), retryAfter: RETRY_AFTER_SECONDS };
+  }
+  if (isPostgresUnavailable(error)) {
+    return { status: 503, body: body('postgres_unavailable', 'Postgres is not available; retry later'), retryAfter: RETRY_AFTER_SECONDS };
+  }
+  if (error instanceof SuiBackfillError && error.retryable) {
+    return {
+      status: 503,
+      body: body('rpc_unavailable', `the Sui RPC did not answer usefully (${error.code}: ${error.message}); retry later`),
+      retryAfter: RETRY_AFTER_SECONDS,
+    };
+  }
+  return { status: 500, body: body('internal_error', 'internal error; see the API logs') };
+}
+
+export function errorResponse(c: Context, error: unknown) {
+  const { status, body, retryAfter } = toErrorResponse(error);
+  if (retryAfter) c.header('Retry-After', retryAfter);
+  return c.json(body, status);
+}

@@ -1,0 +1,76 @@
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { createIntake, type IntakeSource } from '../backfill/intake.ts';
+import { createBackfillQueue } from '../backfill/queue.ts';
+import type { Common } from '../common/context.ts';
+import { ConfigError } from '../common/errors.ts';
+import { EXIT, parseFlags, runService, type Command } from '../common/process.ts';
+import { checkServices } from '../common/services.ts';
+import { createDb, type Db } from '../db/client.ts';
+import { runMigrations } from '../db/migrate.ts';
+import { createSourceFromConfig } from '../sui/from-config.ts';
+import { createApp } from './app.ts';
+
+export type ApiService = { url: string; close: () => Promise<void> };
+
+/** Starts the HTTP API on config.HOST:config.PORT (0 picks a free port). */
+export async function startApi(common: Common, deps: { db: Db; source: IntakeSource }): Promise<ApiService> {
+  const { config } = common;
+  const queue = createBackfillQueue({ redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX });
+  const intake = createIntake(common, deps.db, deps.source, queue);
+  const app = createApp({
+    common,
+    db: deps.db,
+    intake,
+    ready: async () => {
+      const problems = await checkServices({ databaseUrl: config.DATABASE_URL, redisUrl: config.REDIS_URL }, 1_000);
+      return { postgres: !problems.some((p) => p.startsWith('PostgreSQL')), redis: !problems.some((p) => p.startsWith('Redis')) };
+    },
+  });
+  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+    const started = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, () => resolve(started));
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${config.HOST}:${port}`;
+  common.logger.info({ url }, 'api listening');
+  return {
+    url,
+    close: async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await queue.close();
+    },
+  };
+}
+
+export const apiCommand: Command = {
+  name: 'api',
+  summary: 'serve the HTTP API (backfill intake, progress, OpenAPI, metrics, admin page)',
+  help: `Usage: sui-backfill api [--port N] [--no-migrate]
+
+Serves POST /v1/backfills, GET /v1/backfills[/:id], GET /v1/packages/:id/watermark, the admin page
+at /, the OpenAPI document at /openapi.json and Prometheus metrics at /metrics.
+
+Options:
+  --port N       listen on N (default PORT, 3000)
+  --no-migrate   do not apply pending migrations at start
+  -h, --help     show this help
+
+Environment: DATABASE_URL, REDIS_URL, REDIS_PREFIX, SUI_GRPC_URL, SUI_ARCHIVE_GRPC_URL, HOST, PORT,
+API_TOKEN (required: mutating routes need "Authorization: Bearer <API_TOKEN>"), RPC_REQUESTS_PER_SECOND,
+RPC_CONCURRENCY, RPC_TIMEOUT_MS, LOG_LEVEL, LOG_FORMAT`,
+  async run(argv) {
+    const { values } = parseFlags(argv, { port: { type: 'string' }, 'no-migrate': { type: 'boolean', default: false } });
+    if (values.help) {
+      console.log(this.help);
+      return EXIT.ok;
+    }
+    return runService('api', { needs: { postgres: true, redis: true }, env: { PORT: values.port } }, async (common) => {
+      if (!common.config.API_TOKEN) throw new ConfigError('API_TOKEN: required by the api (at least 16 characters)');
+      if (!values['no-migrate']) await runMigrations(common.config.DATABASE_URL);
+      const db = createDb(common.config.DATABASE_URL, { applicationName: 'sui-backfill api' });
+      common.shutdown.add('database', () => db.close());
+      const api = await startApi(common, { db, source: createSourceFromConfig(common) });
+      common.shutdown.add('api', () => api.close());
+    });
+  },
+};

@@ -1,0 +1,29 @@
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { getPackageWatermark } from '../../backfill/views.ts';
+import type { ApiDeps } from '../app.ts';
+import { ApiError } from '../errors.ts';
+import { ErrorSchema, MatchSchema, PackageIdParamSchema, PackageWatermarkSchema } from '../schemas.ts';
+
+const getWatermark = createRoute({
+  method: 'get',
+  path: '/v1/packages/{packageId}/watermark',
+  tags: ['packages'],
+  summary: "A package's backfill watermark",
+  description: 'The watermark of the newest backfill of the package in the given match mode. Any ID of the upgrade family works.',
+  request: { params: PackageIdParamSchema, query: z.object({ match: MatchSchema.default('outer') }) },
+  responses: {
+    200: { content: { 'application/json': { schema: PackageWatermarkSchema } }, description: 'The watermark' },
+    400: { content: { 'application/json': { schema: ErrorSchema } }, description: 'Malformed package ID' },
+    404: { content: { 'application/json': { schema: ErrorSchema } }, description: 'No backfill of this package' },
+  },
+});
+
+export function registerPackageRoutes(app: OpenAPIHono, deps: ApiDeps): void {
+  app.openapi(getWatermark, async (c) => {
+    const { packageId } = c.req.valid('param');
+    const { match } = c.req.valid('query');
+    const view = await getPackageWatermark(deps.db, packageId, match);
+    if (!view) throw new ApiError(404, 'no_backfill', `no ${match} backfill of package ${packageId} (or of its family) was requested`);
+    return c.json(view, 200);
+  });
+}

@@ -1,0 +1,72 @@
+import type { Common } from '../common/context.ts';
+import { EXIT, parseFlags, runService, type Command } from '../common/process.ts';
+import { createDb, type Db } from '../db/client.ts';
+import { runMigrations } from '../db/migrate.ts';
+import { createSourceFromConfig } from '../sui/from-config.ts';
+import { createBackfillQueue } from './queue.ts';
+import { createReconciler } from './reconciler.ts';
+import type { CheckpointSource } from './walker.ts';
+import { createBackfillWorker } from './worker.ts';
+
+export type WorkerService = { workerId: string; close: () => Promise<void> };
+
+/** Starts a backfill worker and its reconciler (which also runs once at start). */
+export async function startWorker(common: Common, deps: { db: Db; source: CheckpointSource }): Promise<WorkerService> {
+  const queue = createBackfillQueue({ redisUrl: common.config.REDIS_URL, prefix: common.config.REDIS_PREFIX });
+  const reconciler = createReconciler(common, deps.db.db, queue);
+  await reconciler.runOnce();
+  reconciler.start();
+  const worker = createBackfillWorker(common, deps.db, deps.source);
+  common.logger.info(
+    { workerId: worker.workerId, concurrency: common.config.WORKER_CONCURRENCY, chunkSize: common.config.BACKFILL_CHUNK_SIZE },
+    'backfill worker started',
+  );
+  return {
+    workerId: worker.workerId,
+    close: async () => {
+      reconciler.stop();
+      await worker.close();
+      await queue.close();
+    },
+  };
+}
+
+export const workerCommand: Command = {
+  name: 'worker',
+  summary: 'run a backfill worker (run as many replicas as you like)',
+  help: `Usage: sui-backfill worker [--concurrency N] [--chunk-size N] [--no-migrate]
+
+Takes backfill jobs from the queue and walks each package's checkpoint range in fixed-size chunks,
+writing matching object versions to sui_objects and advancing the per-request watermark. Run any
+number of replicas; a request is walked by one of them at a time. SIGTERM finishes the chunk in
+flight, hands the request back to the queue and exits 0.
+
+Options:
+  --concurrency N   backfills walked at once by this process (default WORKER_CONCURRENCY, 2)
+  --chunk-size N    checkpoints per chunk/transaction (default BACKFILL_CHUNK_SIZE)
+  --no-migrate      do not apply pending migrations at start
+  -h, --help        show this help
+
+Environment: DATABASE_URL, REDIS_URL, REDIS_PREFIX, SUI_GRPC_URL, SUI_ARCHIVE_GRPC_URL,
+BACKFILL_CHUNK_SIZE, WORKER_CONCURRENCY, RPC_CONCURRENCY, RPC_REQUESTS_PER_SECOND, RPC_TIMEOUT_MS,
+RPC_MAX_RETRIES, HEARTBEAT_INTERVAL_MS, STALE_AFTER_MS, RECONCILE_INTERVAL_MS, LOG_LEVEL, LOG_FORMAT`,
+  async run(argv) {
+    const { values } = parseFlags(argv, {
+      concurrency: { type: 'string' },
+      'chunk-size': { type: 'string' },
+      'no-migrate': { type: 'boolean', default: false },
+    });
+    if (values.help) {
+      console.log(this.help);
+      return EXIT.ok;
+    }
+    const env = { WORKER_CONCURRENCY: values.concurrency, BACKFILL_CHUNK_SIZE: values['chunk-size'] };
+    return runService('worker', { needs: { postgres: true, redis: true }, env }, async (common) => {
+      if (!values['no-migrate']) await runMigrations(common.config.DATABASE_URL);
+      const db = createDb(common.config.DATABASE_URL, { applicationName: 'sui-backfill worker' });
+      common.shutdown.add('database', () => db.close());
+      const worker = await startWorker(common, { db, source: createSourceFromConfig(common) });
+      common.shutdown.add('worker', () => worker.close());
+    });
+  },
+};

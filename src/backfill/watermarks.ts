@@ -1,0 +1,94 @@
+import type { Sql } from '../db/client.ts';
+import { insertObjectVersions } from '../db/objects.ts';
+import type { ObjectVersionRow } from '../sui/records.ts';
+import { LostOwnershipError } from './errors.ts';
+
+export type WatermarkState = {
+  checkpointHiInclusive: bigint;
+  doneRanges: string;
+  rowsInserted: bigint;
+  objectsMatched: bigint;
+  checkpointsDone: bigint;
+};
+
+/** The watermark starts just below the request's first checkpoint (nothing done yet). */
+export async function ensureWatermark(sql: Sql, requestId: string, fromCheckpoint: bigint): Promise<void> {
+  await sql`
+    insert into package_backfill_watermarks (request_id, checkpoint_hi_inclusive)
+    values (${requestId}, ${(fromCheckpoint - 1n).toString()})
+    on conflict do nothing`;
+}
+
+/** The ranges of [from, to] not done yet, in order: what a walk still has to cover. */
+export async function pendingRanges(sql: Sql, requestId: string, from: bigint, to: bigint): Promise<[bigint, bigint][]> {
+  const rows = await sql<{ lo: string; hi: string }[]>`
+    select lower(r) as lo, upper(r) - 1 as hi
+    from package_backfill_watermarks w,
+         unnest(int8multirange(int8range(${from.toString()}, ${to.toString()}, '[]')) - w.done_ranges) r
+    where w.request_id = ${requestId}
+    order by lower(r)`;
+  return rows.map((row) => [BigInt(row.lo), BigInt(row.hi)]);
+}
+
+export type ChunkCommit = {
+  requestId: string;
+  requestFrom: bigint;
+  workerId: string;
+  from: bigint;
+  to: bigint;
+  rows: readonly ObjectVersionRow[];
+  rpcCalls: number;
+  durationMs: number;
+};
+
+/**
+ * Commits one chunk in one transaction (DESIGN invariant 1): the request is checked to still be
+ * held by this worker (and locked, so a takeover waits), the rows are inserted, the done ranges and
+ * contiguous watermark advance, and the chunk is logged. A crash before COMMIT leaves no trace.
+ */
+export async function commitChunk(sql: Sql, chunk: ChunkCommit): Promise<{ rowsInserted: number; watermark: WatermarkState }> {
+  return sql.begin(async (tx) => {
+    const held = await tx`
+      select 1 from package_backfill_requests
+      where id = ${chunk.requestId} and status = 'running' and worker_id = ${chunk.workerId}
+      for update`;
+    if (held.length === 0) throw new LostOwnershipError(chunk.requestId);
+
+    const rowsInserted = await insertObjectVersions(tx, chunk.rows);
+    const [watermark] = await tx<{ hi: string; ranges: string; rows: string; matched: string; done: string }[]>`
+      with next as (
+        select done_ranges + int8multirange(int8range(${chunk.from.toString()}, ${chunk.to.toString()}, '[]')) as ranges
+        from package_backfill_watermarks where request_id = ${chunk.requestId}
+      )
+      update package_backfill_watermarks w set
+        done_ranges = next.ranges,
+        checkpoint_hi_inclusive = greatest(
+          w.checkpoint_hi_inclusive,
+          coalesce((select upper(r) - 1 from unnest(next.ranges) r where r @> ${chunk.requestFrom.toString()}::int8), w.checkpoint_hi_inclusive)
+        ),
+        rows_inserted = w.rows_inserted + ${rowsInserted},
+        objects_matched = w.objects_matched + ${chunk.rows.length},
+        checkpoints_done = w.checkpoints_done + ${(chunk.to - chunk.from + 1n).toString()},
+        updated_at = now()
+      from next
+      where w.request_id = ${chunk.requestId}
+      returning w.checkpoint_hi_inclusive as hi, w.done_ranges::text as ranges, w.rows_inserted as rows,
+                w.objects_matched as matched, w.checkpoints_done as done`;
+    await tx`
+      insert into package_backfill_chunks
+        (request_id, from_checkpoint, to_checkpoint, objects_matched, rows_inserted, rpc_calls, duration_ms, worker_id)
+      values (${chunk.requestId}, ${chunk.from.toString()}, ${chunk.to.toString()}, ${chunk.rows.length}, ${rowsInserted},
+              ${chunk.rpcCalls}, ${Math.round(chunk.durationMs)}, ${chunk.workerId})`;
+    await tx`update package_backfill_requests set heartbeat_at = now(), updated_at = now() where id = ${chunk.requestId}`;
+    return {
+      rowsInserted,
+      watermark: {
+        checkpointHiInclusive: BigInt(watermark.hi),
+        doneRanges: watermark.ranges,
+        rowsInserted: BigInt(watermark.rows),
+        objectsMatched: BigInt(watermark.matched),
+        checkpointsDone: BigInt(watermark.done),
+      },
+    };
+  });
+}

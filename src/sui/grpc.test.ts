@@ -1,0 +1,71 @@
+import { RpcError } from '@mysten/sui/grpc';
+import { describe, expect, it } from 'vitest';
+import {
+  InvalidRequestError,
+  MalformedResponseError,
+  NotFoundError,
+  RateLimitedError,
+  ResponseTooLargeError,
+  UnavailableError,
+  UnimplementedError,
+} from './errors.ts';
+import { toSuiError } from './grpc.ts';
+
+const CONTEXT = 'getCheckpoint(42) at http://127.0.0.1:9000';
+
+describe('toSuiError', () => {
+  const cases: [string, RpcError, new (...args: never[]) => Error, boolean][] = [
+    ['NOT_FOUND', new RpcError('checkpoint 42 not found', 'NOT_FOUND'), NotFoundError, false],
+    ['RESOURCE_EXHAUSTED', new RpcError('rate limit exceeded', 'RESOURCE_EXHAUSTED'), RateLimitedError, true],
+    ['RESOURCE_EXHAUSTED for size', new RpcError('response size 5000000 exceeds the limit 4194304', 'RESOURCE_EXHAUSTED'), ResponseTooLargeError, true],
+    ['RESOURCE_EXHAUSTED for a message larger than max', new RpcError('message larger than max (5000000 vs. 4194304)', 'RESOURCE_EXHAUSTED'), ResponseTooLargeError, true],
+    ['UNAVAILABLE', new RpcError('upstream connect error', 'UNAVAILABLE'), UnavailableError, true],
+    ['DEADLINE_EXCEEDED', new RpcError('The operation was aborted due to timeout', 'DEADLINE_EXCEEDED'), UnavailableError, true],
+    ['CANCELLED', new RpcError('This operation was aborted', 'CANCELLED'), UnavailableError, true],
+    ['INTERNAL from a failed fetch', new RpcError('fetch failed', 'INTERNAL'), UnavailableError, true],
+    ['INTERNAL from a reset body', new RpcError('terminated', 'INTERNAL'), UnavailableError, true],
+    ['INTERNAL from a decode failure', new RpcError('premature EOF', 'INTERNAL'), MalformedResponseError, true],
+    ['INTERNAL', new RpcError('invalid wire type 7 at offset 12', 'INTERNAL'), MalformedResponseError, true],
+    ['DATA_LOSS', new RpcError('missing trailers', 'DATA_LOSS'), MalformedResponseError, true],
+    ['UNKNOWN (HTTP 500/502)', new RpcError('Bad Gateway', 'UNKNOWN'), MalformedResponseError, true],
+    ['INVALID_ARGUMENT', new RpcError('invalid object id', 'INVALID_ARGUMENT'), InvalidRequestError, false],
+    ['PERMISSION_DENIED', new RpcError('forbidden', 'PERMISSION_DENIED'), InvalidRequestError, false],
+    ['UNIMPLEMENTED', new RpcError('unknown service', 'UNIMPLEMENTED'), UnimplementedError, false],
+  ];
+
+  it.each(cases)('maps %s to a typed error (retryable: %3$s)', (_, error, type, retryable) => {
+    const mapped = toSuiError(error, CONTEXT);
+    expect(mapped).toBeInstanceOf(type);
+    expect((mapped as { retryable: boolean }).retryable).toBe(retryable);
+    expect((mapped as Error).message).toBe(`${CONTEXT}: ${error.code}: ${error.message}`);
+    expect((mapped as Error).cause).toBe(error);
+  });
+
+  it('reads the retry-after hint (seconds) of a rate limit, from headers or trailers', () => {
+    expect((toSuiError(new RpcError('Too Many Requests', 'RESOURCE_EXHAUSTED', { 'retry-after': '2' }), CONTEXT) as RateLimitedError).retryAfterMs).toBe(2_000);
+    expect((toSuiError(new RpcError('slow down', 'RESOURCE_EXHAUSTED', { 'retry-after': ['0.5'] }), CONTEXT) as RateLimitedError).retryAfterMs).toBe(500);
+    expect((toSuiError(new RpcError('slow down', 'RESOURCE_EXHAUSTED', { 'retry-after': 'soon' }), CONTEXT) as RateLimitedError).retryAfterMs).toBeUndefined();
+    expect((toSuiError(new RpcError('slow down', 'RESOURCE_EXHAUSTED'), CONTEXT) as RateLimitedError).retryAfterMs).toBeUndefined();
+  });
+
+  it('tells a deadline from a network failure', () => {
+    expect((toSuiError(new RpcError('timeout', 'DEADLINE_EXCEEDED'), CONTEXT) as UnavailableError).reason).toBe('deadline');
+    expect((toSuiError(new RpcError('fetch failed', 'INTERNAL'), CONTEXT) as UnavailableError).reason).toBe('network');
+    expect((toSuiError(new RpcError('no healthy upstream', 'UNAVAILABLE'), CONTEXT) as UnavailableError).reason).toBe('unavailable');
+  });
+
+  it('maps errors thrown outside the transport: network, timeouts, protobuf decoding', () => {
+    expect(toSuiError(Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } }), CONTEXT)).toBeInstanceOf(UnavailableError);
+    expect(toSuiError(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }), CONTEXT)).toBeInstanceOf(UnavailableError);
+    expect(toSuiError(new DOMException('The operation timed out.', 'TimeoutError'), CONTEXT)).toBeInstanceOf(UnavailableError);
+    expect(toSuiError(new RangeError('premature EOF'), CONTEXT)).toBeInstanceOf(MalformedResponseError);
+    expect(toSuiError(new Error('invalid wire type 6'), CONTEXT)).toBeInstanceOf(MalformedResponseError);
+  });
+
+  it('passes typed errors and unrelated bugs through unchanged', () => {
+    const typed = new NotFoundError('already typed');
+    expect(toSuiError(typed, CONTEXT)).toBe(typed);
+    const bug = new TypeError("Cannot read properties of undefined (reading 'objects')");
+    expect(toSuiError(bug, CONTEXT)).toBe(bug);
+  });
+});

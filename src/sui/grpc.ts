@@ -1,0 +1,79 @@
+import { GrpcWebFetchTransport, RpcError, SuiGrpcClient } from '@mysten/sui/grpc';
+import { SuiBackfillError } from '../common/errors.ts';
+import {
+  InvalidRequestError,
+  MalformedResponseError,
+  NotFoundError,
+  RateLimitedError,
+  ResponseTooLargeError,
+  UnavailableError,
+  UnimplementedError,
+} from './errors.ts';
+
+/** A `SuiGrpcClient` speaking binary gRPC-web: smaller and cheaper to decode than the text format. */
+export function createGrpcClient(url: string): SuiGrpcClient {
+  return new SuiGrpcClient({ network: 'mainnet', transport: new GrpcWebFetchTransport({ baseUrl: url, format: 'binary' }) });
+}
+
+/** Per-call options: a deadline the server sees (`grpc-timeout`) and one we enforce, since a hung connection never answers. */
+export function callOptions(timeoutMs: number, signal?: AbortSignal) {
+  const deadline = AbortSignal.timeout(timeoutMs);
+  return { timeout: timeoutMs, abort: signal ? AbortSignal.any([deadline, signal]) : deadline };
+}
+
+const SIZE_LIMIT = /exceeds the limit|larger than max/i;
+const NETWORK_FAILURE = /fetch failed|terminated|other side closed|socket hang up|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|UND_ERR/i;
+const DECODE_FAILURE = /premature EOF|invalid wire type|cant skip wire type|illegal tag|invalid varint|invalid utf-?8|response content type/i;
+
+function retryAfterMs(meta: RpcError['meta']): number | undefined {
+  const raw = meta?.['retry-after'];
+  const value = Array.isArray(raw) ? raw[0] : raw;
+  if (value === undefined) return undefined;
+  const seconds = Number(value);
+  return Number.isFinite(seconds) && seconds >= 0 ? Math.round(seconds * 1000) : undefined;
+}
+
+/**
+ * Maps what a gRPC call threw to the project's typed errors, so callers decide on retries by type.
+ * `context` names the call and endpoint (`getCheckpoint(42) at https://…`). Anything unrecognised
+ * (a bug, not a node answer) is returned unchanged.
+ */
+export function toSuiError(error: unknown, context: string): unknown {
+  if (error instanceof SuiBackfillError) return error;
+  if (error instanceof RpcError) {
+    const message = `${context}: ${error.code}: ${error.message}`;
+    switch (error.code) {
+      case 'NOT_FOUND':
+        return new NotFoundError(message, error);
+      case 'RESOURCE_EXHAUSTED':
+        return SIZE_LIMIT.test(error.message) ? new ResponseTooLargeError(message, error) : new RateLimitedError(message, retryAfterMs(error.meta), error);
+      case 'UNAVAILABLE':
+      case 'ABORTED':
+        return new UnavailableError(message, 'unavailable', error);
+      case 'DEADLINE_EXCEEDED':
+        return new UnavailableError(message, 'deadline', error);
+      case 'CANCELLED':
+        return new UnavailableError(message, /time|deadline/i.test(error.message) ? 'deadline' : 'network', error);
+      case 'INTERNAL':
+      case 'UNKNOWN':
+        // The transport reports its own failures as INTERNAL: a failed fetch is the network, not the node.
+        return NETWORK_FAILURE.test(error.message) ? new UnavailableError(message, 'network', error) : new MalformedResponseError(message, error);
+      case 'DATA_LOSS':
+        return new MalformedResponseError(message, error);
+      case 'UNIMPLEMENTED':
+        return new UnimplementedError(message, error);
+      default:
+        // INVALID_ARGUMENT, OUT_OF_RANGE, FAILED_PRECONDITION, PERMISSION_DENIED, UNAUTHENTICATED, ...:
+        // asking again the same way cannot help.
+        return new InvalidRequestError(message, error);
+    }
+  }
+  if (error instanceof Error) {
+    const message = `${context}: ${error.message}`;
+    if (error.name === 'TimeoutError') return new UnavailableError(message, 'deadline', error);
+    if (error instanceof RangeError || DECODE_FAILURE.test(error.message)) return new MalformedResponseError(message, error);
+    const code = (error as { code?: unknown }).code;
+    if (NETWORK_FAILURE.test(error.message) || (typeof code === 'string' && NETWORK_FAILURE.test(code))) return new UnavailableError(message, 'network', error);
+  }
+  return error;
+}

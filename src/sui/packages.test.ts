@@ -1,0 +1,158 @@
+import { GrpcTypes, RpcError, type SuiGrpcClient } from '@mysten/sui/grpc';
+import { describe, expect, it } from 'vitest';
+import { InvalidRequestError, NotAPackageError, NotFoundError } from './errors.ts';
+import { toSuiError } from './grpc.ts';
+import { createPackageResolver } from './packages.ts';
+import type { RpcCall } from './rpc.ts';
+
+const long = (hex: string) => `0x${hex.padStart(64, '0')}`;
+const V1 = long('a1');
+const V2 = long('a2');
+const V3 = long('a3');
+const COIN = long('c0');
+
+type Behaviour = {
+  getPackage?: 'ok' | 'unimplemented' | 'empty-origins' | 'not-found';
+  listPackageVersions?: 'ok' | 'unimplemented' | 'empty';
+};
+
+/**
+ * A node holding a three-version family: v1 defines `pool::Pool`, v2 adds nothing, v3 adds
+ * `pool::Fee`. It can refuse or half-answer the package service, as some nodes do.
+ */
+function fakeNode(behaviour: Behaviour = {}) {
+  const calls: string[] = [];
+  const versions = [
+    { id: V1, version: 1n, origins: [{ moduleName: 'pool', datatypeName: 'Pool', packageId: V1 }], tx: 'TxV1', checkpoint: 10n },
+    { id: V2, version: 2n, origins: [{ moduleName: 'pool', datatypeName: 'Pool', packageId: V1 }], tx: 'TxV2', checkpoint: 20n },
+    {
+      id: V3,
+      version: 3n,
+      origins: [
+        { moduleName: 'pool', datatypeName: 'Fee', packageId: V3 },
+        { moduleName: 'pool', datatypeName: 'Pool', packageId: V1 },
+      ],
+      tx: 'TxV3',
+      checkpoint: 30n,
+    },
+  ];
+  const find = (id: string | undefined) => versions.find((version) => version.id === id);
+  const packageOf = (version: (typeof versions)[number]): GrpcTypes.Package => ({ storageId: version.id, originalId: V1, version: version.version, modules: [], typeOrigins: version.origins, linkage: [] });
+  const objectOf = (id: string | undefined): GrpcTypes.Object | undefined => {
+    const version = find(id);
+    if (version) return { objectId: version.id, version: version.version, objectType: 'package', package: packageOf(version), previousTransaction: version.tx };
+    if (id === COIN) return { objectId: COIN, version: 7n, objectType: '0x2::coin::Coin<0x2::sui::SUI>' };
+    return undefined;
+  };
+  const answer = <T>(method: string, produce: () => T) => {
+    calls.push(method);
+    return { response: Promise.resolve().then(produce) };
+  };
+  const client = {
+    movePackageService: {
+      getPackage: ({ packageId }: GrpcTypes.GetPackageRequest) =>
+        answer('getPackage', () => {
+          if (behaviour.getPackage === 'unimplemented') throw new RpcError('unknown service', 'UNIMPLEMENTED');
+          const version = find(packageId);
+          if (!version || behaviour.getPackage === 'not-found') throw new RpcError(`package ${packageId} not found`, 'NOT_FOUND');
+          const pkg = packageOf(version);
+          return { package: behaviour.getPackage === 'empty-origins' ? { ...pkg, typeOrigins: [] } : pkg };
+        }),
+      listPackageVersions: (request: GrpcTypes.ListPackageVersionsRequest) =>
+        answer('listPackageVersions', () => {
+          if (behaviour.listPackageVersions === 'unimplemented') throw new RpcError('unknown method', 'UNIMPLEMENTED');
+          if (behaviour.listPackageVersions === 'empty') return { versions: [] };
+          // One version per page, to exercise pagination.
+          const index = request.pageToken ? request.pageToken[0] : 0;
+          const version = versions[index];
+          return { versions: [{ packageId: version.id, version: version.version }], nextPageToken: index + 1 < versions.length ? new Uint8Array([index + 1]) : undefined };
+        }),
+    },
+    ledgerService: {
+      getObject: ({ objectId }: GrpcTypes.GetObjectRequest) =>
+        answer('getObject', () => {
+          const object = objectOf(objectId);
+          if (!object) throw new RpcError(`object ${objectId} not found`, 'NOT_FOUND');
+          return { object };
+        }),
+      batchGetObjects: ({ requests }: GrpcTypes.BatchGetObjectsRequest) =>
+        answer('batchGetObjects', () => ({
+          objects: requests.map(({ objectId }) => {
+            const object = objectOf(objectId);
+            return { result: object ? { oneofKind: 'object' as const, object } : { oneofKind: 'error' as const, error: { code: 5, message: 'not found', details: [] } } };
+          }),
+        })),
+      batchGetTransactions: ({ digests }: GrpcTypes.BatchGetTransactionsRequest) =>
+        answer('batchGetTransactions', () => ({
+          transactions: digests.map((digest) => {
+            const version = versions.find((candidate) => candidate.tx === digest)!;
+            return {
+              result: {
+                oneofKind: 'transaction' as const,
+                transaction: { digest, checkpoint: version.checkpoint, timestamp: { seconds: version.checkpoint, nanos: 0 }, signatures: [], balanceChanges: [] },
+              },
+            };
+          }),
+        })),
+    },
+  };
+  const call: RpcCall = (method, target, fn) => fn({ timeout: 1_000, abort: new AbortController().signal }).catch((error: unknown) => Promise.reject(toSuiError(error, `${method}(${target})`)));
+  return { resolver: createPackageResolver({ client: client as unknown as SuiGrpcClient, call }), calls };
+}
+
+const FULL_FAMILY = {
+  originalId: V1,
+  versions: [
+    { packageId: V1, version: 1n, publishCheckpoint: 10n, publishTxDigest: 'TxV1', publishedAtMs: 10_000n },
+    { packageId: V2, version: 2n, publishCheckpoint: 20n, publishTxDigest: 'TxV2', publishedAtMs: 20_000n },
+    { packageId: V3, version: 3n, publishCheckpoint: 30n, publishTxDigest: 'TxV3', publishedAtMs: 30_000n },
+  ],
+  typeOrigins: [
+    { module: 'pool', datatype: 'Fee', packageId: V3 },
+    { module: 'pool', datatype: 'Pool', packageId: V1 },
+  ],
+  familyIds: [V1, V2, V3],
+  publishCheckpoint: 10n,
+};
+
+describe('resolvePackage', () => {
+  it('resolves from any version ID to the whole family, taking type origins from the newest version', async () => {
+    const { resolver, calls } = fakeNode();
+    expect(await resolver.resolvePackage('0xa2')).toEqual({ requestedId: V2, ...FULL_FAMILY });
+    expect(calls).toEqual(['getPackage', 'listPackageVersions', 'listPackageVersions', 'listPackageVersions', 'getPackage', 'batchGetObjects', 'batchGetTransactions']);
+    expect(await fakeNode().resolver.resolvePackage(V3)).toEqual({ requestedId: V3, ...FULL_FAMILY });
+  });
+
+  it('falls back to getObject(package) when the package service is not implemented', async () => {
+    const { resolver, calls } = fakeNode({ getPackage: 'unimplemented' });
+    expect(await resolver.resolvePackage(V1)).toEqual({ requestedId: V1, ...FULL_FAMILY });
+    expect(calls.filter((method) => method === 'getObject')).toHaveLength(2);
+  });
+
+  it('falls back to getObject(package) when getPackage leaves the type origins empty', async () => {
+    expect(await fakeNode({ getPackage: 'empty-origins' }).resolver.resolvePackage(V3)).toEqual({ requestedId: V3, ...FULL_FAMILY });
+  });
+
+  it('without a version listing, names the versions that defined types', async () => {
+    const { resolver } = fakeNode({ listPackageVersions: 'unimplemented' });
+    const resolved = await resolver.resolvePackage(V3);
+    expect(resolved.versions.map((version) => version.packageId)).toEqual([V1, V3]);
+    expect(resolved.familyIds).toEqual([V1, V3]);
+    expect(resolved.typeOrigins).toEqual(FULL_FAMILY.typeOrigins);
+    expect(resolved.publishCheckpoint).toBe(10n);
+    expect((await fakeNode({ listPackageVersions: 'empty' }).resolver.resolvePackage(V3)).familyIds).toEqual([V1, V3]);
+  });
+
+  it('tells a missing ID from an object that is not a package', async () => {
+    await expect(fakeNode().resolver.resolvePackage(long('ff'))).rejects.toThrow(NotFoundError);
+    const error = await fakeNode().resolver.resolvePackage('0xc0').catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(NotAPackageError);
+    expect(error).toMatchObject({ objectId: COIN, objectType: `${long('2')}::coin::Coin<${long('2')}::sui::SUI>` });
+  });
+
+  it('rejects a malformed ID before any call', async () => {
+    const { resolver, calls } = fakeNode();
+    await expect(resolver.resolvePackage('not-an-id')).rejects.toThrow(InvalidRequestError);
+    expect(calls).toEqual([]);
+  });
+});

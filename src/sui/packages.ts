@@ -1,0 +1,187 @@
+import type { GrpcTypes, SuiGrpcClient } from '@mysten/sui/grpc';
+import { decodeId, decodeObjectType, timestampToMs } from './decode.ts';
+import { InvalidRequestError, MalformedResponseError, NotAPackageError, NotFoundError, UnimplementedError } from './errors.ts';
+import { OBJECT_PACKAGE_MASK, OBJECT_PREVIOUS_TRANSACTION_MASK, OBJECT_TYPE_MASK, TRANSACTION_CHECKPOINT_MASK } from './read-masks.ts';
+import type { PackageVersionRecord, ResolvedPackage, TypeOriginRecord } from './records.ts';
+import type { RpcCall, RpcCallOptions } from './rpc.ts';
+import { PACKAGE_TYPE, normalizeObjectId } from './types.ts';
+
+/** Items per batch call; well under what nodes accept. */
+const BATCH_SIZE = 50;
+const VERSIONS_PAGE_SIZE = 1000;
+
+type PackageFacts = { storageId: string; originalId: string; typeOrigins: TypeOriginRecord[] };
+type VersionRef = { packageId: string; version: bigint };
+
+export type PackageResolver = {
+  resolvePackage(id: string, options?: Pick<RpcCallOptions, 'signal'>): Promise<ResolvedPackage>;
+};
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+function decodeTypeOrigins(origins: GrpcTypes.TypeOrigin[], where: string): TypeOriginRecord[] {
+  return origins.map((origin) => {
+    if (!origin.moduleName || !origin.datatypeName) throw new MalformedResponseError(`${where}: type origin without module or datatype name`);
+    return { module: origin.moduleName, datatype: origin.datatypeName, packageId: decodeId(origin.packageId, 'type origin package_id', where) };
+  });
+}
+
+/**
+ * Resolves any ID of a package family (original or upgraded) to the whole family: every version,
+ * where each struct was first defined, and when each version was published. Each fact has a second
+ * route for nodes that leave a field empty or lack a method.
+ */
+export function createPackageResolver(deps: { client: SuiGrpcClient; call: RpcCall }): PackageResolver {
+  const { client, call } = deps;
+
+  const batchGetObjects = async (ids: string[], readMask: { paths: string[] }, options: RpcCallOptions) => {
+    const objects = new Map<string, GrpcTypes.Object>();
+    for (const batch of chunks(ids, BATCH_SIZE)) {
+      const response = await call('batchGetObjects', `${batch.length} objects`, (o) =>
+        client.ledgerService.batchGetObjects({ requests: batch.map((objectId) => ({ objectId })), readMask }, o).response, options);
+      if (response.objects.length !== batch.length) throw new MalformedResponseError(`batchGetObjects: asked for ${batch.length} objects, got ${response.objects.length}`);
+      response.objects.forEach((result, index) => {
+        if (result.result.oneofKind !== 'object') throw statusError(result.result, `batchGetObjects(${batch[index]})`);
+        objects.set(batch[index], result.result.object);
+      });
+    }
+    return objects;
+  };
+
+  /** Called when getPackage refused the ID: a missing object, a non-package, or a package after all. */
+  const packageObject = async (id: string, options: RpcCallOptions): Promise<GrpcTypes.Package> => {
+    let object: GrpcTypes.Object;
+    try {
+      const response = await call('getObject', id, (o) => client.ledgerService.getObject({ objectId: id, readMask: OBJECT_PACKAGE_MASK }, o).response, options);
+      object = response.object ?? {};
+    } catch (error) {
+      if (error instanceof NotFoundError) throw new NotFoundError(`no package or object with ID ${id} exists`, error);
+      throw error;
+    }
+    const type = decodeObjectType(object.objectType, `object ${id}`);
+    if (type !== PACKAGE_TYPE && !(type === null && object.package)) throw new NotAPackageError(id, type ?? 'unknown');
+    if (!object.package) throw new MalformedResponseError(`getObject(${id}) returned a package without its contents`);
+    return object.package;
+  };
+
+  const describePackage = async (id: string, options: RpcCallOptions): Promise<PackageFacts> => {
+    let message: GrpcTypes.Package | undefined;
+    try {
+      message = (await call('getPackage', id, (o) => client.movePackageService.getPackage({ packageId: id }, o).response, options)).package;
+    } catch (error) {
+      if (!(error instanceof NotFoundError || error instanceof InvalidRequestError || error instanceof UnimplementedError)) throw error;
+    }
+    let fallback: GrpcTypes.Package | undefined;
+    // The object route answers what getPackage refused or left empty.
+    if (!message?.originalId || message.typeOrigins.length === 0) fallback = await packageObject(id, options);
+    const where = `package ${id}`;
+    const originalId = message?.originalId || fallback?.originalId;
+    const origins = message?.typeOrigins.length ? message.typeOrigins : (fallback?.typeOrigins ?? []);
+    return { storageId: id, originalId: decodeId(originalId, 'original_id', where), typeOrigins: decodeTypeOrigins(origins, where) };
+  };
+
+  const listVersions = async (facts: PackageFacts, options: RpcCallOptions): Promise<VersionRef[]> => {
+    const versions: VersionRef[] = [];
+    let pageToken: Uint8Array | undefined;
+    const where = `listPackageVersions(${facts.originalId})`;
+    try {
+      do {
+        const request = { packageId: facts.originalId, pageSize: VERSIONS_PAGE_SIZE, pageToken };
+        const page = await call('listPackageVersions', facts.originalId, (o) => client.movePackageService.listPackageVersions(request, o).response, options);
+        for (const entry of page.versions) {
+          if (entry.version === undefined) throw new MalformedResponseError(`${where}: version entry without version`);
+          versions.push({ packageId: decodeId(entry.packageId, 'package_id', where), version: entry.version });
+        }
+        pageToken = page.versions.length > 0 && page.nextPageToken?.length ? page.nextPageToken : undefined;
+      } while (pageToken);
+    } catch (error) {
+      if (!(error instanceof UnimplementedError)) throw error;
+    }
+    if (versions.length > 0) return versions;
+    // Without the listing, the versions we can name are the ones that defined types, plus the two we know.
+    const ids = [...new Set([facts.originalId, facts.storageId, ...facts.typeOrigins.map((origin) => origin.packageId)])];
+    const objects = await batchGetObjects(ids, OBJECT_TYPE_MASK, options);
+    return ids.map((packageId) => {
+      const version = objects.get(packageId)!.version;
+      if (version === undefined) throw new MalformedResponseError(`batchGetObjects(${packageId}): missing version`);
+      return { packageId, version };
+    });
+  };
+
+  const publishes = async (ids: string[], options: RpcCallOptions) => {
+    const previous = new Map<string, string>();
+    for (const [id, object] of await batchGetObjects(ids, OBJECT_PREVIOUS_TRANSACTION_MASK, options)) {
+      if (!object.previousTransaction) throw new MalformedResponseError(`batchGetObjects(${id}): missing previous_transaction`);
+      previous.set(id, object.previousTransaction);
+    }
+    const digests = [...new Set(previous.values())];
+    const transactions = new Map<string, { checkpoint: bigint; timestampMs: bigint | null }>();
+    for (const batch of chunks(digests, BATCH_SIZE)) {
+      const response = await call('batchGetTransactions', `${batch.length} transactions`, (o) =>
+        client.ledgerService.batchGetTransactions({ digests: batch, readMask: TRANSACTION_CHECKPOINT_MASK }, o).response, options);
+      if (response.transactions.length !== batch.length) throw new MalformedResponseError(`batchGetTransactions: asked for ${batch.length} transactions, got ${response.transactions.length}`);
+      response.transactions.forEach((result, index) => {
+        const where = `batchGetTransactions(${batch[index]})`;
+        if (result.result.oneofKind !== 'transaction') throw statusError(result.result, where);
+        const { checkpoint, timestamp } = result.result.transaction;
+        if (checkpoint === undefined) throw new MalformedResponseError(`${where}: missing checkpoint`);
+        transactions.set(batch[index], { checkpoint, timestampMs: timestampToMs(timestamp) });
+      });
+    }
+    return new Map(
+      ids.map((id) => {
+        const digest = previous.get(id)!;
+        return [id, { digest, ...transactions.get(digest)! }];
+      }),
+    );
+  };
+
+  return {
+    async resolvePackage(requested, options = {}) {
+      const requestedId = normalizeObjectId(requested);
+      if (requestedId === undefined) throw new InvalidRequestError(`${JSON.stringify(requested)} is not a valid Sui object ID`);
+      const asked = await describePackage(requestedId, options);
+
+      const refs = new Map<string, bigint>();
+      for (const ref of await listVersions(asked, options)) refs.set(ref.packageId, ref.version);
+      for (const id of [asked.originalId, requestedId]) {
+        if (!refs.has(id)) throw new MalformedResponseError(`the version list of package ${asked.originalId} lacks ${id}`);
+      }
+      const ordered = [...refs].map(([packageId, version]) => ({ packageId, version })).sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
+      const newest = ordered[ordered.length - 1];
+      const typeOrigins = newest.packageId === requestedId ? asked.typeOrigins : (await describePackage(newest.packageId, options)).typeOrigins;
+
+      const published = await publishes(ordered.map((ref) => ref.packageId), options);
+      const versions: PackageVersionRecord[] = ordered.map(({ packageId, version }) => {
+        const publish = published.get(packageId)!;
+        return { packageId, version, publishCheckpoint: publish.checkpoint, publishTxDigest: publish.digest, publishedAtMs: publish.timestampMs };
+      });
+      const familyIds = [...new Set([asked.originalId, ...ordered.map((ref) => ref.packageId), ...typeOrigins.map((origin) => origin.packageId)])].sort();
+      return {
+        requestedId,
+        originalId: asked.originalId,
+        versions,
+        typeOrigins,
+        familyIds,
+        publishCheckpoint: published.get(asked.originalId)!.checkpoint,
+      };
+    },
+  };
+}
+
+type StatusResult = { oneofKind: 'error'; error: { code?: number; message?: string } } | { oneofKind: undefined };
+
+function describeStatus(result: StatusResult): string {
+  return result.oneofKind === 'error' ? `status ${result.error.code ?? '?'}: ${result.error.message ?? ''}` : 'empty result';
+}
+
+/** A per-item error inside a batch answer. */
+function statusError(result: StatusResult, where: string): Error {
+  const NOT_FOUND = 5;
+  if (result.oneofKind === 'error' && result.error.code === NOT_FOUND) return new NotFoundError(`${where}: ${describeStatus(result)}`);
+  return new MalformedResponseError(`${where}: ${describeStatus(result)}`);
+}
