@@ -19,7 +19,7 @@ CREATE TABLE "sui_packages" (
 	"package_id" text PRIMARY KEY NOT NULL,
 	"original_id" text NOT NULL,
 	"version" bigint NOT NULL,
-	"publish_checkpoint" bigint NOT NULL,
+	"publish_checkpoint" bigint,
 	"publish_tx_digest" text NOT NULL,
 	"published_at" timestamp with time zone,
 	"type_origins" jsonb DEFAULT '[]'::jsonb NOT NULL,

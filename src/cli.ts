@@ -3,8 +3,9 @@ import { workerCommand } from './backfill/process.ts';
 import { EXIT, reportFatal, type Command } from './common/process.ts';
 import { migrateCommand } from './db/process.ts';
 import { simnetCommand } from './simnet/process.ts';
+import { devCommand } from './dev.ts';
 
-const commands: Command[] = [migrateCommand, apiCommand, workerCommand, simnetCommand];
+const commands: Command[] = [devCommand, migrateCommand, apiCommand, workerCommand, simnetCommand];
 
 function usage(): string {
   const width = Math.max(...commands.map((command) => command.name.length));

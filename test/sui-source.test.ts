@@ -107,25 +107,30 @@ describe('checkpoints read through the source', () => {
     const targets: Target[] = [];
     for (const name of PACKAGES) {
       const pkg = resolved.get(name)!;
-      for (const mode of MODES) targets.push({ key: `${name}/${mode}`, packageId: pkg.originalId, from: pkg.publishCheckpoint, mode, matches: createFamilyMatcher(pkg.familyIds, mode), rows: [] });
+      for (const mode of MODES) targets.push({ key: `${name}/${mode}`, packageId: pkg.originalId, from: pkg.publishCheckpoint!, mode, matches: createFamilyMatcher(pkg.familyIds, mode), rows: [] });
     }
     for (const mode of MODES) {
-      targets.push({ key: `dex-by-newest/${mode}`, packageId: dexByNewest.requestedId, from: dexByNewest.publishCheckpoint, mode, matches: createFamilyMatcher(dexByNewest.familyIds, mode), rows: [] });
+      targets.push({ key: `dex-by-newest/${mode}`, packageId: dexByNewest.requestedId, from: dexByNewest.publishCheckpoint!, mode, matches: createFamilyMatcher(dexByNewest.familyIds, mode), rows: [] });
     }
 
     const tip = chain.tip();
     const first = targets.reduce((min, target) => (target.from < min ? target.from : min), tip);
     const callsBefore = source.stats().calls;
     let read = 0n;
+    let withObjectSet = 0;
     for await (const checkpoint of source.getCheckpoints(first, tip, { concurrency: 8 })) {
       expect(checkpoint.sequenceNumber).toBe(first + read);
       read++;
+      // The lean mask leaves the object set out; it is asked for (a second call) only to name the
+      // types the node left off some changed objects.
+      if (checkpoint.objects.length > 0) withObjectSet++;
       for (const target of targets) {
         if (checkpoint.sequenceNumber >= target.from) target.rows.push(...extractObjectVersions(checkpoint, target.matches));
       }
     }
     expect(read).toBe(tip - first + 1n);
-    expect(source.stats().calls - callsBefore).toBe(Number(read));
+    expect(withObjectSet).toBeGreaterThan(0);
+    expect(source.stats().calls - callsBefore).toBe(Number(read) + withObjectSet);
 
     const kinds = new Set<string>();
     for (const target of targets) {
@@ -180,7 +185,10 @@ describe('faults, through the real client', () => {
   it('below the lowest available checkpoint: BelowLowestAvailable naming it and the endpoint, or the archive answers', async () => {
     const lowest = 1_000n;
     await withKnobs({ lowestAvailableCheckpoint: Number(lowest) }, async () => {
-      const error = await caught(once().getCheckpoint(400n));
+      const source = once();
+      expect(source.describeEndpoint()).toBe(faulty.url);
+      expect(await source.archiveLowestAvailable()).toBeUndefined();
+      const error = await caught(source.getCheckpoint(400n));
       expect(error).toBeInstanceOf(BelowLowestAvailableError);
       expect(error).toMatchObject({ checkpoint: 400n, lowestAvailable: lowest, retryable: false });
       expect((error as Error).message).toContain(faulty.url);
@@ -195,6 +203,16 @@ describe('faults, through the real client', () => {
         expect(fromArchive).toEqual(await createSuiSource({ url: archive.url, timeoutMs: 5_000 }).getCheckpoint(400n));
         expect(archive.stats().requests.GetCheckpoint).toBe(2);
         expect(withArchive.stats().byMethod).toEqual({ getCheckpoint: 2, getServiceInfo: 1 });
+        expect(withArchive.describeEndpoint()).toBe(`${faulty.url} (archive ${archive.url})`);
+        expect(await withArchive.archiveLowestAvailable()).toBe(0n);
+
+        // The full node pruned nft's publish transaction too: only the archive can date it.
+        const nft = chain.package('nft');
+        expect(nft.versions[0].publishCheckpoint).toBeLessThan(lowest);
+        expect((await withArchive.resolvePackage(nft.originalId)).publishCheckpoint).toBe(nft.versions[0].publishCheckpoint);
+        const undated = await once().resolvePackage(nft.originalId);
+        expect(undated.publishCheckpoint).toBeNull();
+        expect(undated.versions[0]).toMatchObject({ packageId: nft.originalId, publishCheckpoint: null, publishTxDigest: nft.versions[0].publishTxDigest, publishedAtMs: null });
       } finally {
         await archive.close();
       }

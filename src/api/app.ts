@@ -24,7 +24,6 @@ export function describeZodError(error: ZodError): string {
     .map((issue) => {
       const field = issue.path.length > 0 ? issue.path.join('.') : 'body';
       if (issue.code === 'unrecognized_keys') return `${field}: unknown field(s) ${issue.keys.map((key) => `"${key}"`).join(', ')}`;
-      if (issue.code === 'invalid_type' && issue.input === undefined) return `${field}: required`;
       return `${field}: ${issue.message}`;
     })
     .join('; ');

@@ -31,7 +31,11 @@ export function toErrorResponse(error: unknown): { status: ContentfulStatusCode;
   if (error instanceof HTTPException) {
     const status = error.status as ContentfulStatusCode;
     const message =
-      status === 415 ? 'the request body must be JSON: send Content-Type: application/json' : error.message || 'invalid request';
+      status === 415
+        ? 'the request body must be JSON: send Content-Type: application/json'
+        : error.message === 'Malformed JSON in request body'
+          ? 'body: expected a JSON object such as {"packageId": "0x…"}; it was missing or not valid JSON'
+          : error.message || 'invalid request';
     return { status, body: body(status === 415 ? 'unsupported_media_type' : 'invalid_request', message) };
   }
   if (error instanceof NotFoundError) return { status: 404, body: body('package_not_found', error.message) };

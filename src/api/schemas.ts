@@ -4,16 +4,18 @@ import { BACKFILL_STATUSES } from '../db/schema/backfill.ts';
 
 /** A Sui object ID as users write it (short or long), normalized to 0x + 64 hex. */
 export const PackageIdSchema = z
-  .string({ error: 'expected a string' })
+  .string({ error: (issue) => (issue.input === undefined ? 'required' : 'expected a string') })
   .regex(/^0x[0-9a-fA-F]{1,64}$/, 'expected 0x followed by 1 to 64 hex digits')
   .transform((value) => normalizeSuiObjectId(value))
   .openapi({ example: '0x2c8d603bc51326b8c13cef9dd07031a408a48dddb541963357661df5d3204809' });
 
 /** A checkpoint sequence number: a non-negative integer, as a JSON number or a decimal string. */
+const CHECKPOINT_MESSAGE = 'expected a non-negative integer checkpoint sequence number';
 export const CheckpointSchema = z
-  .union([z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER), z.string().regex(/^\d{1,19}$/)], {
-    error: 'expected a non-negative integer checkpoint sequence number',
-  })
+  .union([z.number(), z.string()], { error: CHECKPOINT_MESSAGE })
+  // Numbers beyond 2^53 print in exponent form and fail the pattern: such checkpoints must be strings.
+  .transform((value) => String(value))
+  .pipe(z.string().regex(/^\d{1,19}$/, CHECKPOINT_MESSAGE))
   .transform((value) => BigInt(value))
   .openapi({ type: 'string', example: '67456359' });
 
@@ -28,6 +30,10 @@ export const CreateBackfillSchema = z
     match: MatchSchema.default('outer'),
     fromCheckpoint: CheckpointSchema.optional(),
     toCheckpoint: CheckpointSchema.optional(),
+  })
+  .refine((body) => body.fromCheckpoint === undefined || body.toCheckpoint === undefined || body.fromCheckpoint <= body.toCheckpoint, {
+    message: 'must not be below fromCheckpoint',
+    path: ['toCheckpoint'],
   })
   .openapi('CreateBackfill');
 

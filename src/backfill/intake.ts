@@ -50,8 +50,16 @@ export function createIntake(common: Pick<Common, 'logger'>, db: Db, source: Int
     submit: async (submission) => {
       const resolved = await resolve(submission.packageId);
       const info = await source.getServiceInfo();
-      const fromCheckpoint = submission.fromCheckpoint ?? resolved.publishCheckpoint;
       const toCheckpoint = submission.toCheckpoint ?? info.checkpointHeight;
+      const fromCheckpoint = submission.fromCheckpoint ?? resolved.publishCheckpoint;
+      if (fromCheckpoint === null) {
+        throw new BelowLowestAvailableError(
+          null,
+          info.lowestAvailableCheckpoint,
+          source.describeEndpoint?.() ?? 'the configured Sui RPC',
+          `the publish of package ${resolved.originalId} (its transaction is pruned)`,
+        );
+      }
 
       if (fromCheckpoint > toCheckpoint) {
         throw new InvalidRangeError(`fromCheckpoint ${fromCheckpoint} is after toCheckpoint ${toCheckpoint}`);

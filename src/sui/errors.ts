@@ -20,12 +20,13 @@ export class NotAPackageError extends SuiBackfillError {
 
 /** History below the node's lowest available checkpoint was pruned; only an archival node has it. */
 export class BelowLowestAvailableError extends SuiBackfillError {
-  readonly checkpoint: bigint;
+  /** Null when the checkpoint itself is unknown (a pruned publish transaction). */
+  readonly checkpoint: bigint | null;
   readonly lowestAvailable: bigint;
-  constructor(checkpoint: bigint, lowestAvailable: bigint, endpoint: string) {
+  constructor(checkpoint: bigint | null, lowestAvailable: bigint, endpoint: string, what = `checkpoint ${checkpoint}`) {
     super(
       'range_not_served',
-      `checkpoint ${checkpoint} is below the lowest available checkpoint ${lowestAvailable} of ${endpoint}; ` +
+      `${what} is below the lowest available checkpoint ${lowestAvailable} of ${endpoint}; ` +
         'configure an archival endpoint (SUI_ARCHIVE_GRPC_URL) that serves this history',
       { retryable: false },
     );

@@ -19,12 +19,14 @@ export async function* orderedStream<T>(options: {
   const controller = new AbortController();
   const abortFromOutside = () => controller.abort(options.signal?.reason);
   options.signal?.addEventListener('abort', abortFromOutside, { once: true });
+  if (options.signal?.aborted) abortFromOutside();
 
   const settled = new Map<bigint, { ok: true; value: T } | { ok: false; error: unknown }>();
   let next = from;
   let emit = from;
   let inFlight = 0;
   let wake: (() => void) | undefined;
+  controller.signal.addEventListener('abort', () => wake?.(), { once: true });
 
   const launch = () => {
     while (!controller.signal.aborted && inFlight < concurrency && next <= to && next - emit < window) {
@@ -50,7 +52,6 @@ export async function* orderedStream<T>(options: {
         if (controller.signal.aborted) throw controller.signal.reason;
         await new Promise<void>((resolve) => {
           wake = resolve;
-          controller.signal.addEventListener('abort', () => resolve(), { once: true });
         });
         wake = undefined;
         result = settled.get(emit);

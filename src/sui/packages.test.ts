@@ -14,6 +14,8 @@ const COIN = long('c0');
 type Behaviour = {
   getPackage?: 'ok' | 'unimplemented' | 'empty-origins' | 'not-found';
   listPackageVersions?: 'ok' | 'unimplemented' | 'empty';
+  /** Transactions the node no longer has, and the lowest checkpoint it serves. */
+  pruned?: { transactions: string[]; lowestAvailable: bigint };
 };
 
 /**
@@ -84,7 +86,8 @@ function fakeNode(behaviour: Behaviour = {}) {
         })),
       batchGetTransactions: ({ digests }: GrpcTypes.BatchGetTransactionsRequest) =>
         answer('batchGetTransactions', () => ({
-          transactions: digests.map((digest) => {
+          transactions: digests.map((digest): GrpcTypes.GetTransactionResult => {
+            if (behaviour.pruned?.transactions.includes(digest)) return { result: { oneofKind: 'error', error: { code: 5, message: `transaction ${digest} not found`, details: [] } } };
             const version = versions.find((candidate) => candidate.tx === digest)!;
             return {
               result: {
@@ -97,7 +100,9 @@ function fakeNode(behaviour: Behaviour = {}) {
     },
   };
   const call: RpcCall = (method, target, fn) => fn({ timeout: 1_000, abort: new AbortController().signal }).catch((error: unknown) => Promise.reject(toSuiError(error, `${method}(${target})`)));
-  return { resolver: createPackageResolver({ client: client as unknown as SuiGrpcClient, call }), calls };
+  const rpc = { url: 'http://node', client: client as unknown as SuiGrpcClient, call };
+  const lowestAvailable = async () => behaviour.pruned?.lowestAvailable ?? 0n;
+  return { rpc, calls, resolver: createPackageResolver({ ...rpc, lowestAvailable }), withArchive: (archive: typeof rpc) => createPackageResolver({ ...rpc, archive, lowestAvailable }) };
 }
 
 const FULL_FAMILY = {
@@ -148,6 +153,25 @@ describe('resolvePackage', () => {
     const error = await fakeNode().resolver.resolvePackage('0xc0').catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(NotAPackageError);
     expect(error).toMatchObject({ objectId: COIN, objectType: `${long('2')}::coin::Coin<${long('2')}::sui::SUI>` });
+  });
+
+  it('dates a publish the node pruned from the archive, or leaves it unknown when no endpoint has it', async () => {
+    const pruned = { transactions: ['TxV1', 'TxV2'], lowestAvailable: 25n };
+    const node = fakeNode({ pruned });
+    const withoutArchive = await node.resolver.resolvePackage(V3);
+    expect(withoutArchive.publishCheckpoint).toBeNull();
+    expect(withoutArchive.versions.map((version) => [version.publishCheckpoint, version.publishTxDigest, version.publishedAtMs])).toEqual([
+      [null, 'TxV1', null],
+      [null, 'TxV2', null],
+      [30n, 'TxV3', 30_000n],
+    ]);
+
+    const archive = fakeNode();
+    expect(await node.withArchive(archive.rpc).resolvePackage(V3)).toEqual({ requestedId: V3, ...FULL_FAMILY });
+    expect(archive.calls).toEqual(['batchGetTransactions']);
+
+    // A node that prunes nothing yet lacks the transaction is not telling the truth about the package.
+    await expect(fakeNode({ pruned: { transactions: ['TxV1'], lowestAvailable: 0n } }).resolver.resolvePackage(V1)).rejects.toThrow(NotFoundError);
   });
 
   it('rejects a malformed ID before any call', async () => {

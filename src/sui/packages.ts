@@ -12,6 +12,14 @@ const VERSIONS_PAGE_SIZE = 1000;
 
 type PackageFacts = { storageId: string; originalId: string; typeOrigins: TypeOriginRecord[] };
 type VersionRef = { packageId: string; version: bigint };
+type Dated = { checkpoint: bigint | null; timestampMs: bigint | null };
+type Rpc = { url: string; client: SuiGrpcClient; call: RpcCall };
+
+export type PackageResolverDeps = Rpc & {
+  /** An archival endpoint, asked to date publish transactions the node has pruned. */
+  archive?: Rpc;
+  lowestAvailable: (options: RpcCallOptions) => Promise<bigint>;
+};
 
 export type PackageResolver = {
   resolvePackage(id: string, options?: Pick<RpcCallOptions, 'signal'>): Promise<ResolvedPackage>;
@@ -30,12 +38,34 @@ function decodeTypeOrigins(origins: GrpcTypes.TypeOrigin[], where: string): Type
   });
 }
 
+/** Checkpoint and time of each transaction the endpoint has; those it does not know are left out. */
+async function dateTransactions(at: Rpc, digests: string[], options: RpcCallOptions): Promise<Map<string, Dated>> {
+  const dated = new Map<string, Dated>();
+  for (const batch of chunks(digests, BATCH_SIZE)) {
+    const response = await at.call('batchGetTransactions', `${batch.length} transactions`, (o) =>
+      at.client.ledgerService.batchGetTransactions({ digests: batch, readMask: TRANSACTION_CHECKPOINT_MASK }, o).response, options);
+    if (response.transactions.length !== batch.length) throw new MalformedResponseError(`batchGetTransactions: asked for ${batch.length} transactions, got ${response.transactions.length}`);
+    response.transactions.forEach((result, index) => {
+      const where = `batchGetTransactions(${batch[index]}) at ${at.url}`;
+      if (result.result.oneofKind !== 'transaction') {
+        const error = statusError(result.result, where);
+        if (error instanceof NotFoundError) return;
+        throw error;
+      }
+      const { checkpoint, timestamp } = result.result.transaction;
+      if (checkpoint === undefined) throw new MalformedResponseError(`${where}: missing checkpoint`);
+      dated.set(batch[index], { checkpoint, timestampMs: timestampToMs(timestamp) });
+    });
+  }
+  return dated;
+}
+
 /**
  * Resolves any ID of a package family (original or upgraded) to the whole family: every version,
  * where each struct was first defined, and when each version was published. Each fact has a second
  * route for nodes that leave a field empty or lack a method.
  */
-export function createPackageResolver(deps: { client: SuiGrpcClient; call: RpcCall }): PackageResolver {
+export function createPackageResolver(deps: PackageResolverDeps): PackageResolver {
   const { client, call } = deps;
 
   const batchGetObjects = async (ids: string[], readMask: { paths: string[] }, options: RpcCallOptions) => {
@@ -119,23 +149,22 @@ export function createPackageResolver(deps: { client: SuiGrpcClient; call: RpcCa
       previous.set(id, object.previousTransaction);
     }
     const digests = [...new Set(previous.values())];
-    const transactions = new Map<string, { checkpoint: bigint; timestampMs: bigint | null }>();
-    for (const batch of chunks(digests, BATCH_SIZE)) {
-      const response = await call('batchGetTransactions', `${batch.length} transactions`, (o) =>
-        client.ledgerService.batchGetTransactions({ digests: batch, readMask: TRANSACTION_CHECKPOINT_MASK }, o).response, options);
-      if (response.transactions.length !== batch.length) throw new MalformedResponseError(`batchGetTransactions: asked for ${batch.length} transactions, got ${response.transactions.length}`);
-      response.transactions.forEach((result, index) => {
-        const where = `batchGetTransactions(${batch[index]})`;
-        if (result.result.oneofKind !== 'transaction') throw statusError(result.result, where);
-        const { checkpoint, timestamp } = result.result.transaction;
-        if (checkpoint === undefined) throw new MalformedResponseError(`${where}: missing checkpoint`);
-        transactions.set(batch[index], { checkpoint, timestampMs: timestampToMs(timestamp) });
-      });
+    const dated = await dateTransactions(deps, digests, options);
+    const undated = () => digests.filter((digest) => !dated.has(digest));
+    if (deps.archive && undated().length > 0) {
+      for (const [digest, date] of await dateTransactions(deps.archive, undated(), options)) dated.set(digest, date);
+    }
+    const missing = undated();
+    if (missing.length > 0) {
+      if ((await deps.lowestAvailable(options)) === 0n) throw new NotFoundError(`${deps.url} does not know transaction ${missing[0]}, which published a version of this package`);
+      // Pruned wherever we can ask: the publish precedes the node's lowest available checkpoint,
+      // and no endpoint can say which checkpoint it was.
+      for (const digest of missing) dated.set(digest, { checkpoint: null, timestampMs: null });
     }
     return new Map(
       ids.map((id) => {
         const digest = previous.get(id)!;
-        return [id, { digest, ...transactions.get(digest)! }];
+        return [id, { digest, ...dated.get(digest)! }];
       }),
     );
   };

@@ -2,16 +2,32 @@
  * Read masks: every call names exactly the fields the code reads, so nodes send (and we decode)
  * nothing else. A checkpoint without a mask carries full transactions, events and BCS.
  */
-type ReadMask = { paths: string[] };
+export type ReadMask = { paths: string[] };
 
 const mask = (...paths: string[]): ReadMask => ({ paths });
 
-export const CHECKPOINT_MASK = mask(
-  'sequence_number',
-  'summary.timestamp',
-  'transactions.digest',
-  'transactions.effects.lamport_version',
-  'transactions.effects.changed_objects',
+const CHANGED_OBJECT_FIELDS = [
+  'object_id',
+  'input_state',
+  'input_version',
+  'output_state',
+  'output_version',
+  'output_digest',
+  'output_owner',
+  'id_operation',
+  'object_type',
+].map((field) => `transactions.effects.changed_objects.${field}`);
+
+/**
+ * What a checkpoint walk reads: per transaction its digest, lamport version and changed objects.
+ * Nodes fill `object_type` on changed objects, so the checkpoint's object set (more than half of
+ * a response) is only asked for when one came back without it.
+ */
+export const CHECKPOINT_MASK = mask('sequence_number', 'summary.timestamp', 'transactions.digest', 'transactions.effects.lamport_version', ...CHANGED_OBJECT_FIELDS);
+
+/** The same plus the checkpoint's object set: the route to types a node left off changed objects. */
+export const CHECKPOINT_WITH_OBJECTS_MASK = mask(
+  ...CHECKPOINT_MASK.paths,
   'objects.objects.object_id',
   'objects.objects.version',
   'objects.objects.digest',

@@ -72,7 +72,8 @@ export type TypeOriginRecord = { module: string; datatype: string; packageId: st
 export type PackageVersionRecord = {
   packageId: string;
   version: bigint;
-  publishCheckpoint: bigint;
+  /** Null when every endpoint asked has pruned the publish transaction. */
+  publishCheckpoint: bigint | null;
   publishTxDigest: string;
   publishedAtMs: bigint | null;
 };
@@ -88,8 +89,11 @@ export type ResolvedPackage = {
   typeOrigins: TypeOriginRecord[];
   /** Every address that defines a struct of this family (original ID plus upgrades that added types). */
   familyIds: string[];
-  /** Checkpoint of the transaction that published the original package. */
-  publishCheckpoint: bigint;
+  /**
+   * Checkpoint of the transaction that published the original package; null when every endpoint
+   * asked has pruned that transaction (the publish then precedes their lowest available checkpoint).
+   */
+  publishCheckpoint: bigint | null;
 };
 
 export type MatchMode = 'outer' | 'anywhere';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidTypeError } from './errors.ts';
+import { InvalidRequestError, InvalidTypeError } from './errors.ts';
 import { createFamilyMatcher, normalizeObjectId, normalizeObjectType, outerStruct, parseTypeTag, structAddresses } from './types.ts';
 
 const long = (hex: string) => `0x${hex.padStart(64, '0')}`;
@@ -127,7 +127,7 @@ describe('createFamilyMatcher', () => {
   });
 
   it('rejects an ID that is not an address', () => {
-    expect(() => createFamilyMatcher(['dee9::x'], 'outer')).toThrow(InvalidTypeError);
+    expect(() => createFamilyMatcher(['dee9::x'], 'outer')).toThrow(InvalidRequestError);
   });
 });
 

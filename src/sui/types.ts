@@ -1,5 +1,5 @@
 import { isValidSuiAddress, normalizeStructTag, normalizeSuiAddress, parseStructTag } from '@mysten/sui/utils';
-import { InvalidTypeError } from './errors.ts';
+import { InvalidRequestError, InvalidTypeError } from './errors.ts';
 import type { MatchMode } from './records.ts';
 
 /** What a node reports as the type of a package object. */
@@ -19,7 +19,11 @@ const IDENTIFIER = /^(?:[A-Za-z][A-Za-z0-9_]*|_[A-Za-z0-9_]+)$/;
 const HEX_ID = /^(?:0[xX])?[0-9a-fA-F]{1,64}$/;
 
 /** Normalizes an address or object ID (`0x2` → 0x + 64 hex); undefined when it is not one. */
+const CANONICAL_ID = /^0x[0-9a-f]{64}$/;
+
 export function normalizeObjectId(id: string): string | undefined {
+  // Nodes send canonical IDs; checking that first keeps the hot decode path cheap.
+  if (CANONICAL_ID.test(id)) return id;
   if (!HEX_ID.test(id)) return undefined;
   const normalized = normalizeSuiAddress(id);
   return isValidSuiAddress(normalized) ? normalized : undefined;
@@ -149,7 +153,7 @@ export function createFamilyMatcher(familyIds: string[], mode: MatchMode): (type
   const family = new Set(
     familyIds.map((id) => {
       const normalized = normalizeObjectId(id);
-      if (normalized === undefined) throw new InvalidTypeError(id, 'not a package ID');
+      if (normalized === undefined) throw new InvalidRequestError(`${JSON.stringify(id)} is not a package ID`);
       return normalized;
     }),
   );

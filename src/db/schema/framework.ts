@@ -27,7 +27,8 @@ export const suiPackages = pgTable(
     packageId: text('package_id').primaryKey(),
     originalId: text('original_id').notNull(),
     version: bigint('version', { mode: 'bigint' }).notNull(),
-    publishCheckpoint: bigint('publish_checkpoint', { mode: 'bigint' }).notNull(),
+    /** Null when the publish transaction was pruned on every endpoint asked. */
+    publishCheckpoint: bigint('publish_checkpoint', { mode: 'bigint' }),
     publishTxDigest: text('publish_tx_digest').notNull(),
     publishedAt: timestamp('published_at', { mode: 'date', withTimezone: true }),
     typeOrigins: jsonb('type_origins').$type<TypeOriginRecord[]>().notNull().default(sql`'[]'::jsonb`),

@@ -1,0 +1,26 @@
+/** What a progress line needs from a backfill view. */
+export type ProgressView = {
+  id: string;
+  status: string;
+  fromCheckpoint: string;
+  toCheckpoint: string;
+  watermark: { checkpointHiInclusive: string };
+  progress: { percent: number; checkpointsPerSecond: number | null; etaSeconds: number | null };
+  rowsInserted: number;
+};
+
+export function formatDuration(seconds: number): string {
+  if (seconds < 60) return `${Math.round(seconds)}s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m${String(Math.round(seconds % 60)).padStart(2, '0')}s`;
+  return `${Math.floor(seconds / 3600)}h${String(Math.floor((seconds % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+/** `[██████░░░░]  61.2%  cp 12345/20000  1234 cp/s  ETA 6s  rows 4567  running` */
+export function progressLine(view: ProgressView, width = 30): string {
+  const percent = Math.max(0, Math.min(100, view.progress.percent));
+  const filled = Math.round((percent / 100) * width);
+  const bar = `[${'█'.repeat(filled)}${'░'.repeat(width - filled)}]`;
+  const rate = view.progress.checkpointsPerSecond === null ? '' : `  ${Math.round(view.progress.checkpointsPerSecond)} cp/s`;
+  const eta = view.progress.etaSeconds === null || view.status !== 'running' ? '' : `  ETA ${formatDuration(view.progress.etaSeconds)}`;
+  return `${bar} ${percent.toFixed(1).padStart(5)}%  cp ${view.watermark.checkpointHiInclusive}/${view.toCheckpoint}${rate}${eta}  rows ${view.rowsInserted}  ${view.status}`;
+}

@@ -1,0 +1,46 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+
+const CLI = path.resolve(import.meta.dirname, '../../src/cli.ts');
+
+export type Spawned = {
+  child: ChildProcess;
+  /** Everything the process wrote so far (stdout and stderr interleaved). */
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  kill: (signal?: NodeJS.Signals) => void;
+};
+
+/** Runs `sui-backfill <args>` as a real process with the given environment. */
+export function spawnCli(args: string[], env: Record<string, string>): Spawned {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk) => (output += chunk));
+  child.stderr?.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return { child, output: () => output, exited, kill: (signal = 'SIGTERM') => child.kill(signal) };
+}
+
+/** Runs `sui-backfill <args>` to completion. */
+export async function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  const spawned = spawnCli(args, env);
+  const { code } = await spawned.exited;
+  return { code, output: spawned.output() };
+}
+
+/** Resolves when the process has written `text`; rejects if it exits first or `timeoutMs` passes. */
+export async function waitForOutput(spawned: Spawned, text: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exited = false;
+  void spawned.exited.then(() => (exited = true));
+  while (!spawned.output().includes(text)) {
+    if (exited) throw new Error(`process exited before writing "${text}":\n${spawned.output()}`);
+    if (Date.now() > deadline) throw new Error(`process did not write "${text}" within ${timeoutMs} ms:\n${spawned.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
