@@ -21,7 +21,7 @@ import {
   transactionEffectsToProto,
   type TransactionObjects,
 } from '../src/simnet/mainnet.ts';
-import { hasMainnetFixtures, mainnetFixturesDir } from './helpers/fixtures.ts';
+import { hasMainnetFixtures, mainnetFixturesDir, withFixtures } from './helpers/fixtures.ts';
 
 const { ChangedObject_InputObjectState: InputState, ChangedObject_OutputObjectState: OutputState } = GrpcTypes;
 const { ChangedObject_IdOperation: IdOperation, Owner_OwnerKind: OwnerKind } = GrpcTypes;
@@ -166,7 +166,7 @@ describe('createMainnetLedger', () => {
 });
 
 describe.skipIf(!hasMainnetFixtures())(
-  'mainnet ledger against the real checkpoints (skipped: ../shared/fixtures/sui not present)',
+  withFixtures('mainnet ledger against the real checkpoints'),
   () => {
     const ledger = createMainnetLedger(mainnetFixturesDir());
 

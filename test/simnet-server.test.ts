@@ -1,13 +1,12 @@
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { GrpcTypes, GrpcWebFetchTransport, RpcError, SuiGrpcClient } from '@mysten/sui/grpc';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createSimChain, type SimChain } from '../src/simnet/chain.ts';
 import { createMainnetLedger } from '../src/simnet/mainnet.ts';
 import { createSimnetServer, type SimnetKnobs, type SimnetServer } from '../src/simnet/server.ts';
+import { hasMainnetFixtures, mainnetFixturesDir, withFixtures } from './helpers/fixtures.ts';
 
 const CHECKPOINTS = 2000;
-const FIXTURES = path.resolve(import.meta.dirname, '../../shared/fixtures/sui');
+const FIXTURES = mainnetFixturesDir();
 const OutputState = GrpcTypes.ChangedObject_OutputObjectState;
 const InputState = GrpcTypes.ChangedObject_InputObjectState;
 
@@ -393,7 +392,7 @@ describe('simnet server', () => {
   });
 });
 
-describe.skipIf(!existsSync(path.join(FIXTURES, 'mainnet')))('simnet server with mainnet checkpoints (skipped: ../shared/fixtures/sui not present)', () => {
+describe.skipIf(!hasMainnetFixtures())(withFixtures('simnet server with mainnet checkpoints'), () => {
   it('serves the real mainnet checkpoints in front of the synthetic chain', async () => {
     const chain = createSimChain({ checkpoints: 500 });
     const server = await createSimnetServer({ chain, ledgers: [createMainnetLedger(FIXTURES), chain] });

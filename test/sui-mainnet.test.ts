@@ -8,7 +8,7 @@ import { extractObjectVersions } from '../src/sui/object-versions.ts';
 import type { CheckpointRecord, ObjectVersionRow, OwnerKind } from '../src/sui/records.ts';
 import { createSuiSource } from '../src/sui/source.ts';
 import { createFamilyMatcher, normalizeObjectId, normalizeObjectType, outerStruct } from '../src/sui/types.ts';
-import { hasMainnetFixtures, mainnetFixturesDir } from './helpers/fixtures.ts';
+import { hasMainnetFixtures, mainnetFixturesDir, withFixtures } from './helpers/fixtures.ts';
 
 /** An object change as the Sui JSON-RPC rendered it (`checkpoint-<seq>.view.json`). */
 type ViewChange = {
@@ -70,7 +70,7 @@ function expectedRows(view: ViewFile, matches: (type: string) => boolean): Objec
 const rowKey = (row: ObjectVersionRow) => `${row.txDigest}|${row.objectId}|${row.version}`;
 const sortRows = (rows: ObjectVersionRow[]) => [...rows].sort((a, b) => (rowKey(a) < rowKey(b) ? -1 : rowKey(a) > rowKey(b) ? 1 : 0));
 
-describe.skipIf(!hasMainnetFixtures())('real mainnet checkpoints through the source (skipped: ../shared/fixtures/sui not present)', () => {
+describe.skipIf(!hasMainnetFixtures())(withFixtures('real mainnet checkpoints through the source'), () => {
   let server: SimnetServer;
   const records = new Map<bigint, CheckpointRecord>();
 

@@ -10,3 +10,8 @@ export function mainnetFixturesDir(): string {
 export function hasMainnetFixtures(): boolean {
   return existsSync(path.join(mainnetFixturesDir(), 'mainnet'));
 }
+
+/** A suite title that says why the suite is skipped when the fixtures are absent. */
+export function withFixtures(title: string): string {
+  return hasMainnetFixtures() ? title : `${title} (skipped: ../shared/fixtures/sui is not present)`;
+}
