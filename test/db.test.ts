@@ -10,13 +10,16 @@ afterAll(async () => {
 });
 
 describe('schema', () => {
-  it('has exactly the framework and backfill tables, with no overlap in names', async () => {
+  it('has exactly the framework, backfill and RPC settings tables, with no overlap in names', async () => {
     const rows = await database.sql<{ table_name: string }[]>`
       select table_name from information_schema.tables where table_schema = 'public' order by table_name`;
     expect(rows.map((row) => row.table_name)).toEqual([
+      'indexer_tracked_packages',
       'package_backfill_chunks',
       'package_backfill_requests',
+      'package_backfill_transitions',
       'package_backfill_watermarks',
+      'rpc_settings',
       'sui_objects',
       'sui_packages',
       'watermarks',

@@ -9,12 +9,15 @@ const MIGRATION_LOCK_KEY = 0x5b_ac_f1_11;
 
 /** Tables dropped by `migrate --reset`, children first. Rows in them are lost. */
 const PROJECT_TABLES = [
+  'package_backfill_transitions',
   'package_backfill_chunks',
   'package_backfill_watermarks',
   'package_backfill_requests',
   'sui_objects',
   'sui_packages',
   'watermarks',
+  'indexer_tracked_packages',
+  'rpc_settings',
 ];
 
 /** Creates the database named in `url` if the server does not have it yet. */

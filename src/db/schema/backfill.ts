@@ -4,6 +4,7 @@ import {
   check,
   customType,
   index,
+  jsonb,
   integer,
   pgTable,
   text,
@@ -44,11 +45,15 @@ export const packageBackfillRequests = pgTable(
     heartbeatAt: timestamp('heartbeat_at', { mode: 'date', withTimezone: true }),
     attempts: integer('attempts').notNull().default(0),
     lastError: text('last_error'),
+    /** Structured context of the last error (failed chunk range, attempts, error code). */
+    lastErrorDetail: jsonb('last_error_detail').$type<Record<string, unknown>>(),
     lastErrorAt: timestamp('last_error_at', { mode: 'date', withTimezone: true }),
     createdAt: timestamp('created_at', { mode: 'date', withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { mode: 'date', withTimezone: true }).notNull().defaultNow(),
     startedAt: timestamp('started_at', { mode: 'date', withTimezone: true }),
     finishedAt: timestamp('finished_at', { mode: 'date', withTimezone: true }),
+    /** The cancelled request this one continues (it starts from that request's watermark). */
+    resumedFromId: uuid('resumed_from_id'),
   },
   (table) => [
     // At most one active request per (package, options): DESIGN invariant 4.
@@ -57,7 +62,8 @@ export const packageBackfillRequests = pgTable(
       .where(sql`${table.status} in ('queued', 'running', 'paused')`),
     index('package_backfill_requests_status_idx').on(table.status, table.createdAt),
     index('package_backfill_requests_package_idx').on(table.packageId, table.createdAt),
-    check('package_backfill_requests_range_check', sql`${table.fromCheckpoint} <= ${table.toCheckpoint}`),
+    // An empty range (to = from - 1) is a backfill with nothing to do: the live indexer covers it all.
+    check('package_backfill_requests_range_check', sql`${table.fromCheckpoint} <= ${table.toCheckpoint} + 1`),
     check(
       'package_backfill_requests_status_check',
       sql`${table.status} in ('queued', 'running', 'paused', 'completed', 'failed', 'cancelled')`,
@@ -97,4 +103,22 @@ export const packageBackfillChunks = pgTable(
     finishedAt: timestamp('finished_at', { mode: 'date', withTimezone: true }).notNull().defaultNow(),
   },
   (table) => [index('package_backfill_chunks_request_idx').on(table.requestId, table.id)],
+);
+
+/** Every status change of a request, with who made it: the history operators read. */
+export const packageBackfillTransitions = pgTable(
+  'package_backfill_transitions',
+  {
+    id: bigint('id', { mode: 'bigint' }).primaryKey().generatedAlwaysAsIdentity(),
+    requestId: uuid('request_id')
+      .notNull()
+      .references(() => packageBackfillRequests.id, { onDelete: 'cascade' }),
+    fromStatus: text('from_status', { enum: BACKFILL_STATUSES }),
+    toStatus: text('to_status', { enum: BACKFILL_STATUSES }).notNull(),
+    /** `api`, `worker:<id>`, `reconciler`, ... */
+    actor: text('actor').notNull(),
+    reason: text('reason'),
+    at: timestamp('at', { mode: 'date', withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [index('package_backfill_transitions_request_idx').on(table.requestId, table.id)],
 );

@@ -67,3 +67,26 @@ export const suiObjects = pgTable(
     check('sui_objects_change_check', sql`${table.change} in ('created', 'mutated', 'unwrapped', 'deleted', 'wrapped')`),
   ],
 );
+
+/**
+ * The live indexer's registry of tracked packages: which families it indexes into `sui_objects`,
+ * and from which checkpoint on. A backfill of a tracked package ends just before
+ * `first_checkpoint` (DESIGN invariant 3).
+ */
+export const indexerTrackedPackages = pgTable(
+  'indexer_tracked_packages',
+  {
+    originalId: text('original_id').notNull(),
+    match: text('match', { enum: ['outer', 'anywhere'] }).notNull(),
+    /** Every address defining a struct of the family; the indexer adds upgrades as it sees them. */
+    familyIds: text('family_ids').array().notNull(),
+    /** First checkpoint the indexer covers the package from; null until it starts (pending). */
+    firstCheckpoint: bigint('first_checkpoint', { mode: 'bigint' }),
+    registeredAt: timestamp('registered_at', { mode: 'date', withTimezone: true }).notNull().defaultNow(),
+    activatedAt: timestamp('activated_at', { mode: 'date', withTimezone: true }),
+  },
+  (table) => [
+    primaryKey({ columns: [table.originalId, table.match] }),
+    check('indexer_tracked_packages_match_check', sql`${table.match} in ('outer', 'anywhere')`),
+  ],
+);

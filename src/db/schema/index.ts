@@ -1,2 +1,3 @@
 export * from './framework.ts';
 export * from './backfill.ts';
+export * from './rpc.ts';
