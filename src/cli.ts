@@ -4,8 +4,9 @@ import { EXIT, reportFatal, type Command } from './common/process.ts';
 import { migrateCommand } from './db/process.ts';
 import { simnetCommand } from './simnet/process.ts';
 import { devCommand } from './dev.ts';
+import { indexerCommand } from './indexer/process.ts';
 
-const commands: Command[] = [devCommand, migrateCommand, apiCommand, workerCommand, simnetCommand];
+const commands: Command[] = [devCommand, migrateCommand, apiCommand, workerCommand, indexerCommand, simnetCommand];
 
 function usage(): string {
   const width = Math.max(...commands.map((command) => command.name.length));

@@ -7,6 +7,7 @@ import { EXIT, parseFlags, runService, type Command } from './common/process.ts'
 import type { Common } from './common/context.ts';
 import { createDb } from './db/client.ts';
 import { runMigrations } from './db/migrate.ts';
+import { startIndexer } from './indexer/process.ts';
 import { startSimnet } from './simnet/process.ts';
 import { createSourceFromConfig } from './sui/from-config.ts';
 
@@ -50,11 +51,11 @@ function banner(common: Common, apiUrl: string, simnetUrl: string, packages: Rec
 
 export const devCommand: Command = {
   name: 'dev',
-  summary: 'run everything in one process for a first look: simnet, API, worker, and a demo backfill',
+  summary: 'run everything in one process for a first look: simnet, API, worker, indexer and a demo backfill',
   help: `Usage: sui-backfill dev [--port N] [--simnet-port N] [--checkpoints N]
 
-Starts a simulated Sui chain, migrates (and resets) a development database, starts the API and a
-backfill worker in this process, posts a demo backfill and shows its progress until it is done,
+Starts a simulated Sui chain (its tip advancing every 250 ms), migrates (and resets) a development
+database, starts the API, a backfill worker and the live indexer in this process, posts a demo backfill and shows its progress until it is done,
 then keeps serving so you can post more (the curl is printed). Ctrl-C stops everything.
 
 Options:
@@ -113,6 +114,8 @@ Environment (defaults differ from production so that nothing collides with a rea
       common.shutdown.add('api', () => api.close());
       const worker = await startWorker(dev, { db, source });
       common.shutdown.add('worker', () => worker.close());
+      const indexer = await startIndexer(dev, { db, source });
+      common.shutdown.add('indexer', () => indexer.close());
 
       const packages = Object.fromEntries(simnet.chain.packages.filter((pkg) => pkg.versions[0].publishCheckpoint > 0n).map((pkg) => [pkg.name, pkg.originalId]));
       console.log(banner(dev, api.url, simnet.url, packages));

@@ -5,17 +5,25 @@ import { runMigrations } from '../db/migrate.ts';
 import { createSourceFromConfig } from '../sui/from-config.ts';
 import { createBackfillQueue } from './queue.ts';
 import { createReconciler } from './reconciler.ts';
+import { createHandoff } from './handoff.ts';
+import type { ResolvedPackage } from '../sui/records.ts';
 import type { CheckpointSource } from './walker.ts';
+
+/** What a worker process asks the Sui RPC: checkpoints to walk, families to continue. */
+export type WorkerSource = CheckpointSource & { resolvePackage: (id: string) => Promise<ResolvedPackage> };
 import { createBackfillWorker } from './worker.ts';
 
 export type WorkerService = { workerId: string; close: () => Promise<void> };
 
 /** Starts a backfill worker and its reconciler (which also runs once at start). */
-export async function startWorker(common: Common, deps: { db: Db; source: CheckpointSource }): Promise<WorkerService> {
+export async function startWorker(common: Common, deps: { db: Db; source: WorkerSource }): Promise<WorkerService> {
   const queue = createBackfillQueue({ redisUrl: common.config.REDIS_URL, prefix: common.config.REDIS_PREFIX });
   const reconciler = createReconciler(common, deps.db.db, queue);
   await reconciler.runOnce();
   reconciler.start();
+  const handoff = createHandoff(common, deps.db, deps.source, queue);
+  await handoff.runOnce();
+  handoff.start();
   const worker = createBackfillWorker(common, deps.db, deps.source);
   common.logger.info(
     { workerId: worker.workerId, concurrency: common.config.WORKER_CONCURRENCY, chunkSize: common.config.BACKFILL_CHUNK_SIZE },
@@ -24,6 +32,7 @@ export async function startWorker(common: Common, deps: { db: Db; source: Checkp
   return {
     workerId: worker.workerId,
     close: async () => {
+      handoff.stop();
       reconciler.stop();
       await worker.close();
       await queue.close();

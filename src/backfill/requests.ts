@@ -14,6 +14,8 @@ export type NewBackfillRequest = {
   explicitTo: bigint | undefined;
   fromCheckpoint: bigint;
   toCheckpoint: bigint;
+  /** `completed` for an empty range: the live indexer already covers all of it. Default `queued`. */
+  status?: 'queued' | 'completed';
 };
 
 /** Two requests are "the same" when package, match mode and any explicitly asked range agree. */
@@ -44,6 +46,8 @@ export async function createOrFindActiveRequest(
         optionsKey: key,
         fromCheckpoint: input.fromCheckpoint,
         toCheckpoint: input.toCheckpoint,
+        status: input.status ?? 'queued',
+        ...(input.status === 'completed' ? { finishedAt: sql`now()` } : {}),
       })
       .onConflictDoNothing({
         target: [packageBackfillRequests.packageId, packageBackfillRequests.optionsKey],

@@ -52,6 +52,11 @@ export type BackfillView = {
 const RATE_WINDOW_MS = 60_000;
 const RECENT_CHUNKS = 10;
 
+/** Percent with two decimals; an empty range (nothing to do) is complete. */
+export function percentDone(done: bigint, total: bigint): number {
+  return total <= 0n ? 100 : Number((done * 10_000n) / total) / 100;
+}
+
 const iso = (date: Date | null) => (date === null ? null : date.toISOString());
 
 /** Progress numbers from the watermark and the recent chunk log. */
@@ -63,7 +68,7 @@ export function computeProgress(
 ): BackfillView['progress'] {
   const total = request.toCheckpoint - request.fromCheckpoint + 1n;
   const done = checkpointHiInclusive - request.fromCheckpoint + 1n;
-  const percent = Number((done * 10_000n) / total) / 100;
+  const percent = percentDone(done, total);
   let rate: number | null = null;
   const windowed = recent.filter((chunk) => now.getTime() - chunk.finishedAt.getTime() <= RATE_WINDOW_MS);
   if (request.status === 'running' && windowed.length > 0) {
@@ -182,7 +187,7 @@ export async function getPackageWatermark(db: Db, packageId: string, match: Matc
     fromCheckpoint: request.fromCheckpoint.toString(),
     toCheckpoint: request.toCheckpoint.toString(),
     checkpointHiInclusive: hi.toString(),
-    percent: Number(((hi - request.fromCheckpoint + 1n) * 10_000n) / total) / 100,
+    percent: percentDone(hi - request.fromCheckpoint + 1n, total),
   };
 }
 
@@ -252,7 +257,7 @@ export async function listBackfills(
       fromCheckpoint: request.fromCheckpoint.toString(),
       toCheckpoint: request.toCheckpoint.toString(),
       checkpointHiInclusive: hi.toString(),
-      percent: Number(((hi - request.fromCheckpoint + 1n) * 10_000n) / total) / 100,
+      percent: percentDone(hi - request.fromCheckpoint + 1n, total),
       rowsInserted: Number(watermark?.rowsInserted ?? 0n),
       createdAt: request.createdAt.toISOString(),
       finishedAt: iso(request.finishedAt),

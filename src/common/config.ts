@@ -52,6 +52,10 @@ export const configSchema = z.object({
     .transform((value) => BigInt(value))
     .optional(),
   INDEXER_POLL_INTERVAL_MS: integer(10, 600_000).default(500),
+  /** Checkpoints the live indexer commits per transaction while catching up. */
+  INDEXER_BATCH_SIZE: integer(1, 10_000).default(100),
+  /** How long intake waits for a running indexer to start covering a newly tracked package. */
+  INDEXER_HANDOFF_TIMEOUT_MS: integer(0, 600_000).default(10_000),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -1,3 +1,4 @@
+import type postgres from 'postgres';
 import { asc, eq } from 'drizzle-orm';
 import type { PackageVersionRecord, ResolvedPackage, TypeOriginRecord } from '../sui/records.ts';
 import type { Database } from './client.ts';
@@ -62,4 +63,28 @@ export async function recordPackageFamily(db: Database, resolved: ResolvedPackag
   }));
   if (values.length === 0) return;
   await db.insert(suiPackages).values(values).onConflictDoNothing();
+}
+
+export type PublishedPackage = {
+  packageId: string;
+  originalId: string;
+  version: bigint;
+  publishCheckpoint: bigint;
+  publishTxDigest: string;
+  publishedAtMs: bigint;
+  typeOrigins: TypeOriginRecord[];
+};
+
+/**
+ * Records package versions the live indexer saw published, in the caller's transaction. Values go as
+ * text with casts: drizzle's postgres client passes json and timestamps through unserialized.
+ */
+export async function recordPublishedPackages(tx: postgres.TransactionSql, packages: readonly PublishedPackage[]): Promise<void> {
+  for (const pkg of packages) {
+    await tx`
+      insert into sui_packages (package_id, original_id, version, publish_checkpoint, publish_tx_digest, published_at, type_origins, recorded_by)
+      values (${pkg.packageId}, ${pkg.originalId}, ${pkg.version.toString()}, ${pkg.publishCheckpoint.toString()}, ${pkg.publishTxDigest},
+              ${new Date(Number(pkg.publishedAtMs)).toISOString()}::timestamptz, ${JSON.stringify(pkg.typeOrigins)}::jsonb, 'indexer')
+      on conflict (package_id) do nothing`;
+  }
 }

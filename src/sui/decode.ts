@@ -132,6 +132,8 @@ export function decodeCheckpoint(checkpoint: GrpcTypes.Checkpoint): CheckpointRe
   return {
     sequenceNumber,
     timestampMs: required(timestampToMs(checkpoint.summary?.timestamp), 'summary.timestamp', at),
+    epoch: checkpoint.summary?.epoch ?? null,
+    networkTotalTransactions: checkpoint.summary?.totalNetworkTransactions ?? null,
     transactions: checkpoint.transactions.map((transaction) => decodeTransaction(transaction, at)),
     objects: (checkpoint.objects?.objects ?? []).map((object) => decodeObject(object, `${at} objects set`)),
   };

@@ -32,7 +32,7 @@ function change(objectId: string, fields: Partial<ChangedObjectRecord>): Changed
 }
 
 function checkpoint(transactions: TransactionRecord[], objects: ObjectRecord[] = []): CheckpointRecord {
-  return { sequenceNumber: 77n, timestampMs: 1_700_000_000_000n, transactions, objects };
+  return { sequenceNumber: 77n, timestampMs: 1_700_000_000_000n, epoch: 3n, networkTotalTransactions: 1_000n, transactions, objects };
 }
 
 const family = createFamilyMatcher([PKG], 'outer');

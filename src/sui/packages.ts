@@ -10,7 +10,7 @@ import { PACKAGE_TYPE, normalizeObjectId } from './types.ts';
 const BATCH_SIZE = 50;
 const VERSIONS_PAGE_SIZE = 1000;
 
-type PackageFacts = { storageId: string; originalId: string; typeOrigins: TypeOriginRecord[] };
+export type PackageFacts = { storageId: string; originalId: string; typeOrigins: TypeOriginRecord[] };
 type VersionRef = { packageId: string; version: bigint };
 type Dated = { checkpoint: bigint | null; timestampMs: bigint | null };
 type Rpc = { url: string; client: SuiGrpcClient; call: RpcCall };
@@ -23,6 +23,8 @@ export type PackageResolverDeps = Rpc & {
 
 export type PackageResolver = {
   resolvePackage(id: string, options?: Pick<RpcCallOptions, 'signal'>): Promise<ResolvedPackage>;
+  /** One package version's original ID and type origins, without the family walk. */
+  describePackage(id: string, options?: Pick<RpcCallOptions, 'signal'>): Promise<PackageFacts>;
 };
 
 function chunks<T>(items: T[], size: number): T[][] {
@@ -170,6 +172,7 @@ export function createPackageResolver(deps: PackageResolverDeps): PackageResolve
   };
 
   return {
+    describePackage: (id, options = {}) => describePackage(id, options),
     async resolvePackage(requested, options = {}) {
       const requestedId = normalizeObjectId(requested);
       if (requestedId === undefined) throw new InvalidRequestError(`${JSON.stringify(requested)} is not a valid Sui object ID`);

@@ -23,7 +23,15 @@ const CHANGED_OBJECT_FIELDS = [
  * Nodes fill `object_type` on changed objects, so the checkpoint's object set (more than half of
  * a response) is only asked for when one came back without it.
  */
-export const CHECKPOINT_MASK = mask('sequence_number', 'summary.timestamp', 'transactions.digest', 'transactions.effects.lamport_version', ...CHANGED_OBJECT_FIELDS);
+export const CHECKPOINT_MASK = mask(
+  'sequence_number',
+  'summary.timestamp',
+  'summary.epoch',
+  'summary.total_network_transactions',
+  'transactions.digest',
+  'transactions.effects.lamport_version',
+  ...CHANGED_OBJECT_FIELDS,
+);
 
 /** The same plus the checkpoint's object set: the route to types a node left off changed objects. */
 export const CHECKPOINT_WITH_OBJECTS_MASK = mask(

@@ -52,6 +52,9 @@ export type ObjectRecord = {
 export type CheckpointRecord = {
   sequenceNumber: bigint;
   timestampMs: bigint;
+  /** The epoch and the transactions since genesis up to this checkpoint: the framework watermark's fields. */
+  epoch: bigint | null;
+  networkTotalTransactions: bigint | null;
   transactions: TransactionRecord[];
   /** Every input and output object of the checkpoint, sorted by (objectId, version). */
   objects: ObjectRecord[];

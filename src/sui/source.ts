@@ -6,7 +6,7 @@ import { decodeCheckpoint, decodeServiceInfo } from './decode.ts';
 import { BelowLowestAvailableError, MalformedResponseError, NotFoundError, UnavailableError } from './errors.ts';
 import { createGrpcClient } from './grpc.ts';
 import { orderedStream } from './ordered-stream.ts';
-import { createPackageResolver } from './packages.ts';
+import { createPackageResolver, type PackageFacts } from './packages.ts';
 import { CHECKPOINT_MASK, CHECKPOINT_WITH_OBJECTS_MASK, type ReadMask } from './read-masks.ts';
 import type { CheckpointRecord, ResolvedPackage, ServiceInfo } from './records.ts';
 import { createRpcCaller, type RpcCall, type RpcCallOptions, type RpcStats } from './rpc.ts';
@@ -35,6 +35,8 @@ export type SuiSource = {
   /** Checkpoints `from..to` inclusive, in order, fetched `concurrency` at a time. */
   getCheckpoints(from: bigint, to: bigint, options?: { concurrency?: number; window?: number; signal?: AbortSignal }): AsyncGenerator<CheckpointRecord>;
   resolvePackage(id: string, options?: Pick<RpcCallOptions, 'signal'>): Promise<ResolvedPackage>;
+  /** A package version's original ID and type origins (what the live indexer records per publish). */
+  describePackage(id: string, options?: Pick<RpcCallOptions, 'signal'>): Promise<PackageFacts>;
   /** The endpoints history is read from, for error messages. */
   describeEndpoint(): string;
   /** The archival endpoint's lowest available checkpoint; undefined without one. */
@@ -141,6 +143,7 @@ export function createSuiSource(options: SuiSourceOptions): SuiSource {
       }
     },
     resolvePackage: (id, callOptions) => resolver.resolvePackage(id, callOptions),
+    describePackage: (id, callOptions) => resolver.describePackage(id, callOptions),
     describeEndpoint: () => (archive ? `${primary.url} (archive ${archive.url})` : primary.url),
     archiveLowestAvailable: async (callOptions) => (archive ? (await serviceInfo(archive, callOptions)).lowestAvailableCheckpoint : undefined),
     stats: () => (archive ? addStats(primary.stats(), archive.stats()) : primary.stats()),

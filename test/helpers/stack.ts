@@ -1,6 +1,7 @@
 import { createBackfillQueue, type BackfillQueue } from '../../src/backfill/queue.ts';
 import { startApi, type ApiService } from '../../src/api/process.ts';
 import { startWorker, type WorkerService } from '../../src/backfill/process.ts';
+import { startIndexer, type IndexerService } from '../../src/indexer/process.ts';
 import { loadConfig, type Config } from '../../src/common/config.ts';
 import { createCommon, type Common } from '../../src/common/context.ts';
 import { createSimChain, type SimChain, type SimChainOptions } from '../../src/simnet/chain.ts';
@@ -27,6 +28,8 @@ export type Stack = {
   call: (method: string, path: string, body?: unknown, headers?: Record<string, string>) => Promise<{ status: number; body: any; headers: Headers }>;
   /** An in-process worker with its own config overrides (chunk size, ...). */
   startWorker: (overrides?: Partial<Config>) => Promise<WorkerService>;
+  /** An in-process live indexer (stopped by close() unless stopped before). */
+  startIndexer: (options?: { firstCheckpoint?: bigint }) => Promise<IndexerService>;
   waitForStatus: (id: string, statuses: string[], timeoutMs?: number) => Promise<any>;
   /** sui_objects as rows, sorted by (object_id, version). */
   objects: () => Promise<ObjectVersionRow[]>;
@@ -85,6 +88,7 @@ export async function startStack(options: { chain?: SimChainOptions; knobs?: Par
   const queue = createBackfillQueue({ redisUrl: redis.url, prefix: redis.prefix });
   const api = await startApi(common, { db: database, source });
   const workers: WorkerService[] = [];
+  const indexers: IndexerService[] = [];
 
   const call: Stack['call'] = async (method, path, body, headers = {}) => {
     const response = await fetch(`${api.url}${path}`, {
@@ -115,6 +119,11 @@ export async function startStack(options: { chain?: SimChainOptions; knobs?: Par
       workers.push(worker);
       return worker;
     },
+    startIndexer: async (indexerOptions = {}) => {
+      const indexer = await startIndexer(common, { db: database, source, firstCheckpoint: indexerOptions.firstCheckpoint });
+      indexers.push(indexer);
+      return indexer;
+    },
     waitForStatus: async (id, statuses, timeoutMs = 60_000) => {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
@@ -128,6 +137,7 @@ export async function startStack(options: { chain?: SimChainOptions; knobs?: Par
     truth: (packageId, match, from, to) => sortRows(chain.groundTruth({ packageId, match, fromCheckpoint: from, toCheckpoint: to })),
     close: async () => {
       for (const worker of workers) await worker.close();
+      for (const indexer of indexers) await indexer.close();
       await api.close();
       await queue.close();
       await database.drop();

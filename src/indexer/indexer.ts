@@ -1,0 +1,195 @@
+import type { Common } from '../common/context.ts';
+import { SuiBackfillError, errorMessage, isRetryable } from '../common/errors.ts';
+import type { Db } from '../db/client.ts';
+import { insertObjectVersions } from '../db/objects.ts';
+import { recordPublishedPackages, type PublishedPackage } from '../db/packages.ts';
+import { extractObjectVersions, extractPackageWrites } from '../sui/object-versions.ts';
+import { orderedStream } from '../sui/ordered-stream.ts';
+import type { CheckpointRecord, ObjectVersionRow } from '../sui/records.ts';
+import { sleep } from '../sui/retry.ts';
+import type { SuiSource } from '../sui/source.ts';
+import { createFamilyMatcher } from '../sui/types.ts';
+import { INDEXER_LOCK_KEY, activatePending, activeTrackings, addFamilyMember, type Tracking } from './registry.ts';
+import { advanceWatermark, readWatermark } from './watermark.ts';
+
+export class IndexerAlreadyRunningError extends SuiBackfillError {
+  constructor() {
+    super('indexer_running', 'another indexer is already running against this database (only one may run)', { retryable: false });
+  }
+}
+
+export type IndexerSource = Pick<SuiSource, 'getServiceInfo' | 'getCheckpoint' | 'describePackage'>;
+
+export type Indexer = {
+  /** The first checkpoint not yet committed. */
+  next: () => bigint;
+  /** Runs until `common.shutdown.signal` aborts or `stop()` is called. */
+  run: () => Promise<void>;
+  stop: () => Promise<void>;
+};
+
+/** A matcher over every tracking that covers a checkpoint, rebuilt only when that set changes. */
+function createTrackedMatcher() {
+  let trackings: Tracking[] = [];
+  let cache: { key: string; matches: (type: string) => boolean } | undefined;
+  return {
+    set(next: Tracking[]) {
+      trackings = next;
+      cache = undefined;
+    },
+    addMember(originalId: string, packageId: string) {
+      let changed = false;
+      for (const tracking of trackings) {
+        if (tracking.originalId === originalId && !tracking.familyIds.includes(packageId)) {
+          tracking.familyIds = [...tracking.familyIds, packageId];
+          changed = true;
+        }
+      }
+      if (changed) cache = undefined;
+    },
+    tracks: (originalId: string) => trackings.some((tracking) => tracking.originalId === originalId),
+    /** The matcher for checkpoint `sequence`, or undefined when no tracking covers it. */
+    at(sequence: bigint) {
+      const covering = trackings.filter((tracking) => tracking.firstCheckpoint !== null && tracking.firstCheckpoint <= sequence);
+      if (covering.length === 0) return undefined;
+      const key = covering.map((tracking) => `${tracking.originalId}/${tracking.match}/${tracking.familyIds.length}`).join(',');
+      if (cache?.key !== key) {
+        const matchers = covering.map((tracking) => createFamilyMatcher(tracking.familyIds, tracking.match));
+        cache = { key, matches: (type) => matchers.some((matches) => matches(type)) };
+      }
+      return cache.matches;
+    },
+  };
+}
+
+/**
+ * The live indexer: follows the chain from its watermark (or the configured first checkpoint, or
+ * the tip at first start), records every package published or upgraded into `sui_packages`,
+ * writes the object versions of tracked packages into `sui_objects`, and advances the framework
+ * watermark in the same transaction. Pending trackings start at the first checkpoint not yet
+ * processed, between two batches, so a tracking's start is exact.
+ */
+export async function createIndexer(common: Common, deps: { db: Db; source: IndexerSource; firstCheckpoint?: bigint }): Promise<Indexer> {
+  const { config, logger, metrics } = common;
+  const { db, source } = deps;
+  const lock = await db.sql.reserve();
+  const [{ locked }] = await lock`select pg_try_advisory_lock(${INDEXER_LOCK_KEY}) as locked`;
+  if (!locked) {
+    lock.release();
+    throw new IndexerAlreadyRunningError();
+  }
+
+  const watermark = await readWatermark(db.sql);
+  const firstCheckpoint = deps.firstCheckpoint ?? config.INDEXER_FIRST_CHECKPOINT;
+  let next = watermark ? watermark.checkpointHiInclusive + 1n : (firstCheckpoint ?? (await source.getServiceInfo()).checkpointHeight);
+  // reader_lo of a new watermark row: the first checkpoint this pipeline holds.
+  const readerLo = next;
+  const matcher = createTrackedMatcher();
+  const stopping = new AbortController();
+  const signal = AbortSignal.any([stopping.signal, common.shutdown.signal]);
+  let running: Promise<void> | undefined;
+  logger.info({ next, resumed: watermark !== undefined }, 'indexer starting');
+
+  const packageWrites = async (checkpoint: CheckpointRecord): Promise<PublishedPackage[]> => {
+    const published: PublishedPackage[] = [];
+    for (const write of extractPackageWrites(checkpoint)) {
+      const facts = await source.describePackage(write.packageId, { signal });
+      published.push({
+        packageId: write.packageId,
+        originalId: facts.originalId,
+        version: write.version,
+        publishCheckpoint: write.checkpoint,
+        publishTxDigest: write.txDigest,
+        publishedAtMs: write.timestampMs,
+        typeOrigins: facts.typeOrigins,
+      });
+    }
+    return published;
+  };
+
+  const processBatch = async (from: bigint, to: bigint) => {
+    const rows = new Map<string, ObjectVersionRow>();
+    const published: PublishedPackage[] = [];
+    let last: CheckpointRecord | undefined;
+    for await (const { value: checkpoint } of orderedStream({
+      from,
+      to,
+      concurrency: config.RPC_CONCURRENCY,
+      window: config.RPC_CONCURRENCY * 2,
+      signal,
+      fetch: (sequence, fetchSignal) => source.getCheckpoint(sequence, { signal: fetchSignal }),
+    })) {
+      // Upgrades first: a struct added by an upgrade may appear later in the same checkpoint.
+      for (const pkg of await packageWrites(checkpoint)) {
+        published.push(pkg);
+        if (matcher.tracks(pkg.originalId)) matcher.addMember(pkg.originalId, pkg.packageId);
+      }
+      const matches = matcher.at(checkpoint.sequenceNumber);
+      if (matches) for (const row of extractObjectVersions(checkpoint, matches)) rows.set(`${row.objectId}:${row.version}`, row);
+      last = checkpoint;
+    }
+    if (!last) return;
+    if (last.epoch === null || last.networkTotalTransactions === null) {
+      throw new SuiBackfillError('malformed_response', `checkpoint ${last.sequenceNumber} came without epoch or network total transactions`, {
+        retryable: true,
+      });
+    }
+    const hi = { epochHiInclusive: last.epoch, checkpointHiInclusive: last.sequenceNumber, txHi: last.networkTotalTransactions, timestampMsHiInclusive: last.timestampMs };
+    let inserted = 0;
+    await db.sql.begin(async (tx) => {
+      await recordPublishedPackages(tx, published);
+      for (const pkg of published) await addFamilyMember(tx, pkg.originalId, pkg.packageId);
+      inserted = await insertObjectVersions(tx, [...rows.values()]);
+      await advanceWatermark(tx, hi, readerLo);
+    });
+    metrics.checkpointsProcessed.inc({ pipeline: 'indexer' }, Number(to - from + 1n));
+    metrics.objectsMatched.inc({ pipeline: 'indexer' }, rows.size);
+    metrics.rowsInserted.inc({ pipeline: 'indexer' }, inserted);
+    metrics.indexerCheckpoint.set(Number(to));
+    logger.debug({ from, to, matched: rows.size, inserted, packages: published.length }, 'indexer batch committed');
+    if (published.length > 0) {
+      logger.info({ packages: published.map((pkg) => ({ id: pkg.packageId, original: pkg.originalId, version: pkg.version, checkpoint: pkg.publishCheckpoint })) }, 'packages published');
+    }
+  };
+
+  const loop = async () => {
+    while (!signal.aborted) {
+      try {
+        const started = await db.sql.begin((tx) => activatePending(tx, next));
+        if (started.length > 0) {
+          logger.info({ packages: started.map((t) => `${t.originalId}/${t.match}`), firstCheckpoint: next }, 'tracking started');
+        }
+        matcher.set(await activeTrackings(db.db));
+        const tip = (await source.getServiceInfo({ signal })).checkpointHeight;
+        if (next > tip) {
+          await sleep(config.INDEXER_POLL_INTERVAL_MS, signal);
+          continue;
+        }
+        const to = tip < next + BigInt(config.INDEXER_BATCH_SIZE) - 1n ? tip : next + BigInt(config.INDEXER_BATCH_SIZE) - 1n;
+        await processBatch(next, to);
+        next = to + 1n;
+      } catch (error) {
+        if (signal.aborted) break;
+        // Every RPC call already retried; Postgres or a node outage: wait and go on from the watermark.
+        logger.warn({ err: errorMessage(error), retryable: isRetryable(error), next }, 'indexer batch failed; retrying');
+        await sleep(Math.max(config.INDEXER_POLL_INTERVAL_MS, 1_000), signal).catch(() => {});
+      }
+    }
+  };
+
+  return {
+    next: () => next,
+    run: () => {
+      running ??= loop().finally(async () => {
+        await lock`select pg_advisory_unlock(${INDEXER_LOCK_KEY})`.catch(() => {});
+        lock.release();
+        logger.info({ next }, 'indexer stopped');
+      });
+      return running;
+    },
+    stop: async () => {
+      stopping.abort(new Error('indexer stopping'));
+      await running;
+    },
+  };
+}

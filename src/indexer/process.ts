@@ -1,0 +1,52 @@
+import type { Common } from '../common/context.ts';
+import { EXIT, parseFlags, runService, type Command } from '../common/process.ts';
+import { createDb, type Db } from '../db/client.ts';
+import { runMigrations } from '../db/migrate.ts';
+import { createSourceFromConfig } from '../sui/from-config.ts';
+import { createIndexer, type IndexerSource } from './indexer.ts';
+
+export type IndexerService = { next: () => bigint; close: () => Promise<void> };
+
+/** Starts the live indexer in the background; `close` stops it after the batch in flight. */
+export async function startIndexer(common: Common, deps: { db: Db; source: IndexerSource; firstCheckpoint?: bigint }): Promise<IndexerService> {
+  const indexer = await createIndexer(common, deps);
+  void indexer.run().catch((error) => common.logger.error({ err: error }, 'indexer stopped on an error'));
+  return { next: indexer.next, close: () => indexer.stop() };
+}
+
+export const indexerCommand: Command = {
+  name: 'indexer',
+  summary: 'run the live indexer (one per database): follows the tip, records packages, indexes tracked ones',
+  help: `Usage: sui-backfill indexer [--first-checkpoint N] [--no-migrate]
+
+Follows the chain from its watermark (pipeline sui_objects in the framework watermarks table), or
+on its first start from --first-checkpoint / INDEXER_FIRST_CHECKPOINT, or else from the tip. For
+every checkpoint it records the packages published or upgraded into sui_packages, and writes the
+object versions of tracked packages (every package a backfill was posted for) into sui_objects,
+advancing the watermark in the same transaction. A newly tracked package is covered from the
+first checkpoint the indexer had not processed yet; its backfill ends just before it.
+Only one indexer may run per database; a second one exits with a message.
+
+Options:
+  --first-checkpoint N   where to start when there is no watermark yet (default: the tip)
+  --no-migrate           do not apply pending migrations at start
+  -h, --help             show this help
+
+Environment: DATABASE_URL, SUI_GRPC_URL, SUI_ARCHIVE_GRPC_URL, INDEXER_FIRST_CHECKPOINT,
+INDEXER_POLL_INTERVAL_MS, INDEXER_BATCH_SIZE, RPC_CONCURRENCY, RPC_REQUESTS_PER_SECOND,
+RPC_TIMEOUT_MS, RPC_MAX_RETRIES, LOG_LEVEL, LOG_FORMAT`,
+  async run(argv) {
+    const { values } = parseFlags(argv, { 'first-checkpoint': { type: 'string' }, 'no-migrate': { type: 'boolean', default: false } });
+    if (values.help) {
+      console.log(this.help);
+      return EXIT.ok;
+    }
+    return runService('indexer', { needs: { postgres: true }, env: { INDEXER_FIRST_CHECKPOINT: values['first-checkpoint'] } }, async (common) => {
+      if (!values['no-migrate']) await runMigrations(common.config.DATABASE_URL);
+      const db = createDb(common.config.DATABASE_URL, { applicationName: 'sui-backfill indexer' });
+      common.shutdown.add('database', () => db.close());
+      const indexer = await startIndexer(common, { db, source: createSourceFromConfig(common) });
+      common.shutdown.add('indexer', () => indexer.close());
+    });
+  },
+};
