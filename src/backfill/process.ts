@@ -1,4 +1,5 @@
 import type { Common } from '../common/context.ts';
+import { startMetricsServer } from '../common/metrics-server.ts';
 import { EXIT, parseFlags, runService, type Command } from '../common/process.ts';
 import { createDb, type Db } from '../db/client.ts';
 import { runMigrations } from '../db/migrate.ts';
@@ -58,7 +59,7 @@ Options:
 
 Environment: DATABASE_URL, REDIS_URL, REDIS_PREFIX, SUI_GRPC_URL, SUI_ARCHIVE_GRPC_URL,
 BACKFILL_CHUNK_SIZE, WORKER_CONCURRENCY, RPC_CONCURRENCY, RPC_REQUESTS_PER_SECOND, RPC_TIMEOUT_MS,
-RPC_MAX_RETRIES, HEARTBEAT_INTERVAL_MS, STALE_AFTER_MS, RECONCILE_INTERVAL_MS, LOG_LEVEL, LOG_FORMAT`,
+RPC_MAX_RETRIES, METRICS_PORT (serve /metrics), HEARTBEAT_INTERVAL_MS, STALE_AFTER_MS, RECONCILE_INTERVAL_MS, LOG_LEVEL, LOG_FORMAT`,
   async run(argv) {
     const { values } = parseFlags(argv, {
       concurrency: { type: 'string' },
@@ -76,6 +77,8 @@ RPC_MAX_RETRIES, HEARTBEAT_INTERVAL_MS, STALE_AFTER_MS, RECONCILE_INTERVAL_MS, L
       common.shutdown.add('database', () => db.close());
       const worker = await startWorker(common, { db, source: createSourceFromConfig(common) });
       common.shutdown.add('worker', () => worker.close());
+      const metricsServer = await startMetricsServer(common);
+      if (metricsServer) common.shutdown.add('metrics', () => metricsServer.close());
     });
   },
 };

@@ -33,6 +33,8 @@ export const configSchema = z.object({
   /** Optional archival endpoint for history below the full nodes' lowest available checkpoint. */
   SUI_ARCHIVE_GRPC_URL: url(['http:', 'https:']).optional(),
   PORT: integer(0, 65535).default(3000),
+  /** Where worker and indexer processes serve /metrics (the API serves its own on PORT); unset: off. */
+  METRICS_PORT: integer(0, 65535).optional(),
   HOST: z.string().min(1).default('127.0.0.1'),
   API_TOKEN: z.string().min(16, 'expected at least 16 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

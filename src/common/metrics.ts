@@ -6,7 +6,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
  */
 export function createMetrics() {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'sui_backfill_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'sui_backfill_' });
   const registers = [registry];
 
   return {

@@ -1,4 +1,5 @@
 import type { Common } from '../common/context.ts';
+import { startMetricsServer } from '../common/metrics-server.ts';
 import { EXIT, parseFlags, runService, type Command } from '../common/process.ts';
 import { createDb, type Db } from '../db/client.ts';
 import { runMigrations } from '../db/migrate.ts';
@@ -33,7 +34,7 @@ Options:
   -h, --help             show this help
 
 Environment: DATABASE_URL, SUI_GRPC_URL, SUI_ARCHIVE_GRPC_URL, INDEXER_FIRST_CHECKPOINT,
-INDEXER_POLL_INTERVAL_MS, INDEXER_BATCH_SIZE, RPC_CONCURRENCY, RPC_REQUESTS_PER_SECOND,
+INDEXER_POLL_INTERVAL_MS, INDEXER_BATCH_SIZE, METRICS_PORT (serve /metrics), RPC_CONCURRENCY, RPC_REQUESTS_PER_SECOND,
 RPC_TIMEOUT_MS, RPC_MAX_RETRIES, LOG_LEVEL, LOG_FORMAT`,
   async run(argv) {
     const { values } = parseFlags(argv, { 'first-checkpoint': { type: 'string' }, 'no-migrate': { type: 'boolean', default: false } });
@@ -47,6 +48,8 @@ RPC_TIMEOUT_MS, RPC_MAX_RETRIES, LOG_LEVEL, LOG_FORMAT`,
       common.shutdown.add('database', () => db.close());
       const indexer = await startIndexer(common, { db, source: createSourceFromConfig(common) });
       common.shutdown.add('indexer', () => indexer.close());
+      const metricsServer = await startMetricsServer(common);
+      if (metricsServer) common.shutdown.add('metrics', () => metricsServer.close());
     });
   },
 };

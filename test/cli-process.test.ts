@@ -1,0 +1,101 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, spawnCli, waitForOutput } from './helpers/processes.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
+import { createTestRedisNamespace } from './helpers/redis.ts';
+
+const lines = (text: string) => text.trim().split('\n').filter((line) => !line.startsWith('npm warn'));
+
+let database: TestDatabase;
+const redis = createTestRedisNamespace();
+beforeAll(async () => {
+  database = await createTestDatabase();
+});
+afterAll(async () => {
+  await database?.drop();
+  await redis.cleanup();
+});
+
+describe('processes: configuration and services', () => {
+  it.each(['migrate', 'api', 'worker', 'indexer'])('%s: a bad variable stops it with one line naming the variable (exit 2)', async (command) => {
+    const { code, output } = await runCli([command], { DATABASE_URL: 'mysql://nope', RPC_CONCURRENCY: '0' });
+    expect(code).toBe(2);
+    expect(lines(output)).toEqual([
+      'Invalid configuration: DATABASE_URL: expected a postgres:// or postgresql:// URL (got "mysql://nope"); ' +
+        'RPC_CONCURRENCY: expected an integer from 1 to 1024 (got "0")',
+    ]);
+  });
+
+  it('an unreachable Postgres is one line saying how to start it (exit 3)', async () => {
+    const { code, output } = await runCli(['worker'], { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/x', REDIS_URL: redis.url });
+    expect(code).toBe(3);
+    expect(lines(output)).toEqual([
+      'PostgreSQL is not reachable at 127.0.0.1:1; start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start',
+    ]);
+  });
+
+  it('an unreachable Redis is one line saying how to start it (exit 3)', async () => {
+    const { code, output } = await runCli(['api'], { DATABASE_URL: database.url, REDIS_URL: 'redis://127.0.0.1:1', API_TOKEN: 'x'.repeat(16) });
+    expect(code).toBe(3);
+    expect(lines(output)).toEqual([
+      'Redis is not reachable at 127.0.0.1:1; start it with: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no',
+    ]);
+  });
+
+  it('the api refuses to start without API_TOKEN', async () => {
+    const { code, output } = await runCli(['api', '--no-migrate'], { DATABASE_URL: database.url, REDIS_URL: redis.url, REDIS_PREFIX: redis.prefix, PORT: '0' });
+    expect(code).toBe(1);
+    expect(output).toContain('API_TOKEN: required by the api (at least 16 characters)');
+  });
+
+  it.each(['dev', 'migrate', 'api', 'worker', 'indexer', 'simnet'])('%s --help prints its usage and exits 0', async (command) => {
+    const { code, output } = await runCli([command, '--help'], {});
+    expect(code).toBe(0);
+    expect(output.startsWith(`Usage: sui-backfill ${command}`)).toBe(true);
+  });
+
+  it('no command prints the command list and exits 2; an unknown one says so', async () => {
+    const none = await runCli([], {});
+    expect(none.code).toBe(2);
+    expect(none.output).toContain('Commands:');
+    const unknown = await runCli(['frobnicate'], {});
+    expect(unknown.code).toBe(2);
+    expect(unknown.output.split('\n')[0]).toBe("unknown command 'frobnicate'");
+  });
+
+  it('a worker serves its Prometheus metrics on METRICS_PORT and exits 0 on SIGTERM', async () => {
+    const worker = spawnCli(['worker', '--no-migrate'], {
+      DATABASE_URL: database.url,
+      REDIS_URL: redis.url,
+      REDIS_PREFIX: redis.prefix,
+      METRICS_PORT: '0',
+      LOG_LEVEL: 'info',
+    });
+    await waitForOutput(worker, 'metrics served');
+    const url = /"url":"(http:[^"]+\/metrics)"/.exec(worker.output())![1];
+    const body = await (await fetch(url)).text();
+    expect(body).toContain('# TYPE sui_backfill_rows_inserted_total counter');
+    expect(body).toContain('sui_backfill_process_resident_memory_bytes');
+    worker.kill('SIGTERM');
+    expect((await worker.exited).code).toBe(0);
+  });
+});
+
+describe('npm test without Postgres', () => {
+  it('says in one line which service is missing and how to start it', async () => {
+    const vitest = path.resolve(import.meta.dirname, '../node_modules/vitest/vitest.mjs');
+    const child = spawn(process.execPath, [vitest, 'run', 'test/db.test.ts'], {
+      cwd: path.resolve(import.meta.dirname, '..'),
+      env: { ...process.env, TEST_DATABASE_URL: 'postgres://postgres@127.0.0.1:1/postgres', CI: 'true' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).toBe(1);
+    expect(output).toContain('PostgreSQL is not reachable at 127.0.0.1:1; start it with: pg_ctlcluster');
+    expect(output).not.toContain('    at ');
+  });
+});
