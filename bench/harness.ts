@@ -16,12 +16,7 @@ export function databaseUrl(name: string): string {
 
 /** A fresh, migrated database for one measurement. */
 export async function freshDatabase(name: string): Promise<string> {
-  const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
-  try {
-    await admin.unsafe(`drop database if exists ${quoteIdent(name)} with (force)`);
-  } finally {
-    await admin.end();
-  }
+  await dropDatabase(name);
   const url = databaseUrl(name);
   await runMigrations(url);
   return url;

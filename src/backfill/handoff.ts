@@ -1,6 +1,7 @@
 import { and, eq, max, ne } from 'drizzle-orm';
 import type { Common } from '../common/context.ts';
 import { errorMessage } from '../common/errors.ts';
+import { createPeriodicTask, type PeriodicTask } from '../common/periodic.ts';
 import type { Db } from '../db/client.ts';
 import { recordPackageFamily } from '../db/packages.ts';
 import { packageBackfillRequests } from '../db/schema/backfill.ts';
@@ -9,12 +10,7 @@ import type { ResolvedPackage } from '../sui/records.ts';
 import type { BackfillQueue } from './queue.ts';
 import { createOrFindActiveRequest } from './requests.ts';
 
-export type Handoff = {
-  /** Creates a continuation for every tracked package whose backfills end before the indexer's start. */
-  runOnce: () => Promise<string[]>;
-  start: () => void;
-  stop: () => void;
-};
+export type Handoff = PeriodicTask<string[]>;
 
 /**
  * Backfill and live indexer meet exactly when a backfill ends at the checkpoint before the
@@ -31,9 +27,6 @@ export function createHandoff(
   source: { resolvePackage: (id: string) => Promise<ResolvedPackage> },
   queue: BackfillQueue,
 ): Handoff {
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<string[]> | undefined;
-
   const closeGaps = async (): Promise<string[]> => {
     const created: string[] = [];
     for (const tracking of await activeTrackings(db.db)) {
@@ -76,27 +69,5 @@ export function createHandoff(
     return created;
   };
 
-  const runOnce = () => {
-    running ??= closeGaps()
-      .catch((error) => {
-        common.logger.warn({ err: errorMessage(error) }, 'handoff check failed; will try again');
-        return [];
-      })
-      .finally(() => {
-        running = undefined;
-      });
-    return running;
-  };
-
-  return {
-    runOnce,
-    start: () => {
-      timer ??= setInterval(() => void runOnce(), common.config.RECONCILE_INTERVAL_MS);
-      timer.unref();
-    },
-    stop: () => {
-      clearInterval(timer);
-      timer = undefined;
-    },
-  };
+  return createPeriodicTask({ name: 'handoff check', intervalMs: common.config.RECONCILE_INTERVAL_MS, logger: common.logger, fallback: [], run: closeGaps });
 }
