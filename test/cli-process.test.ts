@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, spawnCli, waitForOutput } from './helpers/processes.ts';
+import { runCli, spawnCli, waitForOutput, type Spawned } from './helpers/processes.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 import { createTestRedisNamespace } from './helpers/redis.ts';
 
@@ -9,10 +9,17 @@ const lines = (text: string) => text.trim().split('\n').filter((line) => !line.s
 
 let database: TestDatabase;
 const redis = createTestRedisNamespace();
+const spawned: Spawned[] = [];
+/** Killed after the suite whatever happens, so a failing assertion cannot leave a process behind. */
+const track = (process: Spawned) => {
+  spawned.push(process);
+  return process;
+};
 beforeAll(async () => {
   database = await createTestDatabase();
 });
 afterAll(async () => {
+  for (const process of spawned) process.kill('SIGKILL');
   await database?.drop();
   await redis.cleanup();
 });
@@ -65,13 +72,13 @@ describe('processes: configuration and services', () => {
   });
 
   it('a worker serves its Prometheus metrics on METRICS_PORT and exits 0 on SIGTERM', async () => {
-    const worker = spawnCli(['worker', '--no-migrate'], {
+    const worker = track(spawnCli(['worker', '--no-migrate'], {
       DATABASE_URL: database.url,
       REDIS_URL: redis.url,
       REDIS_PREFIX: redis.prefix,
       METRICS_PORT: '0',
       LOG_LEVEL: 'info',
-    });
+    }));
     await waitForOutput(worker, 'metrics served');
     const url = /"url":"(http:[^"]+\/metrics)"/.exec(worker.output())![1];
     const body = await (await fetch(url)).text();

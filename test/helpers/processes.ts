@@ -3,6 +3,12 @@ import path from 'node:path';
 
 const CLI = path.resolve(import.meta.dirname, '../../src/cli.ts');
 
+/** Children still running when the test process exits are killed, whatever the tests did. */
+const alive = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of alive) child.kill('SIGKILL');
+});
+
 export type Spawned = {
   child: ChildProcess;
   /** Everything the process wrote so far (stdout and stderr interleaved). */
@@ -17,6 +23,8 @@ export function spawnCli(args: string[], env: Record<string, string>): Spawned {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  alive.add(child);
+  child.once('exit', () => alive.delete(child));
   let output = '';
   child.stdout?.on('data', (chunk) => (output += chunk));
   child.stderr?.on('data', (chunk) => (output += chunk));
