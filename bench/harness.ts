@@ -70,3 +70,8 @@ export async function resetSimnetStats(url: string): Promise<void> {
 export function totalRequests(stats: { requests: Record<string, number> }): number {
   return Object.values(stats.requests).reduce((sum, count) => sum + count, 0);
 }
+
+export async function setSimnetKnobs(url: string, knobs: Record<string, unknown>): Promise<void> {
+  const response = await fetch(`${url}/simnet/knobs`, { method: 'POST', body: JSON.stringify(knobs) });
+  if (!response.ok) throw new Error(`simnet refused knobs ${JSON.stringify(knobs)}: ${await response.text()}`);
+}

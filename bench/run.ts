@@ -2,7 +2,9 @@
  * `npm run bench`: throughput of the backfill worker against the simulator with per-request
  * latency, next to two baselines measured in the same run: the RPC bound (a raw fetch loop with
  * the same client and concurrency, no database) and a naive sequential loop (one checkpoint at a
- * time, row-by-row inserts). Prints one JSON line of figures; exits 1 when a target is missed.
+ * time, row-by-row inserts). Then politeness: with the simulator limiting to 100 requests/s and the
+ * worker configured at 100/s, the share of the limit it achieves and the rate-limit replies it
+ * drew. Prints one JSON line of figures; exits 1 when a target is missed.
  */
 import { parseArgs } from 'node:util';
 import postgres from 'postgres';
@@ -24,6 +26,7 @@ import {
   freshDatabase,
   peakRssMb,
   resetSimnetStats,
+  setSimnetKnobs,
   simnetStats,
   startSimnetProcess,
   totalRequests,
@@ -38,6 +41,9 @@ Options:
   --chunk-size N        worker chunk size (default 100, the BACKFILL_CHUNK_SIZE default)
   --sweep LIST          also time the worker at these chunk sizes, e.g. 25,100,400
   --sequential N        checkpoints walked by the sequential baseline (default 600)
+  --rate-limit N        requests/s the simulator allows (and the worker is configured at) in the
+                        rate-limited run (default 100)
+  --rate-limited-checkpoints N  checkpoints of the rate-limited run (default 2000)
   -h, --help            show this help`;
 
 const { values } = parseArgs({
@@ -48,6 +54,8 @@ const { values } = parseArgs({
     'chunk-size': { type: 'string', default: '100' },
     sweep: { type: 'string' },
     sequential: { type: 'string', default: '600' },
+    'rate-limit': { type: 'string', default: '100' },
+    'rate-limited-checkpoints': { type: 'string', default: '2000' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -89,12 +97,22 @@ try {
   log(`raw fetch: ${raw.checkpointsPerSecond} checkpoints/s`);
 
   // (c) The worker, in its own process, on a fresh database.
-  const runWorker = async (chunkSize: number) => {
-    const name = `sui_backfill_bench_${chunkSize}`;
+  const runWorker = async (chunkSize: number, limited: { requestsPerSecond: number; to: bigint } | undefined = undefined) => {
+    const name = `sui_backfill_bench_${chunkSize}${limited ? '_limited' : ''}`;
     const databaseUrl = await freshDatabase(name);
     const prefix = `sui-backfill-bench-${chunkSize}`;
     await emptyQueue(prefix);
-    const workerEnv = { ...env, DATABASE_URL: databaseUrl, REDIS_PREFIX: prefix, BACKFILL_CHUNK_SIZE: String(chunkSize), WORKER_CONCURRENCY: '1', LOG_LEVEL: 'info' };
+    const workerEnv = {
+      ...env,
+      DATABASE_URL: databaseUrl,
+      REDIS_PREFIX: prefix,
+      BACKFILL_CHUNK_SIZE: String(chunkSize),
+      WORKER_CONCURRENCY: '1',
+      LOG_LEVEL: 'info',
+      ...(limited ? { RPC_REQUESTS_PER_SECOND: String(limited.requestsPerSecond) } : {}),
+    };
+    const to = limited?.to ?? tip;
+    const walked = Number(to - from + 1n);
     const worker = spawnCli(['worker', '--no-migrate'], workerEnv);
     const db = createDb(databaseUrl, { max: 2 });
     const queue = createBackfillQueue({ redisUrl: REDIS_URL, prefix });
@@ -102,7 +120,7 @@ try {
       await waitForOutput(worker, 'backfill worker started');
       await resetSimnetStats(simnet.url);
       const intake = createIntake(common, db, source, queue);
-      const { request } = await intake.submit({ packageId, match: 'anywhere', toCheckpoint: tip });
+      const { request } = await intake.submit({ packageId, match: 'anywhere', toCheckpoint: to });
       const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
       let row;
       for (;;) {
@@ -114,15 +132,18 @@ try {
       }
       await sql.end();
       if (row.status !== 'completed') throw new Error(`worker backfill ${row.status}`);
-      const requests = totalRequests(await simnetStats(simnet.url));
+      const stats = await simnetStats(simnet.url);
+      const requests = totalRequests(stats);
       const seconds = Number(row.seconds);
       const rss = peakRssMb(worker.child.pid!);
       return {
         chunkSize,
-        checkpointsPerSecond: round(checkpoints / seconds),
+        checkpoints: walked,
+        checkpointsPerSecond: round(walked / seconds),
         matchedObjectsPerSecond: round(Number(row.objects_matched) / seconds),
         objectsMatched: Number(row.objects_matched),
-        rpcRequestsPerCheckpoint: round(requests / checkpoints, 3),
+        rpcRequestsPerCheckpoint: round(requests / walked, 3),
+        throttled: stats.throttled,
         peakRssMb: rss,
       };
     } finally {
@@ -141,6 +162,22 @@ try {
     log(`worker at chunk size ${size}: ${figures.checkpointsPerSecond} checkpoints/s`);
     sweep.push({ chunkSize: size, checkpointsPerSecond: figures.checkpointsPerSecond });
   }
+
+  // (d) Politeness: the simulator allows `rate-limit` requests/s, the worker is configured at as many.
+  const limit = Number(values['rate-limit']);
+  await setSimnetKnobs(simnet.url, { rateLimitRps: limit });
+  const limitedTo = from + BigInt(Math.min(Number(values['rate-limited-checkpoints']), checkpoints) - 1);
+  const limitedFigures = await runWorker(Number(values['chunk-size']), { requestsPerSecond: limit, to: limitedTo }).finally(() => setSimnetKnobs(simnet.url, { rateLimitRps: 0 }));
+  const rateLimited = {
+    limitRps: limit,
+    configuredRps: limit,
+    checkpoints: limitedFigures.checkpoints,
+    checkpointsPerSecond: limitedFigures.checkpointsPerSecond,
+    rpcRequestsPerCheckpoint: limitedFigures.rpcRequestsPerCheckpoint,
+    fractionOfLimit: round(limitedFigures.checkpointsPerSecond / limit, 3),
+    throttled: limitedFigures.throttled,
+  };
+  log(`rate-limited at ${limit}/s: ${rateLimited.checkpointsPerSecond} checkpoints/s (${rateLimited.fractionOfLimit} of the limit), ${rateLimited.throttled} throttled`);
 
   // (b) What a first attempt looks like: one checkpoint at a time, one INSERT per row.
   const sequentialCount = Math.min(Number(values.sequential), checkpoints);
@@ -164,8 +201,12 @@ try {
 
   const workerVsRaw = round(workerFigures.checkpointsPerSecond / raw.checkpointsPerSecond, 3);
   const workerVsSequential = round(workerFigures.checkpointsPerSecond / sequential.checkpointsPerSecond, 1);
-  const targets = { workerVsRaw: 0.8, workerVsSequential: 10 };
-  const pass = workerVsRaw >= targets.workerVsRaw && workerVsSequential >= targets.workerVsSequential;
+  const targets = { workerVsRaw: 0.8, workerVsSequential: 10, rateLimitedFractionOfLimit: 0.95, rateLimitedThrottled: 0 };
+  const pass =
+    workerVsRaw >= targets.workerVsRaw &&
+    workerVsSequential >= targets.workerVsSequential &&
+    rateLimited.fractionOfLimit >= targets.rateLimitedFractionOfLimit &&
+    rateLimited.throttled <= targets.rateLimitedThrottled;
   console.log(
     JSON.stringify({
       bench: 'backfill',
@@ -176,6 +217,7 @@ try {
       sequential,
       worker: workerFigures,
       sweep,
+      rateLimited,
       ratios: { workerVsRaw, workerVsSequential },
       targets,
       pass,

@@ -1,4 +1,5 @@
 import { apiCommand } from './api/process.ts';
+import { backfillCommand } from './api/backfill-cli.ts';
 import { workerCommand } from './backfill/process.ts';
 import { EXIT, reportFatal, type Command } from './common/process.ts';
 import { migrateCommand } from './db/process.ts';
@@ -6,7 +7,7 @@ import { simnetCommand } from './simnet/process.ts';
 import { devCommand } from './dev.ts';
 import { indexerCommand } from './indexer/process.ts';
 
-const commands: Command[] = [devCommand, migrateCommand, apiCommand, workerCommand, indexerCommand, simnetCommand];
+const commands: Command[] = [devCommand, migrateCommand, apiCommand, workerCommand, indexerCommand, simnetCommand, backfillCommand];
 
 function usage(): string {
   const width = Math.max(...commands.map((command) => command.name.length));

@@ -128,6 +128,7 @@ describe('POST /v1/backfills errors', () => {
       common: stack.common,
       db: deadDb,
       intake: createIntake(stack.common, deadDb, stack.source, stack.queue),
+      queue: stack.queue,
       ready: async () => ({ postgres: false, redis: true }),
     });
     try {
@@ -152,6 +153,7 @@ describe('POST /v1/backfills errors', () => {
       common: stack.common,
       db: stack.database,
       intake: createIntake(stack.common, stack.database, stack.source, deadQueue),
+      queue: deadQueue,
       ready: async () => ({ postgres: true, redis: false }),
     });
     try {
@@ -191,7 +193,15 @@ describe('reads', () => {
   it('serves an OpenAPI document generated from the schemas', async () => {
     const { status, body } = await stack.call('GET', '/openapi.json');
     expect(status).toBe(200);
-    expect(Object.keys(body.paths).sort()).toEqual(['/v1/backfills', '/v1/backfills/{id}', '/v1/packages/{packageId}/watermark']);
+    expect(Object.keys(body.paths).sort()).toEqual([
+      '/v1/backfills',
+      '/v1/backfills/{id}',
+      '/v1/backfills/{id}/cancel',
+      '/v1/backfills/{id}/pause',
+      '/v1/backfills/{id}/resume',
+      '/v1/config/rpc',
+      '/v1/packages/{packageId}/watermark',
+    ]);
     expect(body.components.schemas.CreateBackfill.required).toEqual(['packageId']);
   });
 });

@@ -107,6 +107,21 @@ describe('chunk commits', () => {
     expect(chunks.map((chunk) => chunk.rows_inserted)).toEqual([3, 0]);
   });
 
+  it('does not count or log a second time a range a retried commit finds done', async () => {
+    const request = await runningRequest(0n, 9n);
+    const rows = [row(1, 5n, 3n), row(2, 6n, 3n)];
+    const chunk = { requestId: request.id, requestFrom: 0n, workerId: 'w1', from: 0n, to: 4n, rows, rpcCalls: 5, durationMs: 1 };
+    const first = await commitChunk(database.sql, chunk);
+    const retried = await commitChunk(database.sql, { ...chunk, skipIfDone: true });
+    expect(retried).toEqual({ rowsInserted: 0, watermark: first.watermark });
+    expect(retried.watermark).toMatchObject({ checkpointHiInclusive: 4n, rowsInserted: 2n, objectsMatched: 2n, checkpointsDone: 5n });
+    const chunks = await database.sql`select from_checkpoint from package_backfill_chunks where request_id = ${request.id}`;
+    expect(chunks).toHaveLength(1);
+    // A range not done yet is committed as usual.
+    const next = await commitChunk(database.sql, { ...chunk, from: 5n, to: 9n, rows: [], skipIfDone: true });
+    expect(next.watermark.checkpointHiInclusive).toBe(9n);
+  });
+
   it('refuses to commit for a worker that no longer holds the request, writing nothing', async () => {
     const request = await runningRequest(0n, 9n, 'w1');
     await expect(

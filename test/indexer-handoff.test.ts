@@ -98,6 +98,8 @@ describe('live indexer and backfill handoff', () => {
       return body.items.find((item: { fromCheckpoint: string }) => item.fromCheckpoint === String(endedAt + 1n));
     });
     expect(continuation.toCheckpoint).toBe(String(tracking.firstCheckpoint! - 1n));
+    const detail = await stack.call('GET', `/v1/backfills/${continuation.id}`);
+    expect(detail.body.transitions[0]).toMatchObject({ to: 'queued', actor: 'handoff' });
     await stack.waitForStatus(continuation.id, ['completed']);
     const later = tracking.firstCheckpoint! + 40n;
     await indexerPast(stack, later);

@@ -172,7 +172,7 @@ describe('faults, through the real client', () => {
       faulty.setKnobs(previous);
     }
   };
-  const once = (timeoutMs = 5_000) => createSuiSource({ url: faulty.url, timeoutMs, maxRetries: 0 });
+  const once = (timeoutMs = 5_000) => createSuiSource({ url: faulty.url, timeoutMs, maxRetries: 0, maxThrottledRetries: 0 });
   const caught = (promise: Promise<unknown>) => promise.then(() => undefined, (error: unknown) => error);
 
   it('above the tip: NotFound saying the checkpoint is not yet available', async () => {
@@ -269,9 +269,59 @@ describe('faults, through the real client', () => {
     });
   });
 
-  it('an oversized response: ResponseTooLarge', async () => {
-    await withKnobs({ maxResponseBytes: 200 }, async () => {
-      expect(await caught(once().getCheckpoint(10n))).toBeInstanceOf(ResponseTooLargeError);
+  it('a response over the limit even for one transaction: ResponseTooLarge saying nothing smaller can be asked', async () => {
+    // Checkpoint 10's digests fit in 1,000 bytes; two of its transactions do not.
+    await withKnobs({ maxResponseBytes: 1_000 }, async () => {
+      const error = await caught(once().getCheckpoint(10n));
+      expect(error).toBeInstanceOf(ResponseTooLargeError);
+      expect((error as Error).message).toMatch(/^checkpoint 10: transaction \w+ alone is larger than the node answers, and nothing smaller can be asked \(.*exceeds the limit of 1000 bytes\)$/);
+    });
+    // Checkpoint 1089 holds so many transactions that even their digests are over 30 kB.
+    await withKnobs({ maxResponseBytes: 30_000 }, async () => {
+      const error = await caught(once().getCheckpoint(1_089n));
+      expect(error).toBeInstanceOf(ResponseTooLargeError);
+      expect((error as Error).message).toMatch(/^checkpoint 1089: even its list of transaction digests is larger than the node answers \(.*exceeds the limit of 30000 bytes\)$/);
+    });
+  });
+
+  it('a checkpoint over the limit is read as its digests, then its transactions in batches that fit: the same rows, the same object set', { timeout: 60_000 }, async () => {
+    const targets = PACKAGES.map((name) => createFamilyMatcher(chain.family(chain.package(name).originalId), 'anywhere'));
+    const rows = (checkpoint: CheckpointRecord) => targets.map((matches) => extractObjectVersions(checkpoint, matches));
+    const from = 1_100n;
+    const to = 1_399n;
+    const clean: CheckpointRecord[] = [];
+    for await (const checkpoint of once().getCheckpoints(from, to, { concurrency: 8 })) clean.push(checkpoint);
+    // 23 of these checkpoints are over 26 kB with the lean mask, more with their object sets; no
+    // transaction is, even with its object set, nor any checkpoint's list of digests. Types are left off a quarter of the changes, so the
+    // route must also fetch transactions' object sets.
+    const knobs = { maxResponseBytes: 26_000, omitChangedObjectTypes: 0.25 };
+    const strained: bigint[] = [];
+    await withKnobs(knobs, async () => {
+      faulty.resetStats();
+      const source = once();
+      for (let sequence = from; sequence <= to; sequence++) {
+        const reasons: string[] = [];
+        const checkpoint = await source.getCheckpoint(sequence, { onStrain: (reason) => reasons.push(reason) });
+        const reference = clean[Number(sequence - from)];
+        expect(rows(checkpoint), `checkpoint ${sequence}`).toEqual(rows(reference));
+        expect(checkpoint.transactions.map((transaction) => transaction.digest)).toEqual(reference.transactions.map((transaction) => transaction.digest));
+        expect({ ...checkpoint, transactions: [], objects: [] }).toEqual({ ...reference, transactions: [], objects: [] });
+        if (reasons.length > 0) strained.push(sequence);
+        expect(new Set(reasons).size).toBeLessThanOrEqual(1);
+        if (reasons.length > 0) expect(reasons[0]).toBe('response_too_large');
+      }
+      expect(strained.length).toBeGreaterThanOrEqual(23);
+      expect(faulty.stats().requests.BatchGetTransactions).toBeGreaterThan(strained.length);
+    });
+
+    // Asked for its object set too, a checkpoint read transaction by transaction has the same one.
+    const sample = strained.slice(0, 4);
+    const withObjects = await withKnobs({ omitChangedObjectTypes: knobs.omitChangedObjectTypes }, () =>
+      Promise.all(sample.map((sequence) => once().getCheckpoint(sequence, { withObjects: true }))),
+    );
+    await withKnobs(knobs, async () => {
+      const source = once();
+      for (const [index, sequence] of sample.entries()) expect(await source.getCheckpoint(sequence, { withObjects: true })).toEqual(withObjects[index]);
     });
   });
 

@@ -1,20 +1,27 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { ZodError } from 'zod';
 import type { Intake } from '../backfill/intake.ts';
+import type { BackfillQueue } from '../backfill/queue.ts';
 import type { Common } from '../common/context.ts';
 import type { Db } from '../db/client.ts';
+import type { RpcControl } from '../sui/rpc-control.ts';
 import { adminPage } from './admin-page.ts';
 import { requireTokenForMutations } from './auth.ts';
 import { errorResponse, toErrorResponse } from './errors.ts';
 import { registerBackfillRoutes } from './routes/backfills.ts';
 import { registerPackageRoutes } from './routes/packages.ts';
+import { registerRpcConfigRoutes } from './routes/rpc-config.ts';
 
 export type ApiDeps = {
   common: Common;
   db: Db;
   intake: Intake;
+  /** Where resumed backfills are enqueued. */
+  queue: BackfillQueue;
   /** Readiness probes of the services the API depends on. */
   ready: () => Promise<{ postgres: boolean; redis: boolean }>;
+  /** The process's RPC budget control, behind /v1/config/rpc (without it the route shows the stored limits only). */
+  rpc?: RpcControl;
 };
 
 /** "packageId: expected 0x followed by 1 to 64 hex digits" — the first problem, naming the field. */
@@ -47,6 +54,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono {
 
   registerBackfillRoutes(app, deps);
   registerPackageRoutes(app, deps);
+  registerRpcConfigRoutes(app, deps);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   app.doc31('/openapi.json', {

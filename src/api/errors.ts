@@ -3,7 +3,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { ServiceUnavailableError, SuiBackfillError } from '../common/errors.ts';
 import { isPostgresUnavailable } from '../db/client.ts';
-import { InvalidRangeError, RequestNotFoundError } from '../backfill/errors.ts';
+import { InvalidRangeError, RequestNotFoundError, TransitionNotAllowedError } from '../backfill/errors.ts';
 import {
   BelowLowestAvailableError,
   InvalidRequestError,
@@ -40,6 +40,7 @@ export function toErrorResponse(error: unknown): { status: ContentfulStatusCode;
   }
   if (error instanceof NotFoundError) return { status: 404, body: body('package_not_found', error.message) };
   if (error instanceof RequestNotFoundError) return { status: 404, body: body(error.code, error.message) };
+  if (error instanceof TransitionNotAllowedError) return { status: 409, body: body(error.code, error.message) };
   if (error instanceof NotAPackageError) return { status: 422, body: body(error.code, error.message) };
   if (error instanceof BelowLowestAvailableError) return { status: 422, body: body(error.code, error.message) };
   if (error instanceof InvalidRangeError) return { status: 422, body: body(error.code, error.message) };

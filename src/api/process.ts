@@ -9,12 +9,13 @@ import { checkServices } from '../common/services.ts';
 import { createDb, type Db } from '../db/client.ts';
 import { runMigrations } from '../db/migrate.ts';
 import { createSourceFromConfig } from '../sui/from-config.ts';
+import type { RpcControl } from '../sui/rpc-control.ts';
 import { createApp } from './app.ts';
 
 export type ApiService = { url: string; close: () => Promise<void> };
 
 /** Starts the HTTP API on config.HOST:config.PORT (0 picks a free port). */
-export async function startApi(common: Common, deps: { db: Db; source: IntakeSource }): Promise<ApiService> {
+export async function startApi(common: Common, deps: { db: Db; source: IntakeSource & { control?: RpcControl } }): Promise<ApiService> {
   const { config } = common;
   const queue = createBackfillQueue({ redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX });
   const intake = createIntake(common, deps.db, deps.source, queue);
@@ -22,6 +23,8 @@ export async function startApi(common: Common, deps: { db: Db; source: IntakeSou
     common,
     db: deps.db,
     intake,
+    queue,
+    rpc: deps.source.control,
     ready: async () => {
       const problems = await checkServices({ databaseUrl: config.DATABASE_URL, redisUrl: config.REDIS_URL }, 1_000);
       return { postgres: !problems.some((p) => p.startsWith('PostgreSQL')), redis: !problems.some((p) => p.startsWith('Redis')) };
@@ -47,8 +50,10 @@ export const apiCommand: Command = {
   summary: 'serve the HTTP API (backfill intake, progress, OpenAPI, metrics, admin page)',
   help: `Usage: sui-backfill api [--port N] [--no-migrate]
 
-Serves POST /v1/backfills, GET /v1/backfills[/:id], GET /v1/packages/:id/watermark, the admin page
-at /, the OpenAPI document at /openapi.json and Prometheus metrics at /metrics.
+Serves POST /v1/backfills, GET /v1/backfills[/:id], POST /v1/backfills/:id/pause|resume|cancel,
+DELETE /v1/backfills/:id, GET /v1/packages/:id/watermark,
+GET|PUT|DELETE /v1/config/rpc (the RPC limits every process applies), the admin page at /, the
+OpenAPI document at /openapi.json and Prometheus metrics at /metrics.
 
 Options:
   --port N       listen on N (default PORT, 3000)
@@ -57,7 +62,8 @@ Options:
 
 Environment: DATABASE_URL, REDIS_URL, REDIS_PREFIX, SUI_GRPC_URL, SUI_ARCHIVE_GRPC_URL, HOST, PORT,
 API_TOKEN (required: mutating routes need "Authorization: Bearer <API_TOKEN>"), RPC_REQUESTS_PER_SECOND,
-RPC_CONCURRENCY, RPC_TIMEOUT_MS, LOG_LEVEL, LOG_FORMAT`,
+RPC_CONCURRENCY, RPC_TIMEOUT_MS, RPC_SHARED_BUDGET, RPC_SETTINGS_POLL_MS, RPC_ENDPOINT_COOLDOWN_MS,
+LOG_LEVEL, LOG_FORMAT`,
   async run(argv) {
     const { values } = parseFlags(argv, { port: { type: 'string' }, 'no-migrate': { type: 'boolean', default: false } });
     if (values.help) {

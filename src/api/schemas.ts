@@ -76,6 +76,16 @@ export const ChunkSchema = z
   })
   .openapi('Chunk');
 
+export const TransitionSchema = z
+  .object({
+    from: StatusSchema.nullable().openapi({ description: 'null for the creation' }),
+    to: StatusSchema,
+    actor: z.string().openapi({ example: 'api', description: '`api`, `worker:<host>:<pid>:<id>`, `handoff`, ...' }),
+    reason: z.string().nullable(),
+    at: z.string(),
+  })
+  .openapi('Transition');
+
 export const BackfillSchema = z
   .object({
     id: z.string().uuid(),
@@ -100,12 +110,29 @@ export const BackfillSchema = z
     workerId: z.string().nullable(),
     heartbeatAt: z.string().nullable(),
     lastError: z.string().nullable(),
+    lastErrorDetail: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .openapi({ description: 'Of a failed chunk: `stage` (fetch or commit), `chunk` {fromCheckpoint, toCheckpoint}, `attempts`, `code`' }),
+    resumedFromId: z.string().uuid().nullable().openapi({ description: 'The cancelled backfill this one continues' }),
     createdAt: z.string(),
     startedAt: z.string().nullable(),
     finishedAt: z.string().nullable(),
     recentChunks: z.array(ChunkSchema),
+    transitions: z.array(TransitionSchema).openapi({ description: 'Every status change, oldest first' }),
   })
   .openapi('Backfill');
+
+export const ResumedBackfillSchema = BackfillSchema.extend({
+  /** False when Redis was down: the request is queued in Postgres and the reconciler enqueues it. */
+  enqueued: z.boolean(),
+}).openapi('ResumedBackfill');
+
+export const OperatorActionSchema = z
+  .strictObject({
+    reason: z.string().max(500).optional().openapi({ description: 'Recorded in the transition history' }),
+  })
+  .openapi('OperatorAction');
 
 export const PackageWatermarkSchema = z
   .object({
@@ -156,3 +183,76 @@ export const ListBackfillsQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: z.string().min(1).optional().openapi({ description: 'nextCursor of the previous page' }),
 });
+
+const limit = (max: number) => {
+  const message = `expected an integer from 1 to ${max}`;
+  return z.number({ error: message }).int(message).min(1, message).max(max, message);
+};
+
+export const RpcLimitsUpdateSchema = z
+  .strictObject({
+    requestsPerSecond: limit(1_000_000).optional().openapi({
+      description: 'RPC calls per second: per process, or for all processes together when they run with RPC_SHARED_BUDGET=true',
+      example: 50,
+    }),
+    maxInFlight: limit(1024).optional().openapi({ description: 'RPC calls in flight per process', example: 16 }),
+    updatedBy: z.string().min(1).max(200).optional().openapi({ description: 'Who made the change, or why; recorded with it', example: 'ops: provider asked us to slow down' }),
+  })
+  .refine((body) => body.requestsPerSecond !== undefined || body.maxInFlight !== undefined, {
+    message: 'give requestsPerSecond, maxInFlight or both',
+    path: ['requestsPerSecond'],
+  })
+  .openapi('RpcLimitsUpdate');
+
+const RpcEndpointSchema = z
+  .object({
+    url: z.string(),
+    role: z.enum(['primary', 'archive']),
+    state: z.enum(['up', 'down', 'probing']).openapi({ description: '`down`: put aside after consecutive failures until `retryAt`; `probing`: one call is trying it again' }),
+    consecutiveFailures: z.number().int(),
+    retryAt: z.string().nullable(),
+    lowestAvailableCheckpoint: checkpointString.nullable(),
+    lastError: z.string().nullable(),
+  })
+  .openapi('RpcEndpoint');
+
+const RpcProcessSchema = z
+  .object({
+    id: z.string(),
+    process: z.string().openapi({ example: 'worker' }),
+    host: z.string(),
+    pid: z.number().int(),
+    requestsPerSecond: z.number().openapi({ description: 'The configured rate this process applies' }),
+    effectiveRequestsPerSecond: z.number().openapi({ description: 'The rate it runs at now: lowered after rate-limit replies, recovering while calls succeed' }),
+    achievedRequestsPerSecond: z.number().openapi({ description: 'Calls it started per second over the last 5 s' }),
+    maxInFlight: z.number().int(),
+    inFlight: z.number().int(),
+    queued: z.number().int(),
+    throttled: z.number().int().openapi({ description: 'Rate-limit replies (RESOURCE_EXHAUSTED / 429) since it started' }),
+    backoffMs: z.number().int().openapi({ description: 'Pause in force after a rate-limit reply' }),
+    shared: z.boolean().openapi({ description: 'Whether it draws from the shared Redis budget' }),
+    endpoints: z.array(RpcEndpointSchema),
+    publishedAt: z.string(),
+  })
+  .openapi('RpcProcess');
+
+export const RpcConfigSchema = z
+  .object({
+    configured: z.object({
+      requestsPerSecond: z.number().int(),
+      maxInFlight: z.number().int(),
+      source: z.enum(['database', 'environment']).openapi({ description: '`environment`: nobody set limits; each process applies its RPC_REQUESTS_PER_SECOND and RPC_CONCURRENCY' }),
+      updatedAt: z.string().nullable(),
+      updatedBy: z.string().nullable(),
+    }),
+    totals: z.object({
+      processes: z.number().int(),
+      achievedRequestsPerSecond: z.number(),
+      inFlight: z.number().int(),
+      queued: z.number().int(),
+      throttled: z.number().int(),
+    }),
+    processes: z.array(RpcProcessSchema).openapi({ description: 'Every live process, as it published its state within the last 3 s' }),
+    complete: z.boolean().openapi({ description: "False when Redis could not be read: only this API process's own state is listed" }),
+  })
+  .openapi('RpcConfig');

@@ -20,3 +20,59 @@ export class InvalidRangeError extends SuiBackfillError {
     super('invalid_range', message, { retryable: false });
   }
 }
+
+/** An operator action that the request's current status does not allow (resume a completed one, delete a running one). */
+export class TransitionNotAllowedError extends SuiBackfillError {
+  readonly requestId: string;
+  readonly status: string;
+  constructor(requestId: string, status: string, message: string) {
+    super('transition_not_allowed', message, { retryable: false });
+    this.requestId = requestId;
+    this.status = status;
+  }
+}
+
+/** A chunk that still failed after its retries: the request fails, keeping its watermark. */
+export class ChunkFailedError extends SuiBackfillError {
+  readonly from: bigint;
+  readonly to: bigint;
+  readonly stage: 'fetch' | 'commit';
+  readonly attempts: number;
+  constructor(chunk: { from: bigint; to: bigint; stage: 'fetch' | 'commit'; attempts: number }, cause: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super('chunk_failed', `chunk [${chunk.from}, ${chunk.to}] failed (${chunk.stage}, ${chunk.attempts} attempt(s)): ${reason}`, { retryable: false, cause });
+    this.from = chunk.from;
+    this.to = chunk.to;
+    this.stage = chunk.stage;
+    this.attempts = chunk.attempts;
+  }
+
+  /** What `last_error_detail` keeps of it. */
+  detail(): Record<string, unknown> {
+    const cause = this.cause as { code?: unknown } | undefined;
+    return {
+      stage: this.stage,
+      chunk: { fromCheckpoint: this.from.toString(), toCheckpoint: this.to.toString() },
+      attempts: this.attempts,
+      ...(typeof cause?.code === 'string' ? { code: cause.code } : {}),
+    };
+  }
+}
+
+/** A checkpoint the RPC did not serve after the source's retries; the walker names the chunk. */
+export class CheckpointFetchError extends SuiBackfillError {
+  readonly sequence: bigint;
+  readonly attempts: number;
+  constructor(sequence: bigint, attempts: number, cause: unknown) {
+    super('checkpoint_fetch_failed', `checkpoint ${sequence}: ${cause instanceof Error ? cause.message : String(cause)}`, { retryable: false, cause });
+    this.sequence = sequence;
+    this.attempts = attempts;
+  }
+}
+
+/** The worker is shutting down and its grace period ended: the chunk in flight is abandoned, not committed. */
+export class WorkerShuttingDownError extends SuiBackfillError {
+  constructor(graceMs: number) {
+    super('worker_shutting_down', `worker shutting down: the chunk in flight did not finish within ${graceMs} ms and is abandoned`, { retryable: true });
+  }
+}

@@ -55,6 +55,8 @@ export function createHandoff(
         explicitTo: to,
         fromCheckpoint: from,
         toCheckpoint: to,
+        actor: 'handoff',
+        reason: `the live indexer covers the package from checkpoint ${tracking.firstCheckpoint}; this closes the gap before it`,
       });
       if (!isNew) continue;
       await queue.enqueue(request.id).catch((error) =>

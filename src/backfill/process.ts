@@ -49,7 +49,8 @@ export const workerCommand: Command = {
 Takes backfill jobs from the queue and walks each package's checkpoint range in fixed-size chunks,
 writing matching object versions to sui_objects and advancing the per-request watermark. Run any
 number of replicas; a request is walked by one of them at a time. SIGTERM finishes the chunk in
-flight, hands the request back to the queue and exits 0.
+flight (abandoning it, uncommitted, after WORKER_SHUTDOWN_GRACE_MS), hands the request back to the
+queue and exits 0.
 
 Options:
   --concurrency N   backfills walked at once by this process (default WORKER_CONCURRENCY, 2)
@@ -59,7 +60,7 @@ Options:
 
 Environment: DATABASE_URL, REDIS_URL, REDIS_PREFIX, SUI_GRPC_URL, SUI_ARCHIVE_GRPC_URL,
 BACKFILL_CHUNK_SIZE, WORKER_CONCURRENCY, RPC_CONCURRENCY, RPC_REQUESTS_PER_SECOND, RPC_TIMEOUT_MS,
-RPC_MAX_RETRIES, METRICS_PORT (serve /metrics), HEARTBEAT_INTERVAL_MS, STALE_AFTER_MS, RECONCILE_INTERVAL_MS, LOG_LEVEL, LOG_FORMAT`,
+RPC_MAX_RETRIES, METRICS_PORT (serve /metrics), HEARTBEAT_INTERVAL_MS, STALE_AFTER_MS, RECONCILE_INTERVAL_MS, WORKER_SHUTDOWN_GRACE_MS, LOG_LEVEL, LOG_FORMAT`,
   async run(argv) {
     const { values } = parseFlags(argv, {
       concurrency: { type: 'string' },

@@ -2,6 +2,7 @@ import { and, eq, inArray, lt, or, sql } from 'drizzle-orm';
 import type { Database } from '../db/client.ts';
 import { ACTIVE_STATUSES, packageBackfillRequests, type BackfillStatus } from '../db/schema/backfill.ts';
 import type { MatchMode } from '../sui/records.ts';
+import { recordCreation, transition } from './lifecycle.ts';
 
 export type BackfillRequest = typeof packageBackfillRequests.$inferSelect;
 
@@ -16,6 +17,13 @@ export type NewBackfillRequest = {
   toCheckpoint: bigint;
   /** `completed` for an empty range: the live indexer already covers all of it. Default `queued`. */
   status?: 'queued' | 'completed';
+  /** The options key of the request this one continues (default: computed from match and range). */
+  optionsKey?: string;
+  /** The cancelled request this one resumes. */
+  resumedFromId?: string;
+  /** Who creates it, for the transition history (default `api`). */
+  actor?: string;
+  reason?: string;
 };
 
 /** Two requests are "the same" when package, match mode and any explicitly asked range agree. */
@@ -34,26 +42,32 @@ export async function createOrFindActiveRequest(
   db: Database,
   input: NewBackfillRequest,
 ): Promise<{ request: BackfillRequest; created: boolean }> {
-  const key = optionsKey(input);
+  const key = input.optionsKey ?? optionsKey(input);
   for (;;) {
-    const [created] = await db
-      .insert(packageBackfillRequests)
-      .values({
-        packageId: input.packageId,
-        requestedPackageId: input.requestedPackageId,
-        familyIds: input.familyIds,
-        match: input.match,
-        optionsKey: key,
-        fromCheckpoint: input.fromCheckpoint,
-        toCheckpoint: input.toCheckpoint,
-        status: input.status ?? 'queued',
-        ...(input.status === 'completed' ? { finishedAt: sql`now()` } : {}),
-      })
-      .onConflictDoNothing({
-        target: [packageBackfillRequests.packageId, packageBackfillRequests.optionsKey],
-        where: sql`status in ('queued', 'running', 'paused')`,
-      })
-      .returning();
+    const created = await db.transaction(async (tx) => {
+      const [row] = await tx
+        .insert(packageBackfillRequests)
+        .values({
+          packageId: input.packageId,
+          requestedPackageId: input.requestedPackageId,
+          familyIds: input.familyIds,
+          match: input.match,
+          optionsKey: key,
+          fromCheckpoint: input.fromCheckpoint,
+          toCheckpoint: input.toCheckpoint,
+          status: input.status ?? 'queued',
+          resumedFromId: input.resumedFromId,
+          ...(input.status === 'completed' ? { finishedAt: sql`now()` } : {}),
+        })
+        .onConflictDoNothing({
+          target: [packageBackfillRequests.packageId, packageBackfillRequests.optionsKey],
+          where: sql`status in ('queued', 'running', 'paused')`,
+        })
+        .returning();
+      const reason = input.reason ?? (input.status === 'completed' ? 'nothing to do: the live indexer covers the whole range' : null);
+      if (row) await recordCreation(tx, row, input.actor ?? 'api', reason);
+      return row;
+    });
     if (created) return { request: created, created: true };
     const [existing] = await db
       .select()
@@ -75,40 +89,57 @@ export async function getRequest(db: Database, id: string): Promise<BackfillRequ
   return row;
 }
 
+const staleBefore = (staleAfterMs: number) => sql`now() - make_interval(secs => ${staleAfterMs / 1000})`;
+
 /**
- * Takes a request for this worker: a queued one, one this worker already holds, or a running one
- * whose holder stopped beating its heartbeat. The condition is evaluated by Postgres, so two
- * replicas can never both win.
+ * Takes a request for this worker: a queued one, or a running one whose holder stopped beating its
+ * heartbeat (a takeover). The condition is evaluated by Postgres, so two replicas can never both
+ * win, and a live holder is never displaced, not even by a second delivery to its own process.
  */
 export async function claimRequest(db: Database, id: string, workerId: string, staleAfterMs: number): Promise<BackfillRequest | undefined> {
-  const [row] = await db
-    .update(packageBackfillRequests)
-    .set({
-      status: 'running',
+  const outcome = await transition(db, id, {
+    from: ['queued', 'running'],
+    to: 'running',
+    actor: `worker:${workerId}`,
+    reason: (current) =>
+      current.status === 'running' ? `took over from ${current.workerId}, silent since ${current.heartbeatAt?.toISOString()}` : 'claimed',
+    where: or(
+      eq(packageBackfillRequests.status, 'queued'),
+      and(eq(packageBackfillRequests.status, 'running'), lt(packageBackfillRequests.heartbeatAt, staleBefore(staleAfterMs))),
+    ),
+    set: {
       workerId,
       heartbeatAt: sql`now()`,
       attempts: sql`${packageBackfillRequests.attempts} + 1`,
       startedAt: sql`coalesce(${packageBackfillRequests.startedAt}, now())`,
-      updatedAt: sql`now()`,
-    })
-    .where(
-      and(
-        eq(packageBackfillRequests.id, id),
-        or(
-          eq(packageBackfillRequests.status, 'queued'),
-          and(
-            eq(packageBackfillRequests.status, 'running'),
-            or(
-              eq(packageBackfillRequests.workerId, workerId),
-              lt(packageBackfillRequests.heartbeatAt, sql`now() - make_interval(secs => ${staleAfterMs / 1000})`),
-            ),
-          ),
-        ),
-      ),
-    )
-    .returning();
-  return row;
+    },
+  });
+  return outcome.ok ? outcome.request : undefined;
 }
+
+/** Why a request could not be claimed: its status, and for a running one how long until its holder counts as gone. */
+export async function claimBlocker(
+  db: Database,
+  id: string,
+  staleAfterMs: number,
+): Promise<{ status: BackfillStatus; workerId: string | null; msUntilStale: number } | undefined> {
+  const [row] = await db
+    .select({
+      status: packageBackfillRequests.status,
+      workerId: packageBackfillRequests.workerId,
+      msUntilStale: sql<number>`greatest(0, ceil(extract(epoch from (${packageBackfillRequests.heartbeatAt} - ${staleBefore(staleAfterMs)})) * 1000))::int`,
+    })
+    .from(packageBackfillRequests)
+    .where(eq(packageBackfillRequests.id, id));
+  return row && { ...row, msUntilStale: Number(row.msUntilStale ?? 0) };
+}
+
+export type HeldOutcome = {
+  /** For the history: why the walk ended so. */
+  reason?: string;
+  error?: string;
+  errorDetail?: Record<string, unknown>;
+};
 
 /** Moves a request this worker holds from running to `to`; false when it no longer holds it. */
 export async function finishHeldRequest(
@@ -116,27 +147,31 @@ export async function finishHeldRequest(
   id: string,
   workerId: string,
   to: Extract<BackfillStatus, 'completed' | 'failed' | 'queued'>,
-  error?: string,
+  outcome: HeldOutcome = {},
 ): Promise<boolean> {
   const finished = to === 'completed' || to === 'failed';
-  const rows = await db
-    .update(packageBackfillRequests)
-    .set({
-      status: to,
+  const result = await transition(db, id, {
+    from: ['running'],
+    to,
+    actor: `worker:${workerId}`,
+    reason: outcome.reason ?? outcome.error ?? null,
+    where: eq(packageBackfillRequests.workerId, workerId),
+    set: {
       workerId: to === 'queued' ? null : workerId,
       heartbeatAt: to === 'queued' ? null : sql`now()`,
-      updatedAt: sql`now()`,
       ...(finished ? { finishedAt: sql`now()` } : {}),
-      ...(error === undefined ? {} : { lastError: error, lastErrorAt: sql`now()` }),
-    })
-    .where(
-      and(
-        eq(packageBackfillRequests.id, id),
-        eq(packageBackfillRequests.status, 'running'),
-        eq(packageBackfillRequests.workerId, workerId),
-      ),
-    )
-    .returning({ id: packageBackfillRequests.id });
+      ...(outcome.error === undefined ? {} : { lastError: outcome.error, lastErrorDetail: outcome.errorDetail ?? null, lastErrorAt: sql`now()` }),
+    },
+  });
+  return result.ok;
+}
+
+/** Whether this worker still holds the request (it is running, and by this worker). */
+export async function holdsRequest(db: Database, id: string, workerId: string): Promise<boolean> {
+  const rows = await db
+    .select({ id: packageBackfillRequests.id })
+    .from(packageBackfillRequests)
+    .where(and(eq(packageBackfillRequests.id, id), eq(packageBackfillRequests.status, 'running'), eq(packageBackfillRequests.workerId, workerId)));
   return rows.length > 0;
 }
 
@@ -166,7 +201,7 @@ export async function requestsNeedingAJob(db: Database, staleAfterMs: number): P
         eq(packageBackfillRequests.status, 'queued'),
         and(
           eq(packageBackfillRequests.status, 'running'),
-          lt(packageBackfillRequests.heartbeatAt, sql`now() - make_interval(secs => ${staleAfterMs / 1000})`),
+          lt(packageBackfillRequests.heartbeatAt, staleBefore(staleAfterMs)),
         ),
       ),
     )

@@ -3,6 +3,7 @@ import type { Db } from '../db/client.ts';
 import { packageBackfillChunks, packageBackfillRequests, packageBackfillWatermarks } from '../db/schema/backfill.ts';
 import { suiPackages } from '../db/schema/framework.ts';
 import type { MatchMode } from '../sui/records.ts';
+import { listTransitions } from './lifecycle.ts';
 import type { BackfillRequest } from './requests.ts';
 
 export type ChunkView = {
@@ -43,11 +44,19 @@ export type BackfillView = {
   workerId: string | null;
   heartbeatAt: string | null;
   lastError: string | null;
+  /** The failed chunk's range, the attempts and the error code, when a chunk failed. */
+  lastErrorDetail: Record<string, unknown> | null;
+  /** The cancelled request this one continues. */
+  resumedFromId: string | null;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
   recentChunks: ChunkView[];
+  /** Every status change, oldest first. */
+  transitions: TransitionView[];
 };
+
+export type TransitionView = { from: BackfillRequest['status'] | null; to: BackfillRequest['status']; actor: string; reason: string | null; at: string };
 
 const RATE_WINDOW_MS = 60_000;
 const RECENT_CHUNKS = 10;
@@ -126,6 +135,8 @@ export async function getBackfillView(db: Db, id: string): Promise<BackfillView 
     workerId: request.workerId,
     heartbeatAt: iso(request.heartbeatAt),
     lastError: request.lastError,
+    lastErrorDetail: request.lastErrorDetail ?? null,
+    resumedFromId: request.resumedFromId,
     createdAt: request.createdAt.toISOString(),
     startedAt: iso(request.startedAt),
     finishedAt: iso(request.finishedAt),
@@ -139,6 +150,7 @@ export async function getBackfillView(db: Db, id: string): Promise<BackfillView 
       workerId: chunk.workerId,
       finishedAt: chunk.finishedAt.toISOString(),
     })),
+    transitions: (await listTransitions(db.db, id)).map((transition) => ({ ...transition, at: transition.at.toISOString() })),
   };
 }
 

@@ -3,12 +3,18 @@ import type { Sql } from '../db/client.ts';
 import { extractObjectVersions } from '../sui/object-versions.ts';
 import { orderedStream } from '../sui/ordered-stream.ts';
 import type { CheckpointRecord, MatchMode, ObjectVersionRow } from '../sui/records.ts';
+import type { StrainReason } from '../sui/rpc.ts';
 import { createFamilyMatcher } from '../sui/types.ts';
-import { commitChunk, pendingRanges, type WatermarkState } from './watermarks.ts';
+import { createAdaptiveChunkSize } from './chunk-size.ts';
+import { CheckpointFetchError, ChunkFailedError } from './errors.ts';
+import { commitChunkWithRetry, pendingRanges, type CommitRetry, type WatermarkState } from './watermarks.ts';
 
 /** What the walker needs from the Sui source. */
 export type CheckpointSource = {
-  getCheckpoint: (sequenceNumber: bigint, options?: { signal?: AbortSignal; onAttempt?: () => void }) => Promise<CheckpointRecord>;
+  getCheckpoint: (
+    sequenceNumber: bigint,
+    options?: { signal?: AbortSignal; onAttempt?: () => void; onStrain?: (reason: StrainReason, detail: string) => void },
+  ) => Promise<CheckpointRecord>;
 };
 
 export type WalkTarget = {
@@ -36,21 +42,28 @@ export type WalkOptions = {
   /** Aborting stops the walk at once; the chunk in flight is not committed. */
   signal: AbortSignal;
   /** Checked between chunks: a truthy answer ends the walk after the chunk just committed. */
-  shouldStop?: () => boolean;
+  shouldStop?: () => boolean | Promise<boolean>;
+  /** Retries of a chunk commit while Postgres is unreachable (default DEFAULT_COMMIT_RETRY). */
+  commitRetry?: CommitRetry;
+  /** See ChunkCommit.idleTimeoutMs. */
+  idleTimeoutMs?: number;
   onChunk?: (report: ChunkReport) => Promise<void> | void;
 };
 
 export type WalkResult = { outcome: 'done' | 'stopped'; chunks: number };
 
 /**
- * Walks what is left of a request's range in fixed-size chunks. Checkpoints are fetched with
- * bounded concurrency ahead of the writes; each checkpoint is reduced to its matching object
- * versions as soon as it arrives, so memory holds rows, not checkpoints. Each chunk commits its
- * rows, ranges, watermark and log row in one transaction.
+ * Walks what is left of a request's range in chunks of at most `chunkSize` checkpoints. Checkpoints
+ * are fetched with bounded concurrency ahead of the writes; a checkpoint too large or too slow for
+ * the RPC halves the chunk (and the fetches in flight with it) until calm returns. Each checkpoint
+ * is reduced to its matching object versions as soon as it arrives, so memory holds rows, not
+ * checkpoints. Each chunk commits its rows, ranges, watermark and log row in one transaction.
  */
 export async function walkRequest(common: Pick<Common, 'metrics' | 'logger'>, sql: Sql, source: CheckpointSource, target: WalkTarget, options: WalkOptions): Promise<WalkResult> {
   const matches = createFamilyMatcher(target.familyIds, target.match);
-  const chunkSize = BigInt(options.chunkSize);
+  const size = createAdaptiveChunkSize({ max: options.chunkSize, logger: common.logger.child({ requestId: target.id }) });
+  const chunkSize = () => BigInt(size.current());
+  const concurrency = () => Math.min(options.concurrency, size.current());
   let chunks = 0;
 
   for (const [lo, hi] of await pendingRanges(sql, target.id, target.fromCheckpoint, target.toCheckpoint)) {
@@ -58,36 +71,46 @@ export async function walkRequest(common: Pick<Common, 'metrics' | 'logger'>, sq
     let rows: ObjectVersionRow[] = [];
     let rpcCalls = 0;
     let chunkStarted = performance.now();
-    const stream = orderedStream({
+    const stream = nameFailingChunk(orderedStream({
       from: lo,
       to: hi,
-      concurrency: options.concurrency,
+      concurrency,
       // A whole chunk ahead: the next chunk downloads while this one commits.
-      window: options.chunkSize + options.concurrency,
+      window: () => size.current() + concurrency(),
       signal: options.signal,
       fetch: async (sequence, signal) => {
         let attempts = 0;
-        const checkpoint = await source.getCheckpoint(sequence, { signal, onAttempt: () => attempts++ });
+        const onStrain = (reason: StrainReason, detail: string) => size.strained(reason, sequence, detail);
+        const checkpoint = await source.getCheckpoint(sequence, { signal, onAttempt: () => attempts++, onStrain }).catch((error: unknown) => {
+          throw signal.aborted ? error : new CheckpointFetchError(sequence, Math.max(attempts, 1), error);
+        });
         return { rows: extractObjectVersions(checkpoint, matches), attempts: Math.max(attempts, 1) };
       },
-    });
+    }), () => ({ from: chunkFrom, to: chunkFrom + chunkSize() - 1n < hi ? chunkFrom + chunkSize() - 1n : hi }));
     for await (const { sequence, value } of stream) {
       for (const row of value.rows) rows.push(row);
       rpcCalls += value.attempts;
-      if (sequence - chunkFrom + 1n < chunkSize && sequence < hi) continue;
+      if (sequence - chunkFrom + 1n < chunkSize() && sequence < hi) continue;
 
       const durationMs = performance.now() - chunkStarted;
-      const { rowsInserted, watermark } = await commitChunk(sql, {
-        requestId: target.id,
-        requestFrom: target.fromCheckpoint,
-        workerId: options.workerId,
-        from: chunkFrom,
-        to: sequence,
-        rows,
-        rpcCalls,
-        durationMs,
-      });
+      const { rowsInserted, watermark } = await commitChunkWithRetry(
+        common.logger,
+        sql,
+        {
+          requestId: target.id,
+          requestFrom: target.fromCheckpoint,
+          workerId: options.workerId,
+          from: chunkFrom,
+          to: sequence,
+          rows,
+          rpcCalls,
+          durationMs,
+          idleTimeoutMs: options.idleTimeoutMs,
+        },
+        { retry: options.commitRetry, signal: options.signal },
+      );
       chunks++;
+      size.committed();
       common.metrics.checkpointsProcessed.inc({ pipeline: 'backfill' }, Number(sequence - chunkFrom + 1n));
       common.metrics.objectsMatched.inc({ pipeline: 'backfill' }, rows.length);
       common.metrics.rowsInserted.inc({ pipeline: 'backfill' }, rowsInserted);
@@ -98,8 +121,18 @@ export async function walkRequest(common: Pick<Common, 'metrics' | 'logger'>, sq
       rows = [];
       rpcCalls = 0;
       chunkStarted = performance.now();
-      if (sequence < target.toCheckpoint && options.shouldStop?.()) return { outcome: 'stopped', chunks };
+      if (sequence < target.toCheckpoint && (await options.shouldStop?.())) return { outcome: 'stopped', chunks };
     }
   }
   return { outcome: 'done', chunks };
+}
+
+/** A checkpoint the RPC would not serve fails its whole chunk, named by range. */
+async function* nameFailingChunk<T>(stream: AsyncGenerator<T>, chunk: () => { from: bigint; to: bigint }): AsyncGenerator<T> {
+  try {
+    yield* stream;
+  } catch (error) {
+    if (!(error instanceof CheckpointFetchError)) throw error;
+    throw new ChunkFailedError({ ...chunk(), stage: 'fetch', attempts: error.attempts }, error.cause);
+  }
 }

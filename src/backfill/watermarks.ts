@@ -1,7 +1,11 @@
-import type { Sql } from '../db/client.ts';
+import type postgres from 'postgres';
+import { errorMessage, ServiceUnavailableError } from '../common/errors.ts';
+import type { Logger } from '../common/logger.ts';
+import { isPostgresUnavailable, type Sql } from '../db/client.ts';
 import { insertObjectVersions } from '../db/objects.ts';
 import type { ObjectVersionRow } from '../sui/records.ts';
-import { LostOwnershipError } from './errors.ts';
+import { withRetry } from '../sui/retry.ts';
+import { ChunkFailedError, LostOwnershipError } from './errors.ts';
 
 export type WatermarkState = {
   checkpointHiInclusive: bigint;
@@ -39,7 +43,34 @@ export type ChunkCommit = {
   rows: readonly ObjectVersionRow[];
   rpcCalls: number;
   durationMs: number;
+  /**
+   * Postgres ends the transaction if this worker goes quiet inside it for this long (a frozen
+   * process), so the row lock it holds never blocks a takeover for longer.
+   */
+  idleTimeoutMs?: number;
+  /**
+   * A retry after a lost connection: the first attempt may have committed before the connection
+   * dropped, and a range already done is then not counted or logged a second time.
+   */
+  skipIfDone?: boolean;
 };
+
+async function readWatermark(tx: postgres.TransactionSql, requestId: string): Promise<WatermarkState> {
+  const [row] = await tx<{ hi: string; ranges: string; rows: string; matched: string; done: string }[]>`
+    select checkpoint_hi_inclusive as hi, done_ranges::text as ranges, rows_inserted as rows, objects_matched as matched, checkpoints_done as done
+    from package_backfill_watermarks where request_id = ${requestId}`;
+  return toWatermarkState(row);
+}
+
+function toWatermarkState(row: { hi: string; ranges: string; rows: string; matched: string; done: string }): WatermarkState {
+  return {
+    checkpointHiInclusive: BigInt(row.hi),
+    doneRanges: row.ranges,
+    rowsInserted: BigInt(row.rows),
+    objectsMatched: BigInt(row.matched),
+    checkpointsDone: BigInt(row.done),
+  };
+}
 
 /**
  * Commits one chunk in one transaction (DESIGN invariant 1): the request is checked to still be
@@ -48,11 +79,18 @@ export type ChunkCommit = {
  */
 export async function commitChunk(sql: Sql, chunk: ChunkCommit): Promise<{ rowsInserted: number; watermark: WatermarkState }> {
   return sql.begin(async (tx) => {
+    if (chunk.idleTimeoutMs !== undefined) await tx`select set_config('idle_in_transaction_session_timeout', ${String(Math.round(chunk.idleTimeoutMs))}, true)`;
     const held = await tx`
       select 1 from package_backfill_requests
       where id = ${chunk.requestId} and status = 'running' and worker_id = ${chunk.workerId}
       for update`;
     if (held.length === 0) throw new LostOwnershipError(chunk.requestId);
+    if (chunk.skipIfDone) {
+      const [done] = await tx<{ done: boolean }[]>`
+        select done_ranges @> int8range(${chunk.from.toString()}, ${chunk.to.toString()}, '[]') as done
+        from package_backfill_watermarks where request_id = ${chunk.requestId}`;
+      if (done?.done) return { rowsInserted: 0, watermark: await readWatermark(tx, chunk.requestId) };
+    }
 
     const rowsInserted = await insertObjectVersions(tx, chunk.rows);
     const [watermark] = await tx<{ hi: string; ranges: string; rows: string; matched: string; done: string }[]>`
@@ -80,15 +118,72 @@ export async function commitChunk(sql: Sql, chunk: ChunkCommit): Promise<{ rowsI
       values (${chunk.requestId}, ${chunk.from.toString()}, ${chunk.to.toString()}, ${chunk.rows.length}, ${rowsInserted},
               ${chunk.rpcCalls}, ${Math.round(chunk.durationMs)}, ${chunk.workerId})`;
     await tx`update package_backfill_requests set heartbeat_at = now(), updated_at = now() where id = ${chunk.requestId}`;
-    return {
-      rowsInserted,
-      watermark: {
-        checkpointHiInclusive: BigInt(watermark.hi),
-        doneRanges: watermark.ranges,
-        rowsInserted: BigInt(watermark.rows),
-        objectsMatched: BigInt(watermark.matched),
-        checkpointsDone: BigInt(watermark.done),
-      },
-    };
+    return { rowsInserted, watermark: toWatermarkState(watermark) };
   });
+}
+
+export type CommitRetry = {
+  maxRetries: number;
+  baseMs: number;
+  maxMs: number;
+  /** An attempt that has not answered by then counts as Postgres unavailable (a connection lost mid-write can leave it pending forever). */
+  attemptTimeoutMs: number;
+};
+
+/** Long enough to ride out a Postgres restart or failover (about 20 s of backoff in all), never forever. */
+export const DEFAULT_COMMIT_RETRY: CommitRetry = { maxRetries: 10, baseMs: 500, maxMs: 5_000, attemptTimeoutMs: 60_000 };
+
+async function withinTime<T>(operation: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      operation,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new ServiceUnavailableError('postgres', `the chunk commit did not answer within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * `commitChunk`, retried with backoff while Postgres is unreachable, each retry logged. A retry
+ * checks ownership again, and does not count twice a range whose first attempt committed before
+ * its connection dropped. What still fails is a `ChunkFailedError` naming the range and attempts.
+ */
+export async function commitChunkWithRetry(
+  logger: Logger,
+  sql: Sql,
+  chunk: ChunkCommit,
+  options: { retry?: CommitRetry; signal?: AbortSignal } = {},
+): Promise<{ rowsInserted: number; watermark: WatermarkState }> {
+  const retry = options.retry ?? DEFAULT_COMMIT_RETRY;
+  let attempts = 0;
+  try {
+    return await withRetry(
+      async (attempt) => {
+        attempts = attempt + 1;
+        try {
+          // An attempt given up on may still commit; the next one waits for its row lock, then skips the range it finds done.
+          return await withinTime(commitChunk(sql, { ...chunk, skipIfDone: chunk.skipIfDone || attempt > 0 }), retry.attemptTimeoutMs);
+        } catch (error) {
+          throw isPostgresUnavailable(error) ? new ServiceUnavailableError('postgres', errorMessage(error), error) : error;
+        }
+      },
+      {
+        ...retry,
+        signal: options.signal,
+        onRetry: ({ attempt, delayMs, error }) =>
+          logger.warn(
+            { requestId: chunk.requestId, from: chunk.from, to: chunk.to, attempt, delayMs: Math.round(delayMs), err: error.message },
+            'chunk commit failed: Postgres is unavailable; retrying',
+          ),
+      },
+    );
+  } catch (error) {
+    if (error instanceof LostOwnershipError || options.signal?.aborted) throw error;
+    const cause = error instanceof ServiceUnavailableError && error.cause !== undefined ? error.cause : error;
+    throw new ChunkFailedError({ from: chunk.from, to: chunk.to, stage: 'commit', attempts }, cause);
+  }
 }

@@ -1,12 +1,12 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { WaitingError, Worker, type Job } from 'bullmq';
+import { DelayedError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Common } from '../common/context.ts';
 import { errorMessage } from '../common/errors.ts';
 import type { Db } from '../db/client.ts';
-import { LostOwnershipError } from './errors.ts';
+import { ChunkFailedError, LostOwnershipError, WorkerShuttingDownError } from './errors.ts';
 import { BACKFILL_QUEUE, createRedisConnection, type BackfillJobData } from './queue.ts';
-import { beatHeartbeat, claimRequest, finishHeldRequest } from './requests.ts';
+import { beatHeartbeat, claimBlocker, claimRequest, finishHeldRequest, holdsRequest } from './requests.ts';
 import { walkRequest, type CheckpointSource, type ChunkReport } from './walker.ts';
 import { ensureWatermark } from './watermarks.ts';
 
@@ -22,7 +22,10 @@ export type JobOutcome = 'completed' | 'failed' | 'skipped' | 'lost';
 export type BackfillWorker = {
   workerId: string;
   worker: Worker<BackfillJobData, JobOutcome>;
-  /** Stops taking jobs; walks in progress stop after their current chunk and go back to the queue. */
+  /**
+   * Stops taking jobs; walks in progress stop after their current chunk, or abandon it when it
+   * has not committed within WORKER_SHUTDOWN_GRACE_MS, and go back to the queue.
+   */
   close: () => Promise<void>;
 };
 
@@ -32,8 +35,10 @@ export function createWorkerId(): string {
 
 /**
  * The BullMQ worker that walks backfill requests. Postgres decides who holds a request (a
- * conditional update), BullMQ only delivers jobs: a duplicate delivery finds the request held and
- * does nothing.
+ * conditional update), BullMQ only delivers jobs. A job redelivered while the holder's heartbeat is
+ * fresh (its BullMQ lock expired: a frozen or overloaded process) waits, delayed, until that
+ * heartbeat would be stale, then takes the request over or ends; a job for a paused, cancelled or
+ * finished request ends at once.
  */
 export function createBackfillWorker(common: Common, db: Db, source: CheckpointSource): BackfillWorker {
   const { config, logger } = common;
@@ -41,13 +46,22 @@ export function createBackfillWorker(common: Common, db: Db, source: CheckpointS
   const connection = createRedisConnection(config.REDIS_URL);
   connection.on('error', (error) => logger.warn({ err: errorMessage(error) }, 'redis connection error'));
   let closing = false;
+  /** Walks in progress, aborted when the shutdown grace period ends. */
+  const walks = new Set<AbortController>();
 
   const processJob = async (job: Job<BackfillJobData, JobOutcome>, token?: string, jobSignal?: AbortSignal): Promise<JobOutcome> => {
     const { requestId } = job.data;
     const log = logger.child({ requestId, workerId });
     const request = await claimRequest(db.db, requestId, workerId, config.STALE_AFTER_MS);
     if (!request) {
-      log.info('request is not claimable (finished, paused, or held by a live worker); job ends');
+      const blocker = await claimBlocker(db.db, requestId, config.STALE_AFTER_MS);
+      if (blocker?.status === 'running') {
+        const delayMs = blocker.msUntilStale + config.HEARTBEAT_INTERVAL_MS;
+        log.info({ holder: blocker.workerId, delayMs }, 'request is held by a worker whose heartbeat is fresh; job delayed until it would be stale');
+        await job.moveToDelayed(Date.now() + delayMs, token);
+        throw new DelayedError();
+      }
+      log.info({ status: blocker?.status ?? 'deleted' }, 'request is not claimable (paused, cancelled, finished or deleted); job ends');
       return 'skipped';
     }
     await ensureWatermark(db.sql, request.id, request.fromCheckpoint);
@@ -57,6 +71,7 @@ export function createBackfillWorker(common: Common, db: Db, source: CheckpointS
     );
 
     const walk = new AbortController();
+    walks.add(walk);
     const abortWalk = (reason: unknown) => walk.abort(reason);
     jobSignal?.addEventListener('abort', () => abortWalk(jobSignal.reason), { once: true });
     const heartbeat = setInterval(() => {
@@ -88,7 +103,19 @@ export function createBackfillWorker(common: Common, db: Db, source: CheckpointS
         },
         'chunk committed',
       );
-      await job.updateProgress(progress).catch((error) => log.warn({ err: errorMessage(error) }, 'progress update failed'));
+      // Not awaited: with Redis down the update waits for the reconnection, and the walk must not.
+      void job.updateProgress(progress).catch((error) => log.warn({ err: errorMessage(error) }, 'progress update failed'));
+    };
+
+    /** Shutting down: hand the request back so any replica continues from the watermark at once. */
+    const handBack = async (reason: string): Promise<JobOutcome> => {
+      if (!(await finishHeldRequest(db.db, request.id, workerId, 'queued', { reason }))) {
+        log.info('request is no longer held by this worker; walk stopped');
+        return 'lost';
+      }
+      await job.moveToWait(token);
+      log.info({ reason }, 'walk handed back to the queue for shutdown');
+      throw new WaitingError();
     };
 
     try {
@@ -97,17 +124,21 @@ export function createBackfillWorker(common: Common, db: Db, source: CheckpointS
         chunkSize: config.BACKFILL_CHUNK_SIZE,
         concurrency: config.RPC_CONCURRENCY,
         signal: walk.signal,
-        shouldStop: () => closing,
+        // Between chunks: stop for a shutdown, or when the request was paused, cancelled or taken
+        // over (Postgres says so; a failed check is no answer, the next commit checks again).
+        shouldStop: async () => closing || !(await holdsRequest(db.db, request.id, workerId).catch(() => true)),
+        idleTimeoutMs: config.STALE_AFTER_MS / 2,
         onChunk,
       });
       if (result.outcome === 'stopped') {
-        // Shutting down: hand the request back so any replica continues from the watermark.
-        await finishHeldRequest(db.db, request.id, workerId, 'queued');
-        await job.moveToWait(token);
-        log.info('walk handed back to the queue for shutdown');
-        throw new WaitingError();
+        if (closing) return await handBack('worker shutting down');
+        log.info('request is no longer held by this worker (paused, cancelled or taken over); walk stopped');
+        return 'lost';
       }
-      await finishHeldRequest(db.db, request.id, workerId, 'completed');
+      if (!(await finishHeldRequest(db.db, request.id, workerId, 'completed', { reason: `walked to checkpoint ${request.toCheckpoint}` }))) {
+        log.info('walk finished but the request is no longer held by this worker; it stays as it is');
+        return 'lost';
+      }
       log.info({ chunks: result.chunks }, 'backfill completed');
       return 'completed';
     } catch (error) {
@@ -116,11 +147,16 @@ export function createBackfillWorker(common: Common, db: Db, source: CheckpointS
         log.info('request is no longer held by this worker; walk stopped');
         return 'lost';
       }
+      if (walk.signal.reason instanceof WorkerShuttingDownError) return await handBack(walk.signal.reason.message);
       log.error({ err: error }, 'backfill failed');
-      await finishHeldRequest(db.db, request.id, workerId, 'failed', errorMessage(error));
-      return 'failed';
+      const failed = await finishHeldRequest(db.db, request.id, workerId, 'failed', {
+        error: errorMessage(error),
+        errorDetail: error instanceof ChunkFailedError ? error.detail() : { code: (error as { code?: unknown }).code ?? null },
+      });
+      return failed ? 'failed' : 'lost';
     } finally {
       clearInterval(heartbeat);
+      walks.delete(walk);
     }
   };
 
@@ -128,8 +164,12 @@ export function createBackfillWorker(common: Common, db: Db, source: CheckpointS
     connection,
     prefix: config.REDIS_PREFIX,
     concurrency: config.WORKER_CONCURRENCY,
-    // Stalled jobs (a dead worker) go back to the queue; the heartbeat decides if the walk is really free.
+    // Stalled jobs (a silent worker) go back to the queue; the heartbeat decides if the walk is
+    // really free. BullMQ notices first (half the staleness): the redelivered job waits, delayed,
+    // until Postgres lets another replica take the request over, then does so at once.
     maxStalledCount: 1_000,
+    lockDuration: Math.max(config.STALE_AFTER_MS / 2, 200),
+    stalledInterval: Math.max(config.STALE_AFTER_MS / 4, 100),
   });
   worker.on('error', (error) => logger.warn({ err: errorMessage(error) }, 'worker error'));
 
@@ -138,8 +178,15 @@ export function createBackfillWorker(common: Common, db: Db, source: CheckpointS
     worker,
     close: async () => {
       closing = true;
-      await worker.close();
-      connection.disconnect();
+      const abandon = setTimeout(() => {
+        for (const walk of walks) walk.abort(new WorkerShuttingDownError(config.WORKER_SHUTDOWN_GRACE_MS));
+      }, config.WORKER_SHUTDOWN_GRACE_MS);
+      try {
+        await worker.close();
+      } finally {
+        clearTimeout(abandon);
+        connection.disconnect();
+      }
     },
   };
 }

@@ -45,8 +45,19 @@ export const configSchema = z.object({
   RPC_REQUESTS_PER_SECOND: integer(1, 1_000_000).default(100),
   RPC_TIMEOUT_MS: integer(100, 600_000).default(30_000),
   RPC_MAX_RETRIES: integer(0, 100).default(6),
+  /** RPC_REQUESTS_PER_SECOND is the limit of all replicas together, enforced by a token bucket in Redis. */
+  RPC_SHARED_BUDGET: z
+    .enum(['true', 'false', '1', '0'], { error: 'expected true or false' })
+    .transform((value) => value === 'true' || value === '1')
+    .default(false),
+  /** How often each process reads the RPC limits operators set with PUT /v1/config/rpc. */
+  RPC_SETTINGS_POLL_MS: integer(100, 60_000).default(1_000),
+  /** How long a Sui endpoint that keeps failing is put aside before it is tried again. */
+  RPC_ENDPOINT_COOLDOWN_MS: integer(100, 3_600_000).default(30_000),
   HEARTBEAT_INTERVAL_MS: integer(100, 600_000).default(5_000),
   STALE_AFTER_MS: integer(300, 3_600_000).default(30_000),
+  /** On SIGTERM a worker waits this long for its chunks in flight, then abandons them (never committed) and hands the requests back. */
+  WORKER_SHUTDOWN_GRACE_MS: integer(0, 600_000).default(10_000),
   RECONCILE_INTERVAL_MS: integer(100, 3_600_000).default(30_000),
   INDEXER_FIRST_CHECKPOINT: z
     .string()

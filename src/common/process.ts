@@ -3,6 +3,7 @@ import { loadConfig } from './config.ts';
 import { createCommon, type Common } from './context.ts';
 import { ConfigError, errorMessage, SuiBackfillError } from './errors.ts';
 import { checkServices } from './services.ts';
+import { survivePostgresWriteAfterClose } from '../db/client.ts';
 
 /** A `sui-backfill <name>` subcommand. */
 export type Command = {
@@ -14,6 +15,9 @@ export type Command = {
 };
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, unavailable: 3 } as const;
+
+/** After a clean stop, how long the process may take to exit on its own. */
+const EXIT_GRACE_MS = 2_000;
 
 export class UsageError extends SuiBackfillError {
   constructor(message: string) {
@@ -54,9 +58,15 @@ export async function runService(
     }
   }
   const common = createCommon(config, { process: name });
+  survivePostgresWriteAfterClose(common.logger);
   const stopped = new Promise<number>((resolve) => {
     const stop = (signal: string) => {
-      common.shutdown.run(signal).then(() => resolve(EXIT.ok));
+      common.shutdown.run(signal).then(() => {
+        // Every closer has run; a handle a library still holds (a socket stuck reconnecting to a
+        // Postgres that restarted) must not keep the process from exiting.
+        setTimeout(() => process.exit(EXIT.ok), EXIT_GRACE_MS).unref();
+        resolve(EXIT.ok);
+      });
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { createRpcBudget } from './budget.ts';
+import { createRpcBudget, type SharedRateLimiter } from './budget.ts';
+import { RateLimitedError } from './errors.ts';
 import { sleep } from './retry.ts';
 
 describe('createRpcBudget', () => {
   it('holds the rate: one second of burst, then requestsPerSecond', async () => {
-    const budget = createRpcBudget({ requestsPerSecond: 50, maxInFlight: 1000 });
+    const budget = createRpcBudget({ requestsPerSecond: 50, maxInFlight: 1000, burstSeconds: 1 });
     const t0 = performance.now();
     const starts: number[] = [];
     await Promise.all(Array.from({ length: 125 }, () => budget.run(async () => starts.push(performance.now() - t0))));
@@ -50,16 +51,108 @@ describe('createRpcBudget', () => {
     expect(budget.stats().inFlight).toBe(0);
   });
 
+  it('bursts half a second of tokens by default, below a provider\'s usual second', async () => {
+    const budget = createRpcBudget({ requestsPerSecond: 40, maxInFlight: 1000 });
+    const t0 = performance.now();
+    const starts: number[] = [];
+    await Promise.all(Array.from({ length: 30 }, () => budget.run(async () => starts.push(performance.now() - t0))));
+    expect(starts.filter((at) => at < 15).length).toBe(20);
+    // The other 10 at 40/s.
+    expect(performance.now() - t0).toBeGreaterThan(200);
+  });
+
   it('slows down at once when the rate is lowered, the burst shrinking with it', async () => {
     const budget = createRpcBudget({ requestsPerSecond: 1_000, maxInFlight: 100 });
-    budget.setRate(20);
-    expect(budget.stats().requestsPerSecond).toBe(20);
+    budget.setLimits({ requestsPerSecond: 20 });
+    expect(budget.stats()).toMatchObject({ requestsPerSecond: 20, effectiveRequestsPerSecond: 20, maxInFlight: 100 });
     const t0 = performance.now();
     await Promise.all(Array.from({ length: 30 }, () => budget.run(async () => {})));
-    // 20 at once (one second at the new rate), the other 10 at 20/s: about half a second.
+    // 10 at once (half a second at the new rate), the other 20 at 20/s: about a second.
     const elapsed = performance.now() - t0;
-    expect(elapsed).toBeGreaterThan(400);
-    expect(elapsed).toBeLessThan(1_500);
+    expect(elapsed).toBeGreaterThan(900);
+    expect(elapsed).toBeLessThan(2_000);
+  });
+
+  it('applies a new cap on calls in flight to the calls waiting', async () => {
+    const budget = createRpcBudget({ requestsPerSecond: 10_000, maxInFlight: 1 });
+    let inFlight = 0;
+    let peak = 0;
+    const calls = Promise.all(
+      Array.from({ length: 12 }, () =>
+        budget.run(async () => {
+          inFlight++;
+          peak = Math.max(peak, inFlight);
+          await sleep(20);
+          inFlight--;
+        }),
+      ),
+    );
+    await sleep(5);
+    budget.setLimits({ maxInFlight: 4 });
+    await calls;
+    expect(peak).toBe(4);
+    expect(budget.stats().maxInFlight).toBe(4);
+  });
+
+  it('on a rate-limit reply: pauses every call for the retry-after, halves the rate once per burst, counts it', async () => {
+    const budget = createRpcBudget({ requestsPerSecond: 100, maxInFlight: 10 });
+    const throttle = () => budget.run(async () => Promise.reject(new RateLimitedError('slow down', 300)));
+    await expect(throttle()).rejects.toThrow(RateLimitedError);
+    const after = budget.stats();
+    expect(after).toMatchObject({ requestsPerSecond: 100, effectiveRequestsPerSecond: 50, throttled: 1 });
+    expect(after.backoffMs).toBeGreaterThan(250);
+    // A second reply to the same burst: counted, but the rate is not halved again.
+    await expect(throttle()).rejects.toThrow(RateLimitedError);
+    expect(budget.stats()).toMatchObject({ effectiveRequestsPerSecond: 50, throttled: 2 });
+
+    const t0 = performance.now();
+    await budget.run(async () => {});
+    expect(performance.now() - t0).toBeGreaterThan(250);
+  });
+
+  it('recovers additively while calls succeed, and an operator\'s new rate replaces the lowered one', async () => {
+    const budget = createRpcBudget({ requestsPerSecond: 10, maxInFlight: 10 });
+    await expect(budget.run(async () => Promise.reject(new RateLimitedError('slow down', 1)))).rejects.toThrow(RateLimitedError);
+    expect(budget.stats().effectiveRequestsPerSecond).toBe(5);
+    // About a second of successes adds 5% of the configured rate.
+    const t0 = performance.now();
+    while (performance.now() - t0 < 1_100) await budget.run(async () => {});
+    const recovered = budget.stats().effectiveRequestsPerSecond;
+    expect(recovered).toBeGreaterThan(5.3);
+    expect(recovered).toBeLessThan(5.8);
+    // The same limits again (every settings poll) change nothing; new ones start from the new rate.
+    budget.setLimits({ requestsPerSecond: 10, maxInFlight: 10 });
+    expect(budget.stats().effectiveRequestsPerSecond).toBe(recovered);
+    budget.setLimits({ requestsPerSecond: 8 });
+    expect(budget.stats()).toMatchObject({ requestsPerSecond: 8, effectiveRequestsPerSecond: 8 });
+  });
+
+  it('also draws each call from a shared limiter, waiting as long as it says', async () => {
+    const asked: number[] = [];
+    let first = true;
+    const shared: SharedRateLimiter = {
+      take: async (want) => {
+        asked.push(want);
+        if (first) {
+          first = false;
+          return { granted: 0, waitMs: 150 };
+        }
+        return { granted: Math.min(want, 2), waitMs: 0 };
+      },
+    };
+    const budget = createRpcBudget({ requestsPerSecond: 1_000, maxInFlight: 100, shared });
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: 5 }, () => budget.run(async () => {})));
+    expect(performance.now() - t0).toBeGreaterThan(140);
+    // The first caller asks at once; after the wait, one ask covers every caller then waiting.
+    expect(asked).toEqual([1, 5, 3, 1]);
+    expect(budget.stats()).toMatchObject({ started: 5, shared: true });
+  });
+
+  it('runs on the local budget alone while the shared limiter fails', async () => {
+    const shared: SharedRateLimiter = { take: async () => Promise.reject(new Error('redis is down')) };
+    const budget = createRpcBudget({ requestsPerSecond: 1_000, maxInFlight: 100, shared });
+    await expect(Promise.all(Array.from({ length: 5 }, () => budget.run(async () => 'ok')))).resolves.toEqual(['ok', 'ok', 'ok', 'ok', 'ok']);
   });
 
   it('drops a queued call whose signal aborts, without running it', async () => {
@@ -83,6 +176,7 @@ describe('createRpcBudget', () => {
   it('rejects nonsense limits', () => {
     expect(() => createRpcBudget({ requestsPerSecond: 0, maxInFlight: 1 })).toThrow(RangeError);
     expect(() => createRpcBudget({ requestsPerSecond: 1, maxInFlight: 0 })).toThrow(RangeError);
-    expect(() => createRpcBudget({ requestsPerSecond: 1, maxInFlight: 1 }).setRate(-1)).toThrow(RangeError);
+    expect(() => createRpcBudget({ requestsPerSecond: 1, maxInFlight: 1 }).setLimits({ requestsPerSecond: -1 })).toThrow(RangeError);
+    expect(() => createRpcBudget({ requestsPerSecond: 1, maxInFlight: 1 }).setLimits({ maxInFlight: 1.5 })).toThrow(RangeError);
   });
 });

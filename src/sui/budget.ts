@@ -1,59 +1,225 @@
+import { errorMessage } from '../common/errors.ts';
+import type { Logger } from '../common/logger.ts';
+import { RateLimitedError } from './errors.ts';
+
 /**
- * The process-wide RPC budget: a token bucket (smooth rate, bursts of at most one second of
- * tokens) and a cap on calls in flight. Callers are served strictly first come, first served, so a
- * busy backfill cannot starve the live indexer's occasional call.
+ * The process-wide RPC budget: a token bucket and a cap on calls in flight, shared by everything
+ * the process asks the RPC. Callers are served strictly first come, first served, so a busy
+ * backfill cannot starve the live indexer's occasional call.
+ *
+ * The bucket runs at an effective rate that adapts to the provider (AIMD): a rate-limit reply
+ * halves it and pauses every call for the reply's retry-after; successful calls bring it back
+ * additively, never above the configured rate. With a shared limiter (Redis), every call also
+ * needs a token from a bucket all replicas draw from, so together they stay under the limit.
  */
 export type RpcBudget = {
   run<T>(fn: () => Promise<T>, options?: { signal?: AbortSignal }): Promise<T>;
-  setRate(requestsPerSecond: number): void;
+  /** New configured limits (an operator's change): the effective rate starts again from the new rate. */
+  setLimits(limits: Partial<RpcLimits>): void;
   stats(): RpcBudgetStats;
 };
 
+export type RpcLimits = { requestsPerSecond: number; maxInFlight: number };
+
 export type RpcBudgetStats = {
+  /** The configured rate: the effective rate never exceeds it. */
   requestsPerSecond: number;
+  /** The rate the bucket runs at now, lowered by rate-limit replies. */
+  effectiveRequestsPerSecond: number;
+  /** Calls started per second over the last few seconds. */
+  achievedRequestsPerSecond: number;
   maxInFlight: number;
   inFlight: number;
   queued: number;
   /** Calls started since creation. */
   started: number;
+  /** Rate-limit replies (RESOURCE_EXHAUSTED / 429) since creation. */
+  throttled: number;
+  /** How much longer every call waits because of the last rate-limit reply. */
+  backoffMs: number;
+  /** Whether a shared (cross-replica) limiter is in use. */
+  shared: boolean;
 };
+
+/** A token bucket several processes draw from. */
+export type SharedRateLimiter = {
+  /**
+   * Takes up to `want` tokens from a bucket refilled at `requestsPerSecond` holding at most
+   * `capacity`. Resolves with how many were granted and, when none, the milliseconds until one is due.
+   */
+  take(want: number, requestsPerSecond: number, capacity: number): Promise<{ granted: number; waitMs: number }>;
+};
+
+export type RpcBudgetOptions = RpcLimits & {
+  /**
+   * Seconds of tokens one burst may use. Below a provider's own burst (commonly a second), so its
+   * bucket keeps a cushion that absorbs the jitter between our sends and its arrivals.
+   */
+  burstSeconds?: number;
+  shared?: SharedRateLimiter;
+  logger?: Logger;
+};
+
+/** Halving on a rate-limit reply, at most once per interval: replies to a burst arrive together. */
+const DECREASE_FACTOR = 0.5;
+const DECREASE_INTERVAL_MS = 1_000;
+/** Recovery: each second of successful calls adds this fraction of the configured rate. */
+const RECOVERY_PER_SECOND = 0.05;
+/** The pause after a rate-limit reply that gives no retry-after. */
+const DEFAULT_BACKOFF_MS = 1_000;
+/** After the shared limiter fails, the local budget alone decides for this long. */
+const SHARED_OUTAGE_MS = 5_000;
+const ACHIEVED_SLOT_MS = 100;
+const ACHIEVED_SLOTS = 50;
 
 type Waiter = { start: () => void };
 
-export function createRpcBudget(options: { requestsPerSecond: number; maxInFlight: number }): RpcBudget {
-  if (!(options.requestsPerSecond > 0)) throw new RangeError(`requestsPerSecond must be positive, got ${options.requestsPerSecond}`);
-  if (!(options.maxInFlight >= 1)) throw new RangeError(`maxInFlight must be at least 1, got ${options.maxInFlight}`);
-  let rate = options.requestsPerSecond;
-  const maxInFlight = options.maxInFlight;
-  const capacity = () => Math.max(1, rate);
+function checkLimits(limits: Partial<RpcLimits>): void {
+  if (limits.requestsPerSecond !== undefined && !(limits.requestsPerSecond > 0)) throw new RangeError(`requestsPerSecond must be positive, got ${limits.requestsPerSecond}`);
+  if (limits.maxInFlight !== undefined && !(Number.isInteger(limits.maxInFlight) && limits.maxInFlight >= 1)) {
+    throw new RangeError(`maxInFlight must be an integer of at least 1, got ${limits.maxInFlight}`);
+  }
+}
+
+export function createRpcBudget(options: RpcBudgetOptions): RpcBudget {
+  checkLimits(options);
+  const { shared, logger } = options;
+  const burstSeconds = options.burstSeconds ?? 0.5;
+  const createdAt = performance.now();
+  let configured = options.requestsPerSecond;
+  let effective = configured;
+  let maxInFlight = options.maxInFlight;
+  const capacity = () => Math.max(1, effective * burstSeconds);
   let tokens = capacity();
-  let refilledAt = performance.now();
+  let refilledAt = createdAt;
   let inFlight = 0;
   let started = 0;
+  let throttled = 0;
+  let backoffUntil = 0;
+  let lastDecreaseAt = -Infinity;
+  let lastIncreaseAt = createdAt;
+  let sharedTokens = 0;
+  let sharedPending = false;
+  let sharedRetryAt = 0;
+  let sharedDownUntil = 0;
   const queue: Waiter[] = [];
   let timer: NodeJS.Timeout | undefined;
+  let timerAt = Infinity;
+  const slots = new Array<number>(ACHIEVED_SLOTS).fill(0);
+  const slotIds = new Array<number>(ACHIEVED_SLOTS).fill(-1);
 
-  const refill = () => {
-    const now = performance.now();
-    tokens = Math.min(capacity(), tokens + ((now - refilledAt) / 1000) * rate);
+  const refill = (now: number) => {
+    tokens = Math.min(capacity(), tokens + ((now - refilledAt) / 1000) * effective);
     refilledAt = now;
   };
 
+  const countStart = (now: number) => {
+    const id = Math.floor(now / ACHIEVED_SLOT_MS);
+    const index = id % ACHIEVED_SLOTS;
+    if (slotIds[index] !== id) {
+      slotIds[index] = id;
+      slots[index] = 0;
+    }
+    slots[index]++;
+  };
+
+  const achieved = (now: number) => {
+    const current = Math.floor(now / ACHIEVED_SLOT_MS);
+    let count = 0;
+    for (let i = 0; i < ACHIEVED_SLOTS; i++) if (slotIds[i] > current - ACHIEVED_SLOTS) count += slots[i];
+    const seconds = Math.min((ACHIEVED_SLOTS * ACHIEVED_SLOT_MS) / 1000, Math.max(0.1, (now - createdAt) / 1000));
+    return Math.round((count / seconds) * 10) / 10;
+  };
+
+  const schedule = (delayMs: number) => {
+    const at = performance.now() + Math.max(1, delayMs);
+    if (timer !== undefined && timerAt <= at) return;
+    clearTimeout(timer);
+    timerAt = at;
+    timer = setTimeout(() => {
+      timer = undefined;
+      timerAt = Infinity;
+      pump();
+    }, Math.max(1, Math.ceil(delayMs)));
+  };
+
+  const useShared = (now: number) => shared !== undefined && now >= sharedDownUntil;
+
+  const askShared = (now: number) => {
+    if (sharedPending || now < sharedRetryAt) return;
+    sharedPending = true;
+    const want = Math.max(1, Math.min(queue.length, maxInFlight - inFlight, Math.floor(tokens)));
+    shared!.take(want, effective, capacity()).then(
+      ({ granted, waitMs }) => {
+        sharedPending = false;
+        sharedTokens += granted;
+        if (granted === 0) {
+          sharedRetryAt = performance.now() + waitMs;
+          schedule(waitMs);
+        }
+        pump();
+      },
+      (error: unknown) => {
+        sharedPending = false;
+        sharedDownUntil = performance.now() + SHARED_OUTAGE_MS;
+        logger?.warn({ err: errorMessage(error), forMs: SHARED_OUTAGE_MS }, 'shared rpc budget unavailable; the local budget alone applies');
+        pump();
+      },
+    );
+  };
+
   const pump = () => {
-    refill();
+    const now = performance.now();
+    refill(now);
+    if (queue.length === 0 || inFlight >= maxInFlight) return;
+    if (now < backoffUntil) {
+      schedule(backoffUntil - now);
+      return;
+    }
     while (queue.length > 0 && inFlight < maxInFlight && tokens >= 1) {
+      const viaShared = useShared(now);
+      if (viaShared && sharedTokens < 1) {
+        askShared(now);
+        if (!sharedPending && now < sharedRetryAt) schedule(sharedRetryAt - now);
+        return;
+      }
+      if (viaShared) sharedTokens -= 1;
       tokens -= 1;
       inFlight++;
       started++;
+      countStart(now);
       queue.shift()!.start();
     }
-    if (timer === undefined && queue.length > 0 && inFlight < maxInFlight) {
-      // Wake when the next token is due; a finishing call pumps on its own.
-      timer = setTimeout(() => {
-        timer = undefined;
-        pump();
-      }, Math.max(1, Math.ceil(((1 - tokens) / rate) * 1000)));
+    // Wake when the next token is due; a finishing call pumps on its own.
+    if (queue.length > 0 && inFlight < maxInFlight) schedule(((1 - tokens) / effective) * 1000);
+  };
+
+  const onThrottled = (retryAfterMs: number | undefined) => {
+    const now = performance.now();
+    throttled++;
+    backoffUntil = Math.max(backoffUntil, now + (retryAfterMs ?? DEFAULT_BACKOFF_MS));
+    // The burst that drew the reply must not continue after the pause.
+    refill(now);
+    tokens = 0;
+    if (now - lastDecreaseAt < DECREASE_INTERVAL_MS) return;
+    const floor = Math.min(configured, 1);
+    const lowered = Math.max(floor, effective * DECREASE_FACTOR);
+    if (lowered < effective) {
+      logger?.warn({ from: round(effective), to: round(lowered), configured, retryAfterMs }, 'rpc rate lowered after a rate-limit reply');
+      effective = lowered;
     }
+    lastDecreaseAt = now;
+    lastIncreaseAt = now;
+  };
+
+  const onSuccess = () => {
+    if (effective >= configured) return;
+    const now = performance.now();
+    const seconds = Math.min(1, (now - lastIncreaseAt) / 1000);
+    lastIncreaseAt = now;
+    refill(now);
+    effective = Math.min(configured, effective + configured * RECOVERY_PER_SECOND * seconds);
+    if (effective === configured) logger?.info({ requestsPerSecond: configured }, 'rpc rate recovered to the configured rate');
   };
 
   return {
@@ -71,7 +237,16 @@ export function createRpcBudget(options: { requestsPerSecond: number; maxInFligh
             signal?.removeEventListener('abort', onAbort);
             Promise.resolve()
               .then(fn)
-              .then(resolve, reject)
+              .then(
+                (value) => {
+                  onSuccess();
+                  resolve(value);
+                },
+                (error: unknown) => {
+                  if (error instanceof RateLimitedError) onThrottled(error.retryAfterMs);
+                  reject(error);
+                },
+              )
               .finally(() => {
                 inFlight--;
                 pump();
@@ -83,15 +258,39 @@ export function createRpcBudget(options: { requestsPerSecond: number; maxInFligh
         pump();
       });
     },
-    setRate(requestsPerSecond) {
-      if (!(requestsPerSecond > 0)) throw new RangeError(`requestsPerSecond must be positive, got ${requestsPerSecond}`);
-      refill();
-      rate = requestsPerSecond;
-      tokens = Math.min(tokens, capacity());
+    setLimits(limits) {
+      checkLimits(limits);
+      const now = performance.now();
+      refill(now);
+      if (limits.requestsPerSecond !== undefined && limits.requestsPerSecond !== configured) {
+        configured = limits.requestsPerSecond;
+        effective = configured;
+        tokens = Math.min(tokens, capacity());
+      }
+      if (limits.maxInFlight !== undefined) maxInFlight = limits.maxInFlight;
       clearTimeout(timer);
       timer = undefined;
+      timerAt = Infinity;
       pump();
     },
-    stats: () => ({ requestsPerSecond: rate, maxInFlight, inFlight, queued: queue.length, started }),
+    stats: () => {
+      const now = performance.now();
+      return {
+        requestsPerSecond: configured,
+        effectiveRequestsPerSecond: round(effective),
+        achievedRequestsPerSecond: achieved(now),
+        maxInFlight,
+        inFlight,
+        queued: queue.length,
+        started,
+        throttled,
+        backoffMs: Math.max(0, Math.round(backoffUntil - now)),
+        shared: shared !== undefined,
+      };
+    },
   };
+}
+
+function round(value: number): number {
+  return Math.round(value * 100) / 100;
 }

@@ -115,7 +115,7 @@ export function decodeChangedObject(change: GrpcTypes.ChangedObject, where: stri
   };
 }
 
-function decodeTransaction(transaction: GrpcTypes.ExecutedTransaction, where: string): TransactionRecord {
+export function decodeTransaction(transaction: GrpcTypes.ExecutedTransaction, where: string): TransactionRecord {
   const digest = required(transaction.digest, 'transaction digest', where);
   const at = `${where} transaction ${digest}`;
   const effects = required(transaction.effects, 'effects', at);

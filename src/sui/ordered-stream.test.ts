@@ -50,6 +50,32 @@ describe('orderedStream', () => {
     expect(started.length).toBe(100);
   });
 
+  it('reads concurrency and window as given functions each time, so they can narrow and widen mid-stream', async () => {
+    let limit = 8;
+    let inFlight = 0;
+    const peaks: number[] = [];
+    for await (const { sequence } of orderedStream({
+      from: 0n,
+      to: 59n,
+      concurrency: () => limit,
+      window: () => limit * 2,
+      fetch: async (sequence) => {
+        inFlight++;
+        peaks[Number(sequence)] = inFlight;
+        await sleep(3);
+        inFlight--;
+        return sequence;
+      },
+    })) {
+      if (sequence === 19n) limit = 1;
+      if (sequence === 39n) limit = 4;
+    }
+    // Calls launched before the narrowing finish; those launched while it holds run alone.
+    expect(Math.max(...peaks.slice(0, 20))).toBe(8);
+    expect(Math.max(...peaks.slice(30, 40))).toBe(1);
+    expect(Math.max(...peaks.slice(45))).toBe(4);
+  });
+
   it('throws the first error in order and aborts what is in flight', async () => {
     const aborted: bigint[] = [];
     const consumed: bigint[] = [];

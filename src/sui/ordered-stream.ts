@@ -3,19 +3,21 @@
  * results in order. Fetching runs ahead of the consumer by up to `window` items even while the
  * consumer is busy (writing to Postgres, say), so the RPC is never idle waiting for the writer.
  * The first error stops the stream and is thrown to the consumer in order; leaving the loop early
- * aborts the calls in flight.
+ * aborts the calls in flight. `concurrency` and `window` may be functions, read before each launch,
+ * so a consumer can narrow or widen them while the stream runs.
  */
 export async function* orderedStream<T>(options: {
   from: bigint;
   to: bigint;
-  concurrency: number;
-  window: number;
+  concurrency: number | (() => number);
+  window: number | (() => number);
   fetch: (sequence: bigint, signal: AbortSignal) => Promise<T>;
   signal?: AbortSignal;
 }): AsyncGenerator<{ sequence: bigint; value: T }> {
   const { from, to, fetch } = options;
-  const concurrency = Math.max(1, options.concurrency);
-  const window = BigInt(Math.max(concurrency, options.window));
+  const read = (value: number | (() => number)) => (typeof value === 'function' ? value() : value);
+  const concurrency = () => Math.max(1, read(options.concurrency));
+  const window = () => BigInt(Math.max(concurrency(), read(options.window)));
   const controller = new AbortController();
   const abortFromOutside = () => controller.abort(options.signal?.reason);
   options.signal?.addEventListener('abort', abortFromOutside, { once: true });
@@ -29,7 +31,7 @@ export async function* orderedStream<T>(options: {
   controller.signal.addEventListener('abort', () => wake?.(), { once: true });
 
   const launch = () => {
-    while (!controller.signal.aborted && inFlight < concurrency && next <= to && next - emit < window) {
+    while (!controller.signal.aborted && inFlight < concurrency() && next <= to && next - emit < window()) {
       const sequence = next++;
       inFlight++;
       fetch(sequence, controller.signal).then(

@@ -99,8 +99,9 @@ function fakeNode(behaviour: Behaviour = {}) {
         })),
     },
   };
-  const call: RpcCall = (method, target, fn) => fn({ timeout: 1_000, abort: new AbortController().signal }).catch((error: unknown) => Promise.reject(toSuiError(error, `${method}(${target})`)));
-  const rpc = { url: 'http://node', client: client as unknown as SuiGrpcClient, call };
+  const endpoint = { url: 'http://node', role: 'primary' as const, client: client as unknown as SuiGrpcClient };
+  const call: RpcCall = (method, target, fn) => fn({ timeout: 1_000, abort: new AbortController().signal }, endpoint).catch((error: unknown) => Promise.reject(toSuiError(error, `${method}(${target})`)));
+  const rpc = { url: endpoint.url, call };
   const lowestAvailable = async () => behaviour.pruned?.lowestAvailable ?? 0n;
   return { rpc, calls, resolver: createPackageResolver({ ...rpc, lowestAvailable }), withArchive: (archive: typeof rpc) => createPackageResolver({ ...rpc, archive, lowestAvailable }) };
 }

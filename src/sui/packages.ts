@@ -1,4 +1,4 @@
-import type { GrpcTypes, SuiGrpcClient } from '@mysten/sui/grpc';
+import type { GrpcTypes } from '@mysten/sui/grpc';
 import { decodeId, decodeObjectType, timestampToMs } from './decode.ts';
 import { InvalidRequestError, MalformedResponseError, NotAPackageError, NotFoundError, UnimplementedError } from './errors.ts';
 import { OBJECT_PACKAGE_MASK, OBJECT_PREVIOUS_TRANSACTION_MASK, OBJECT_TYPE_MASK, TRANSACTION_CHECKPOINT_MASK } from './read-masks.ts';
@@ -13,7 +13,8 @@ const VERSIONS_PAGE_SIZE = 1000;
 export type PackageFacts = { storageId: string; originalId: string; typeOrigins: TypeOriginRecord[] };
 type VersionRef = { packageId: string; version: bigint };
 type Dated = { checkpoint: bigint | null; timestampMs: bigint | null };
-type Rpc = { url: string; client: SuiGrpcClient; call: RpcCall };
+/** Calls to a set of endpoints; `url` names them in errors. */
+type Rpc = { url: string; call: RpcCall };
 
 export type PackageResolverDeps = Rpc & {
   /** An archival endpoint, asked to date publish transactions the node has pruned. */
@@ -44,8 +45,8 @@ function decodeTypeOrigins(origins: GrpcTypes.TypeOrigin[], where: string): Type
 async function dateTransactions(at: Rpc, digests: string[], options: RpcCallOptions): Promise<Map<string, Dated>> {
   const dated = new Map<string, Dated>();
   for (const batch of chunks(digests, BATCH_SIZE)) {
-    const response = await at.call('batchGetTransactions', `${batch.length} transactions`, (o) =>
-      at.client.ledgerService.batchGetTransactions({ digests: batch, readMask: TRANSACTION_CHECKPOINT_MASK }, o).response, options);
+    const response = await at.call('batchGetTransactions', `${batch.length} transactions`, (o, endpoint) =>
+      endpoint.client.ledgerService.batchGetTransactions({ digests: batch, readMask: TRANSACTION_CHECKPOINT_MASK }, o).response, options);
     if (response.transactions.length !== batch.length) throw new MalformedResponseError(`batchGetTransactions: asked for ${batch.length} transactions, got ${response.transactions.length}`);
     response.transactions.forEach((result, index) => {
       const where = `batchGetTransactions(${batch[index]}) at ${at.url}`;
@@ -68,13 +69,13 @@ async function dateTransactions(at: Rpc, digests: string[], options: RpcCallOpti
  * route for nodes that leave a field empty or lack a method.
  */
 export function createPackageResolver(deps: PackageResolverDeps): PackageResolver {
-  const { client, call } = deps;
+  const { call } = deps;
 
   const batchGetObjects = async (ids: string[], readMask: { paths: string[] }, options: RpcCallOptions) => {
     const objects = new Map<string, GrpcTypes.Object>();
     for (const batch of chunks(ids, BATCH_SIZE)) {
-      const response = await call('batchGetObjects', `${batch.length} objects`, (o) =>
-        client.ledgerService.batchGetObjects({ requests: batch.map((objectId) => ({ objectId })), readMask }, o).response, options);
+      const response = await call('batchGetObjects', `${batch.length} objects`, (o, at) =>
+        at.client.ledgerService.batchGetObjects({ requests: batch.map((objectId) => ({ objectId })), readMask }, o).response, options);
       if (response.objects.length !== batch.length) throw new MalformedResponseError(`batchGetObjects: asked for ${batch.length} objects, got ${response.objects.length}`);
       response.objects.forEach((result, index) => {
         if (result.result.oneofKind !== 'object') throw statusError(result.result, `batchGetObjects(${batch[index]})`);
@@ -88,7 +89,7 @@ export function createPackageResolver(deps: PackageResolverDeps): PackageResolve
   const packageObject = async (id: string, options: RpcCallOptions): Promise<GrpcTypes.Package> => {
     let object: GrpcTypes.Object;
     try {
-      const response = await call('getObject', id, (o) => client.ledgerService.getObject({ objectId: id, readMask: OBJECT_PACKAGE_MASK }, o).response, options);
+      const response = await call('getObject', id, (o, at) => at.client.ledgerService.getObject({ objectId: id, readMask: OBJECT_PACKAGE_MASK }, o).response, options);
       object = response.object ?? {};
     } catch (error) {
       if (error instanceof NotFoundError) throw new NotFoundError(`no package or object with ID ${id} exists`, error);
@@ -103,7 +104,7 @@ export function createPackageResolver(deps: PackageResolverDeps): PackageResolve
   const describePackage = async (id: string, options: RpcCallOptions): Promise<PackageFacts> => {
     let message: GrpcTypes.Package | undefined;
     try {
-      message = (await call('getPackage', id, (o) => client.movePackageService.getPackage({ packageId: id }, o).response, options)).package;
+      message = (await call('getPackage', id, (o, at) => at.client.movePackageService.getPackage({ packageId: id }, o).response, options)).package;
     } catch (error) {
       if (!(error instanceof NotFoundError || error instanceof InvalidRequestError || error instanceof UnimplementedError)) throw error;
     }
@@ -123,7 +124,7 @@ export function createPackageResolver(deps: PackageResolverDeps): PackageResolve
     try {
       do {
         const request = { packageId: facts.originalId, pageSize: VERSIONS_PAGE_SIZE, pageToken };
-        const page = await call('listPackageVersions', facts.originalId, (o) => client.movePackageService.listPackageVersions(request, o).response, options);
+        const page = await call('listPackageVersions', facts.originalId, (o, at) => at.client.movePackageService.listPackageVersions(request, o).response, options);
         for (const entry of page.versions) {
           if (entry.version === undefined) throw new MalformedResponseError(`${where}: version entry without version`);
           versions.push({ packageId: decodeId(entry.packageId, 'package_id', where), version: entry.version });

@@ -53,3 +53,24 @@ export const OBJECT_PACKAGE_MASK = mask('object_id', 'version', 'object_type', '
 export const OBJECT_PREVIOUS_TRANSACTION_MASK = mask('object_id', 'version', 'previous_transaction');
 
 export const TRANSACTION_CHECKPOINT_MASK = mask('digest', 'checkpoint', 'timestamp');
+
+/*
+ * The route for a checkpoint whose response is larger than a node answers: its transaction
+ * digests, then the transactions in small batches with the same fields. Derived from the masks
+ * above so both routes read the same fields.
+ */
+const TRANSACTIONS_PREFIX = 'transactions.';
+
+/** A checkpoint's summary fields and its transaction digests only. */
+export const CHECKPOINT_DIGESTS_MASK = mask(...CHECKPOINT_MASK.paths.filter((path) => !path.startsWith(TRANSACTIONS_PREFIX)), 'transactions.digest');
+
+/** A transaction (batchGetTransactions) with what CHECKPOINT_MASK asks of each of a checkpoint's transactions. */
+export const TRANSACTION_EFFECTS_MASK = mask(
+  ...CHECKPOINT_MASK.paths.filter((path) => path.startsWith(TRANSACTIONS_PREFIX)).map((path) => path.slice(TRANSACTIONS_PREFIX.length)),
+);
+
+/** The same plus the transaction's object set (input and output objects), for types left off changes. */
+export const TRANSACTION_EFFECTS_WITH_OBJECTS_MASK = mask(
+  ...TRANSACTION_EFFECTS_MASK.paths,
+  ...CHECKPOINT_WITH_OBJECTS_MASK.paths.filter((path) => path.startsWith('objects.')),
+);

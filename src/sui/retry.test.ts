@@ -87,6 +87,57 @@ describe('withRetry', () => {
   });
 });
 
+describe('withRetry bounds', () => {
+  it('counts rate-limit replies apart from failures, each against its own bound', async () => {
+    const errors = [
+      new RateLimitedError('slow down', 0),
+      new UnavailableError('down', 'unavailable'),
+      new RateLimitedError('slow down', 0),
+      new RateLimitedError('slow down', 0),
+      new UnavailableError('down', 'unavailable'),
+    ];
+    let calls = 0;
+    const result = await withRetry(
+      async () => {
+        const error = errors[calls++];
+        if (error) throw error;
+        return 'done';
+      },
+      { maxRetries: 2, maxThrottledRetries: 3, baseMs: 1, maxMs: 2 },
+    );
+    expect(result).toBe('done');
+    expect(calls).toBe(6);
+
+    let throttled = 0;
+    const limited = new RateLimitedError('slow down', 0);
+    await expect(
+      withRetry(
+        async () => {
+          throttled++;
+          throw limited;
+        },
+        { maxRetries: 10, maxThrottledRetries: 2, baseMs: 1, maxMs: 2 },
+      ),
+    ).rejects.toBe(limited);
+    expect(throttled).toBe(3);
+  });
+
+  it('leaves to the caller what `retryIf` turns down', async () => {
+    let calls = 0;
+    const error = new MalformedResponseError('too large to ask again');
+    await expect(
+      withRetry(
+        async () => {
+          calls++;
+          throw error;
+        },
+        { maxRetries: 5, baseMs: 1, retryIf: (candidate) => candidate !== error },
+      ),
+    ).rejects.toBe(error);
+    expect(calls).toBe(1);
+  });
+});
+
 describe('retryDelayMs', () => {
   it('draws from [0, min(maxMs, baseMs * 2^retry)) — full jitter', () => {
     const error = new UnavailableError('down', 'unavailable');

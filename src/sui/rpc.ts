@@ -2,7 +2,8 @@ import { SuiBackfillError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import type { Metrics } from '../common/metrics.ts';
 import type { RpcBudget } from './budget.ts';
-import { RateLimitedError } from './errors.ts';
+import { isEndpointFailure, type Endpoint, type EndpointPool } from './endpoints.ts';
+import { RateLimitedError, ResponseTooLargeError, UnavailableError } from './errors.ts';
 import { callOptions, toSuiError } from './grpc.ts';
 import { withRetry } from './retry.ts';
 
@@ -10,26 +11,49 @@ export type CallOptions = ReturnType<typeof callOptions>;
 
 /** As RPC_MAX_RETRIES defaults. */
 const DEFAULT_MAX_RETRIES = 6;
+/**
+ * Rate-limit replies a call may meet before it gives up. Larger than the failure bound: each reply
+ * already slows the whole process down, so they end once the budget has settled under the limit.
+ */
+const DEFAULT_MAX_THROTTLED_RETRIES = 30;
+
+/** Why an attempt suggests asking for less at a time: a response over the node's size limit, or a deadline. */
+export type StrainReason = 'response_too_large' | 'deadline';
 
 export type RpcCallOptions = {
   signal?: AbortSignal;
   /** Called before every attempt, retries included: callers count the RPC calls a unit of work cost. */
   onAttempt?: () => void;
+  /** Called when an attempt ran into the node's response size limit or our deadline. */
+  onStrain?: (reason: StrainReason, detail: string) => void;
+};
+
+export type RouteOptions = {
+  /** Ask this endpoint and no other (to explain its own answer, or the archive on purpose). */
+  endpoint?: Endpoint;
+  /** The checkpoint the call is about: endpoints that pruned it are skipped. */
+  checkpoint?: bigint;
 };
 
 type RecoverOptions<T> = {
   /**
-   * Runs outside the budget when an attempt fails: may answer instead (another route), or throw a
-   * better error, which the retry loop then treats like any other.
+   * Runs outside the budget when an attempt fails, with the endpoint that failed: may answer
+   * instead (another route), or throw a better error, which the retry loop then treats like any other.
    */
-  recover?: (error: unknown) => Promise<T>;
+  recover?: (error: unknown, at: Endpoint) => Promise<T>;
 };
 
 /**
- * One RPC: `fn` issues the gRPC call with the per-attempt options (deadline, abort). It runs inside
- * the budget, is retried on retryable errors, is counted and timed, and fails with typed errors.
+ * One RPC: `fn` issues the gRPC call to the given endpoint with the per-attempt options (deadline,
+ * abort). Each attempt picks a healthy endpoint and runs inside the budget; the call is retried on
+ * retryable errors, counted and timed, and fails with typed errors.
  */
-export type RpcCall = <T>(method: string, target: string, fn: (options: CallOptions) => Promise<T>, options?: RpcCallOptions & RecoverOptions<T>) => Promise<T>;
+export type RpcCall = <T>(
+  method: string,
+  target: string,
+  fn: (options: CallOptions, at: Endpoint) => Promise<T>,
+  options?: RpcCallOptions & RouteOptions & RecoverOptions<T>,
+) => Promise<T>;
 
 export type RpcStats = {
   /** Attempts sent, retries included. */
@@ -40,10 +64,11 @@ export type RpcStats = {
 };
 
 export type RpcCallerOptions = {
-  url: string;
+  pool: EndpointPool;
   timeoutMs: number;
   budget?: RpcBudget;
   maxRetries?: number;
+  maxThrottledRetries?: number;
   retryBaseMs?: number;
   retryMaxMs?: number;
   metrics?: Metrics;
@@ -51,23 +76,27 @@ export type RpcCallerOptions = {
 };
 
 export function createRpcCaller(options: RpcCallerOptions): { call: RpcCall; stats: () => RpcStats } {
-  const { url, timeoutMs, budget, metrics, logger } = options;
+  const { pool, timeoutMs, budget, metrics, logger } = options;
   const stats: RpcStats = { calls: 0, byMethod: {}, retries: 0, failures: 0 };
 
-  const attempt = async <T>(method: string, context: string, fn: (options: CallOptions) => Promise<T>, signal: AbortSignal | undefined): Promise<T> => {
+  const attempt = async <T>(method: string, target: string, at: Endpoint, fn: (options: CallOptions, at: Endpoint) => Promise<T>, request: RpcCallOptions): Promise<T> => {
     stats.calls++;
     stats.byMethod[method] = (stats.byMethod[method] ?? 0) + 1;
     metrics?.rpcInFlight.inc();
     const started = performance.now();
     try {
-      const result = await fn(callOptions(timeoutMs, signal));
+      const result = await fn(callOptions(timeoutMs, request.signal), at);
       metrics?.rpcRequests.inc({ method, outcome: 'ok' });
+      pool.report(at, 'answered');
       return result;
     } catch (error) {
       stats.failures++;
-      const typed = toSuiError(error, context);
+      const typed = toSuiError(error, `${method}(${target}) at ${at.url}`);
       metrics?.rpcRequests.inc({ method, outcome: typed instanceof SuiBackfillError ? typed.code : 'error' });
       if (typed instanceof RateLimitedError) metrics?.rpcThrottled.inc();
+      if (typed instanceof ResponseTooLargeError) request.onStrain?.('response_too_large', typed.message);
+      if (typed instanceof UnavailableError && typed.reason === 'deadline') request.onStrain?.('deadline', typed.message);
+      pool.report(at, request.signal?.aborted ? 'unknown' : isEndpointFailure(typed) ? 'failed' : typed instanceof SuiBackfillError ? 'answered' : 'unknown', typed);
       throw typed;
     } finally {
       metrics?.rpcInFlight.dec();
@@ -76,28 +105,39 @@ export function createRpcCaller(options: RpcCallerOptions): { call: RpcCall; sta
   };
 
   const call: RpcCall = (method, target, fn, request = {}) => {
-    const { signal, onAttempt, recover } = request;
-    const context = `${method}(${target}) at ${url}`;
-    if (budget) metrics?.rpcRateLimit.set(budget.stats().requestsPerSecond);
+    const { signal, onAttempt, recover, endpoint, checkpoint } = request;
+    // The endpoint that just failed this call: the next attempt prefers another.
+    let failedAt: Endpoint | undefined;
     return withRetry(
       async () => {
         onAttempt?.();
+        let at: Endpoint | undefined;
+        const run = () => {
+          // Picked once the budget lets the call go, so the choice reflects health at that moment.
+          at = endpoint ?? pool.pick({ checkpoint, avoid: failedAt });
+          return attempt(method, target, at, fn, request);
+        };
         try {
-          return await (budget ? budget.run(() => attempt(method, context, fn, signal), { signal }) : attempt(method, context, fn, signal));
+          return await (budget ? budget.run(run, { signal }) : run());
         } catch (error) {
-          if (recover === undefined || signal?.aborted) throw error;
-          return await recover(error);
+          if (at !== undefined && isEndpointFailure(error)) failedAt = at;
+          if (recover === undefined || signal?.aborted || at === undefined) throw error;
+          return await recover(error, at);
         }
       },
       {
         maxRetries: options.maxRetries ?? DEFAULT_MAX_RETRIES,
+        maxThrottledRetries: options.maxThrottledRetries ?? DEFAULT_MAX_THROTTLED_RETRIES,
+        // The same request would be too large again: the caller asks for less instead.
+        retryIf: (error) => !(error instanceof ResponseTooLargeError),
         baseMs: options.retryBaseMs,
         maxMs: options.retryMaxMs,
         signal,
         onRetry: ({ attempt: retry, delayMs, error }) => {
           stats.retries++;
+          metrics?.rpcRetries.inc({ method, code: error.code });
           const level = error instanceof RateLimitedError ? 'debug' : 'warn';
-          logger?.[level]({ method, target, url, retry, delayMs: Math.round(delayMs), code: error.code, err: error.message }, 'sui rpc retry');
+          logger?.[level]({ method, target, retry, delayMs: Math.round(delayMs), code: error.code, err: error.message }, 'sui rpc retry');
         },
       },
     );

@@ -1,35 +1,49 @@
-import type { SuiGrpcClient } from '@mysten/sui/grpc';
+import type { GrpcTypes } from '@mysten/sui/grpc';
 import type { Logger } from '../common/logger.ts';
 import type { Metrics } from '../common/metrics.ts';
 import type { RpcBudget } from './budget.ts';
-import { decodeCheckpoint, decodeServiceInfo } from './decode.ts';
-import { BelowLowestAvailableError, MalformedResponseError, NotFoundError, UnavailableError } from './errors.ts';
-import { createGrpcClient } from './grpc.ts';
+import { decodeCheckpoint, decodeObject, decodeServiceInfo, decodeTransaction } from './decode.ts';
+import { createEndpointPool, type Endpoint, type EndpointHealth } from './endpoints.ts';
+import { BelowLowestAvailableError, MalformedResponseError, NotFoundError, ResponseTooLargeError, UnavailableError } from './errors.ts';
 import { orderedStream } from './ordered-stream.ts';
 import { createPackageResolver, type PackageFacts } from './packages.ts';
-import { CHECKPOINT_MASK, CHECKPOINT_WITH_OBJECTS_MASK, type ReadMask } from './read-masks.ts';
-import type { CheckpointRecord, ResolvedPackage, ServiceInfo } from './records.ts';
-import { createRpcCaller, type RpcCall, type RpcCallOptions, type RpcStats } from './rpc.ts';
+import {
+  CHECKPOINT_DIGESTS_MASK,
+  CHECKPOINT_MASK,
+  CHECKPOINT_WITH_OBJECTS_MASK,
+  TRANSACTION_EFFECTS_MASK,
+  TRANSACTION_EFFECTS_WITH_OBJECTS_MASK,
+  type ReadMask,
+} from './read-masks.ts';
+import type { CheckpointRecord, ObjectRecord, ResolvedPackage, ServiceInfo, TransactionRecord } from './records.ts';
+import { createRpcCaller, type RouteOptions, type RpcCall, type RpcCallOptions, type RpcStats } from './rpc.ts';
 
 export type SuiSourceOptions = {
-  url: string;
-  /** An archival endpoint asked for history below `url`'s lowest available checkpoint. */
+  /** Full nodes, in order of preference: calls go to the first healthy one. */
+  url: string | readonly string[];
+  /** An archival endpoint asked for history below the full nodes' lowest available checkpoint. */
   archiveUrl?: string;
   timeoutMs: number;
   budget?: RpcBudget;
   maxRetries?: number;
+  /** Rate-limit replies a call may meet before it fails (default 30). */
+  maxThrottledRetries?: number;
   retryBaseMs?: number;
   retryMaxMs?: number;
+  /** How long an endpoint that keeps failing is put aside before it is tried again (default 30 s). */
+  cooldownMs?: number;
   metrics?: Metrics;
   logger?: Logger;
 };
 
 export type SuiSource = {
+  /** The preferred full node. */
   readonly url: string;
   getServiceInfo(options?: RpcCallOptions): Promise<ServiceInfo>;
   /**
    * A checkpoint's transactions and changed objects. Its object set is fetched (a second call) only
-   * when `withObjects` asks for it or a changed object came back without its type.
+   * when `withObjects` asks for it or a changed object came back without its type. A checkpoint
+   * too large for the node to answer is read as its digests, then its transactions in batches.
    */
   getCheckpoint(sequenceNumber: bigint, options?: RpcCallOptions & { withObjects?: boolean }): Promise<CheckpointRecord>;
   /** Checkpoints `from..to` inclusive, in order, fetched `concurrency` at a time. */
@@ -43,33 +57,64 @@ export type SuiSource = {
   archiveLowestAvailable(options?: RpcCallOptions): Promise<bigint | undefined>;
   /** RPC calls made so far (archive included), retries counted: callers diff it per unit of work. */
   stats(): RpcStats;
+  /** Each endpoint's health: up or put aside (until when), and the lowest checkpoint it serves. */
+  endpoints(): EndpointHealth[];
 };
 
-type Endpoint = { url: string; client: SuiGrpcClient; call: RpcCall; stats: () => RpcStats };
+/** Transactions per batchGetTransactions on the oversized-checkpoint route, at most. */
+const MAX_TRANSACTION_BATCH = 16;
+/** Successful batches after which the batch size doubles again. */
+const GROW_BATCH_AFTER = 8;
 
-function addStats(a: RpcStats, b: RpcStats): RpcStats {
-  const byMethod = { ...a.byMethod };
-  for (const [method, count] of Object.entries(b.byMethod)) byMethod[method] = (byMethod[method] ?? 0) + count;
-  return { calls: a.calls + b.calls, byMethod, retries: a.retries + b.retries, failures: a.failures + b.failures };
+type FetchedTransaction = { transaction: TransactionRecord; objects: ObjectRecord[] };
+
+/** Whether a changed object that can have a type came back without one (the object set names it). */
+function lacksObjectTypes(transaction: TransactionRecord): boolean {
+  return transaction.changedObjects.some(
+    (change) =>
+      change.objectType === null &&
+      change.outputState !== 'accumulator_write' &&
+      // Unwrapped and deleted at once: in no object set, so asking again cannot help.
+      !(change.inputState === 'does_not_exist' && change.outputState === 'does_not_exist'),
+  );
 }
+
+const compareObjects = (a: ObjectRecord, b: ObjectRecord) =>
+  a.objectId < b.objectId ? -1 : a.objectId > b.objectId ? 1 : a.version < b.version ? -1 : a.version > b.version ? 1 : 0;
 
 /** The Sui RPC as the rest of the project sees it: typed records and typed errors, within the budget. */
 export function createSuiSource(options: SuiSourceOptions): SuiSource {
-  const endpoint = (url: string): Endpoint => {
-    const rpc = createRpcCaller({ ...options, url });
-    return { url, client: createGrpcClient(url), call: rpc.call, stats: rpc.stats };
-  };
-  const primary = endpoint(options.url);
-  const archive = options.archiveUrl ? endpoint(options.archiveUrl) : undefined;
+  const { logger, metrics } = options;
+  const pool = createEndpointPool({
+    urls: typeof options.url === 'string' ? [options.url] : options.url,
+    archiveUrl: options.archiveUrl,
+    cooldownMs: options.cooldownMs,
+    logger,
+    metrics,
+  });
+  const rpc = createRpcCaller({ ...options, pool });
+  const { archive } = pool;
+  let transactionBatch = MAX_TRANSACTION_BATCH;
+  let cleanBatches = 0;
 
-  const serviceInfo = (at: Endpoint, callOptions: RpcCallOptions = {}) =>
-    at.call('getServiceInfo', '', (o) => at.client.ledgerService.getServiceInfo({}, o).response.then((response) => decodeServiceInfo(response, `getServiceInfo at ${at.url}`)), callOptions);
+  const serviceInfo = (callOptions: RpcCallOptions & RouteOptions = {}) =>
+    rpc.call(
+      'getServiceInfo',
+      '',
+      async (o, at) => {
+        const info = decodeServiceInfo(await at.client.ledgerService.getServiceInfo({}, o).response, `getServiceInfo at ${at.url}`);
+        pool.learnLowest(at, info.lowestAvailableCheckpoint);
+        return info;
+      },
+      callOptions,
+    );
 
   /** NOT_FOUND for a checkpoint means pruned, not yet produced, or a lagging replica: tell which. */
-  const explainMissing = async (at: Endpoint, sequenceNumber: bigint, error: NotFoundError, callOptions: RpcCallOptions): Promise<CheckpointRecord> => {
-    const info = await serviceInfo(at, callOptions);
+  const explainMissing = async (at: Endpoint, sequenceNumber: bigint, error: NotFoundError, readMask: ReadMask, callOptions: RpcCallOptions): Promise<CheckpointRecord> => {
+    const info = await serviceInfo({ ...callOptions, endpoint: at });
     if (sequenceNumber < info.lowestAvailableCheckpoint) {
-      if (at === primary && archive) return checkpoint(archive, sequenceNumber, callOptions);
+      // Now that this endpoint's lowest is known, the call goes to one that serves the checkpoint.
+      if (pool.servingOthers(sequenceNumber, at).length > 0) return checkpointWithMask(sequenceNumber, readMask, callOptions);
       throw new BelowLowestAvailableError(sequenceNumber, info.lowestAvailableCheckpoint, at.url);
     }
     if (sequenceNumber > info.checkpointHeight) throw new NotFoundError(`checkpoint ${sequenceNumber} is not yet available (tip ${info.checkpointHeight})`, error);
@@ -80,17 +125,11 @@ export function createSuiSource(options: SuiSourceOptions): SuiSource {
     );
   };
 
-  const checkpoint = async (at: Endpoint, sequenceNumber: bigint, callOptions: RpcCallOptions & { withObjects?: boolean }): Promise<CheckpointRecord> => {
-    const record = await checkpointWithMask(at, sequenceNumber, callOptions.withObjects ? CHECKPOINT_WITH_OBJECTS_MASK : CHECKPOINT_MASK, callOptions);
-    if (callOptions.withObjects || !lacksObjectTypes(record)) return record;
-    return checkpointWithMask(at, sequenceNumber, CHECKPOINT_WITH_OBJECTS_MASK, callOptions);
-  };
-
-  const checkpointWithMask = (at: Endpoint, sequenceNumber: bigint, readMask: ReadMask, callOptions: RpcCallOptions): Promise<CheckpointRecord> =>
-    at.call(
+  const checkpointWithMask = (sequenceNumber: bigint, readMask: ReadMask, callOptions: RpcCallOptions): Promise<CheckpointRecord> =>
+    rpc.call(
       'getCheckpoint',
       String(sequenceNumber),
-      async (o) => {
+      async (o, at) => {
         const request = { checkpointId: { oneofKind: 'sequenceNumber' as const, sequenceNumber }, readMask };
         const response = await at.client.ledgerService.getCheckpoint(request, o).response;
         if (!response.checkpoint) throw new MalformedResponseError(`getCheckpoint(${sequenceNumber}) at ${at.url}: empty response`);
@@ -100,35 +139,148 @@ export function createSuiSource(options: SuiSourceOptions): SuiSource {
       },
       {
         ...callOptions,
-        recover: (error) => {
-          if (error instanceof NotFoundError) return explainMissing(at, sequenceNumber, error, callOptions);
+        checkpoint: sequenceNumber,
+        recover: (error, at) => {
+          if (error instanceof NotFoundError) return explainMissing(at, sequenceNumber, error, readMask, callOptions);
           throw error;
         },
       },
     );
 
-  /** Whether a changed object that can have a type came back without one (the object set names it). */
-  const lacksObjectTypes = (record: CheckpointRecord) =>
-    record.transactions.some((transaction) =>
-      transaction.changedObjects.some(
-        (change) =>
-          change.objectType === null &&
-          change.outputState !== 'accumulator_write' &&
-          // Unwrapped and deleted at once: in no object set, so asking again cannot help.
-          !(change.inputState === 'does_not_exist' && change.outputState === 'does_not_exist'),
-      ),
+  /** The checkpoint's summary and transaction digests, without the transactions themselves. */
+  const checkpointDigests = (sequenceNumber: bigint, callOptions: RpcCallOptions) =>
+    rpc.call(
+      'getCheckpoint',
+      `${sequenceNumber} digests`,
+      async (o, at) => {
+        const request = { checkpointId: { oneofKind: 'sequenceNumber' as const, sequenceNumber }, readMask: CHECKPOINT_DIGESTS_MASK };
+        const { checkpoint } = await at.client.ledgerService.getCheckpoint(request, o).response;
+        if (!checkpoint) throw new MalformedResponseError(`getCheckpoint(${sequenceNumber} digests) at ${at.url}: empty response`);
+        const header = decodeCheckpoint({ ...checkpoint, transactions: [] });
+        if (header.sequenceNumber !== sequenceNumber) throw new MalformedResponseError(`getCheckpoint(${sequenceNumber} digests) at ${at.url}: got checkpoint ${header.sequenceNumber}`);
+        const digests = checkpoint.transactions.map((transaction, index) => {
+          if (!transaction.digest) throw new MalformedResponseError(`getCheckpoint(${sequenceNumber} digests) at ${at.url}: transaction ${index} without digest`);
+          return transaction.digest;
+        });
+        return { header, digests };
+      },
+      { ...callOptions, checkpoint: sequenceNumber },
     );
 
+  const decodeBatch = (sequenceNumber: bigint, batch: string[], response: GrpcTypes.BatchGetTransactionsResponse, url: string): FetchedTransaction[] => {
+    const where = `batchGetTransactions(checkpoint ${sequenceNumber}) at ${url}`;
+    if (response.transactions.length !== batch.length) throw new MalformedResponseError(`${where}: asked for ${batch.length} transactions, got ${response.transactions.length}`);
+    return response.transactions.map(({ result }, index) => {
+      if (result.oneofKind !== 'transaction') {
+        const status = result.oneofKind === 'error' ? `status ${result.error.code ?? '?'}: ${result.error.message ?? ''}` : 'empty result';
+        throw new MalformedResponseError(`${where}: transaction ${batch[index]} of the checkpoint: ${status}`);
+      }
+      const { transaction } = result;
+      if (transaction.digest !== batch[index]) throw new MalformedResponseError(`${where}: asked for ${batch[index]}, got ${transaction.digest}`);
+      const at = `checkpoint ${sequenceNumber}`;
+      return {
+        transaction: decodeTransaction(transaction, at),
+        objects: (transaction.objects?.objects ?? []).map((object) => decodeObject(object, `${at} transaction ${transaction.digest} objects set`)),
+      };
+    });
+  };
+
+  const resizeBatch = (size: number, reason: string, sequenceNumber: bigint) => {
+    if (size === transactionBatch) return;
+    logger?.info({ checkpoint: sequenceNumber, from: transactionBatch, to: size, reason }, 'transaction batch size changed');
+    transactionBatch = size;
+    cleanBatches = 0;
+  };
+
+  /**
+   * Transactions of a checkpoint in batches that shrink while the node finds their answer too
+   * large and grow back after a run of successes. A transaction too large on its own is an error:
+   * nothing smaller can be asked.
+   */
+  const checkpointTransactions = async (sequenceNumber: bigint, digests: string[], withObjects: boolean, callOptions: RpcCallOptions) => {
+    const readMask = withObjects ? TRANSACTION_EFFECTS_WITH_OBJECTS_MASK : TRANSACTION_EFFECTS_MASK;
+    const fetched = new Map<string, FetchedTransaction>();
+    let offset = 0;
+    while (offset < digests.length) {
+      const batch = digests.slice(offset, offset + transactionBatch);
+      let results: FetchedTransaction[];
+      try {
+        results = await rpc.call(
+          'batchGetTransactions',
+          `${batch.length} transactions of checkpoint ${sequenceNumber}`,
+          async (o, at) => decodeBatch(sequenceNumber, batch, await at.client.ledgerService.batchGetTransactions({ digests: batch, readMask }, o).response, at.url),
+          { ...callOptions, checkpoint: sequenceNumber },
+        );
+      } catch (error) {
+        if (!(error instanceof ResponseTooLargeError)) throw error;
+        if (batch.length === 1) {
+          throw new ResponseTooLargeError(`checkpoint ${sequenceNumber}: transaction ${batch[0]} alone is larger than the node answers, and nothing smaller can be asked (${error.message})`, error);
+        }
+        resizeBatch(Math.floor(batch.length / 2), 'response_too_large', sequenceNumber);
+        continue;
+      }
+      batch.forEach((digest, index) => fetched.set(digest, results[index]));
+      offset += batch.length;
+      if (++cleanBatches >= GROW_BATCH_AFTER && transactionBatch < MAX_TRANSACTION_BATCH) {
+        resizeBatch(Math.min(MAX_TRANSACTION_BATCH, transactionBatch * 2), 'successes', sequenceNumber);
+      }
+    }
+    return fetched;
+  };
+
+  /** The route for a checkpoint whose response is over the node's size limit. `known` is its lean read, when that one fit. */
+  const checkpointByTransactions = async (sequenceNumber: bigint, withObjects: boolean, callOptions: RpcCallOptions, known?: CheckpointRecord): Promise<CheckpointRecord> => {
+    metrics?.rpcCheckpointFallbacks.inc();
+    logger?.debug({ checkpoint: sequenceNumber, withObjects }, 'checkpoint too large for one response; reading its transactions in batches');
+    let header: Omit<CheckpointRecord, 'transactions' | 'objects'>;
+    let digests: string[];
+    let fetched: Map<string, FetchedTransaction>;
+    if (known) {
+      const { transactions, objects: _unused, ...summary } = known;
+      header = summary;
+      digests = transactions.map((transaction) => transaction.digest);
+      fetched = new Map(transactions.map((transaction) => [transaction.digest, { transaction, objects: [] }]));
+    } else {
+      try {
+        ({ header, digests } = await checkpointDigests(sequenceNumber, callOptions));
+      } catch (error) {
+        if (!(error instanceof ResponseTooLargeError)) throw error;
+        throw new ResponseTooLargeError(`checkpoint ${sequenceNumber}: even its list of transaction digests is larger than the node answers (${error.message})`, error);
+      }
+      fetched = await checkpointTransactions(sequenceNumber, digests, withObjects, callOptions);
+    }
+    const lacking = withObjects && !known ? [] : digests.filter((digest) => lacksObjectTypes(fetched.get(digest)!.transaction));
+    for (const [digest, transaction] of await checkpointTransactions(sequenceNumber, lacking, true, callOptions)) fetched.set(digest, transaction);
+    const objects = new Map<string, ObjectRecord>();
+    for (const { objects: set } of fetched.values()) for (const object of set) objects.set(`${object.objectId}@${object.version}`, object);
+    return { ...header, transactions: digests.map((digest) => fetched.get(digest)!.transaction), objects: [...objects.values()].sort(compareObjects) };
+  };
+
+  const checkpoint = async (sequenceNumber: bigint, callOptions: RpcCallOptions & { withObjects?: boolean }): Promise<CheckpointRecord> => {
+    const { withObjects = false, ...rest } = callOptions;
+    let lean: CheckpointRecord | undefined;
+    try {
+      lean = await checkpointWithMask(sequenceNumber, withObjects ? CHECKPOINT_WITH_OBJECTS_MASK : CHECKPOINT_MASK, rest);
+      if (withObjects || !lean.transactions.some(lacksObjectTypes)) return lean;
+      return await checkpointWithMask(sequenceNumber, CHECKPOINT_WITH_OBJECTS_MASK, rest);
+    } catch (error) {
+      if (!(error instanceof ResponseTooLargeError)) throw error;
+      return checkpointByTransactions(sequenceNumber, withObjects, rest, withObjects ? undefined : lean);
+    }
+  };
+
+  const archiveCall: RpcCall = (method, target, fn, callOptions) => rpc.call(method, target, fn, { ...callOptions, endpoint: archive });
   const resolver = createPackageResolver({
-    ...primary,
-    archive,
-    lowestAvailable: async (callOptions) => (await serviceInfo(primary, callOptions)).lowestAvailableCheckpoint,
+    url: pool.describe(),
+    call: rpc.call,
+    archive: archive ? { url: archive.url, call: archiveCall } : undefined,
+    lowestAvailable: async (callOptions) => (await serviceInfo(callOptions)).lowestAvailableCheckpoint,
   });
 
   return {
-    url: primary.url,
-    getServiceInfo: (callOptions) => serviceInfo(primary, callOptions),
-    getCheckpoint: (sequenceNumber, callOptions = {}) => checkpoint(primary, sequenceNumber, callOptions),
+    url: pool.primaries[0].url,
+    getServiceInfo: (callOptions) => serviceInfo(callOptions),
+    getCheckpoint: (sequenceNumber, callOptions = {}) => checkpoint(sequenceNumber, callOptions),
     async *getCheckpoints(from, to, streamOptions = {}) {
       const concurrency = streamOptions.concurrency ?? 1;
       for await (const { value } of orderedStream({
@@ -137,15 +289,16 @@ export function createSuiSource(options: SuiSourceOptions): SuiSource {
         concurrency,
         window: streamOptions.window ?? concurrency * 2,
         signal: streamOptions.signal,
-        fetch: (sequenceNumber, signal) => checkpoint(primary, sequenceNumber, { signal }),
+        fetch: (sequenceNumber, signal) => checkpoint(sequenceNumber, { signal }),
       })) {
         yield value;
       }
     },
     resolvePackage: (id, callOptions) => resolver.resolvePackage(id, callOptions),
     describePackage: (id, callOptions) => resolver.describePackage(id, callOptions),
-    describeEndpoint: () => (archive ? `${primary.url} (archive ${archive.url})` : primary.url),
-    archiveLowestAvailable: async (callOptions) => (archive ? (await serviceInfo(archive, callOptions)).lowestAvailableCheckpoint : undefined),
-    stats: () => (archive ? addStats(primary.stats(), archive.stats()) : primary.stats()),
+    describeEndpoint: () => pool.describe(),
+    archiveLowestAvailable: async (callOptions) => (archive ? (await serviceInfo({ ...callOptions, endpoint: archive })).lowestAvailableCheckpoint : undefined),
+    stats: () => rpc.stats(),
+    endpoints: () => pool.health(),
   };
 }

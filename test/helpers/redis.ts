@@ -3,13 +3,13 @@ import { Redis } from 'ioredis';
 import { TEST_REDIS_URL } from './env.ts';
 
 /** A Redis key prefix of this test's own, and a cleanup that deletes every key under it. */
-export function createTestRedisNamespace(): { url: string; prefix: string; cleanup: () => Promise<void> } {
+export function createTestRedisNamespace(url = TEST_REDIS_URL): { url: string; prefix: string; cleanup: () => Promise<void> } {
   const prefix = `sbt-${randomBytes(5).toString('hex')}`;
   return {
-    url: TEST_REDIS_URL,
+    url,
     prefix,
     cleanup: async () => {
-      const redis = new Redis(TEST_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+      const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
       try {
         await redis.connect();
         let cursor = '0';

@@ -4,10 +4,10 @@ import { startWorker, type WorkerService } from '../../src/backfill/process.ts';
 import { startIndexer, type IndexerService } from '../../src/indexer/process.ts';
 import { loadConfig, type Config } from '../../src/common/config.ts';
 import { createCommon, type Common } from '../../src/common/context.ts';
+import type { Logger } from '../../src/common/logger.ts';
 import { createSimChain, type SimChain, type SimChainOptions } from '../../src/simnet/chain.ts';
 import { createSimnetServer, type SimnetKnobs, type SimnetServer } from '../../src/simnet/server.ts';
-import { createSourceFromConfig } from '../../src/sui/from-config.ts';
-import type { SuiSource } from '../../src/sui/source.ts';
+import { createSourceFromConfig, type ConfiguredSuiSource } from '../../src/sui/from-config.ts';
 import type { MatchMode, ObjectVersionRow } from '../../src/sui/records.ts';
 import { createTestDatabase, type TestDatabase } from './db.ts';
 import { createTestRedisNamespace } from './redis.ts';
@@ -21,7 +21,7 @@ export type Stack = {
   /** The environment a process of this stack runs with (spawned processes get it too). */
   env: Record<string, string>;
   common: Common;
-  source: SuiSource;
+  source: ConfiguredSuiSource;
   queue: BackfillQueue;
   api: ApiService;
   /** JSON call to the API with the token. */
@@ -61,11 +61,23 @@ export async function readObjects(database: TestDatabase): Promise<ObjectVersion
   }));
 }
 
-export async function startStack(options: { chain?: SimChainOptions; knobs?: Partial<SimnetKnobs>; env?: Record<string, string> } = {}): Promise<Stack> {
+export type StackOptions = {
+  chain?: SimChainOptions;
+  knobs?: Partial<SimnetKnobs>;
+  env?: Record<string, string>;
+  /** Replaces the stack's logger, to read what it logs. */
+  logger?: Logger;
+  /** A database of the test's own (another Postgres server); dropped, i.e. closed, by close(). */
+  database?: TestDatabase;
+  /** Another Redis server than the shared one. */
+  redisUrl?: string;
+};
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const chain = createSimChain({ checkpoints: 1_500, txPerCheckpoint: 4, packageTrafficFraction: 0.3, ...options.chain });
   const simnet = await createSimnetServer({ chain, ...options.knobs });
-  const database = await createTestDatabase();
-  const redis = createTestRedisNamespace();
+  const database = options.database ?? (await createTestDatabase());
+  const redis = createTestRedisNamespace(options.redisUrl);
   const env: Record<string, string> = {
     DATABASE_URL: database.url,
     REDIS_URL: redis.url,
@@ -84,6 +96,7 @@ export async function startStack(options: { chain?: SimChainOptions; knobs?: Par
     ...options.env,
   };
   const common = createCommon(loadConfig(env));
+  if (options.logger) common.logger = options.logger;
   const source = createSourceFromConfig(common);
   const queue = createBackfillQueue({ redisUrl: redis.url, prefix: redis.prefix });
   const api = await startApi(common, { db: database, source });
@@ -139,6 +152,7 @@ export async function startStack(options: { chain?: SimChainOptions; knobs?: Par
       for (const worker of workers) await worker.close();
       for (const indexer of indexers) await indexer.close();
       await api.close();
+      await source.control.close();
       await queue.close();
       await database.drop();
       await simnet.close();

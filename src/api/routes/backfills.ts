@@ -1,6 +1,8 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { RequestNotFoundError } from '../../backfill/errors.ts';
-import { decodeCursor, getBackfillView, listBackfills } from '../../backfill/views.ts';
+import { cancelRequest, deleteRequest, pauseRequest, resumeRequest } from '../../backfill/operations.ts';
+import { decodeCursor, getBackfillView, listBackfills, type BackfillView } from '../../backfill/views.ts';
+import { errorMessage } from '../../common/errors.ts';
 import { ApiError } from '../errors.ts';
 import type { ApiDeps } from '../app.ts';
 import {
@@ -10,7 +12,9 @@ import {
   CreateBackfillSchema,
   ErrorSchema,
   ListBackfillsQuerySchema,
+  OperatorActionSchema,
   RequestIdParamSchema,
+  ResumedBackfillSchema,
 } from '../schemas.ts';
 
 const json = <T>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
@@ -62,7 +66,79 @@ const listBackfillsRoute = createRoute({
   responses: { 200: json(BackfillPageSchema, 'A page of backfills'), 400: errors[400], 503: errors[503] },
 });
 
+const actionBody = { body: { content: { 'application/json': { schema: OperatorActionSchema } }, required: false } };
+const actionErrors = {
+  400: errors[400],
+  401: errors[401],
+  404: json(ErrorSchema, 'No such backfill'),
+  409: json(ErrorSchema, "The backfill's current status does not allow this; the message says which statuses do"),
+  503: errors[503],
+};
+
+const pauseBackfill = createRoute({
+  method: 'post',
+  path: '/v1/backfills/{id}/pause',
+  tags: ['backfills'],
+  summary: 'Pause a queued or running backfill',
+  description:
+    'The worker walking it stops within one chunk: the chunk in flight is not committed once the pause is visible. ' +
+    'Resume continues from the watermark.',
+  security: [{ bearer: [] }],
+  request: { params: RequestIdParamSchema, ...actionBody },
+  responses: { 200: json(BackfillSchema, 'The paused backfill'), ...actionErrors },
+});
+
+const cancelBackfill = createRoute({
+  method: 'post',
+  path: '/v1/backfills/{id}/cancel',
+  tags: ['backfills'],
+  summary: 'Cancel a queued, running or paused backfill',
+  description:
+    'Final: the worker walking it stops within one chunk and nothing commits once the cancel is visible; the rows ' +
+    'written so far stay. Resuming a cancelled backfill starts a new one from its watermark.',
+  security: [{ bearer: [] }],
+  request: { params: RequestIdParamSchema, ...actionBody },
+  responses: { 200: json(BackfillSchema, 'The cancelled backfill'), ...actionErrors },
+});
+
+const resumeBackfill = createRoute({
+  method: 'post',
+  path: '/v1/backfills/{id}/resume',
+  tags: ['backfills'],
+  summary: 'Resume a paused, failed or cancelled backfill',
+  description:
+    'A paused or failed backfill is queued again and continues from its watermark (200). A cancelled one stays ' +
+    'cancelled and is continued by a new backfill over [its watermark + 1, its end] with the same family, match ' +
+    'and options, naming it in `resumedFromId` (202); resuming it again returns that continuation (200), as does ' +
+    'an active backfill of the same package and options.',
+  security: [{ bearer: [] }],
+  request: { params: RequestIdParamSchema, ...actionBody },
+  responses: {
+    200: json(ResumedBackfillSchema, 'The backfill, queued again (or the existing continuation)'),
+    202: json(ResumedBackfillSchema, 'The new backfill continuing the cancelled one'),
+    ...actionErrors,
+  },
+});
+
+const deleteBackfill = createRoute({
+  method: 'delete',
+  path: '/v1/backfills/{id}',
+  tags: ['backfills'],
+  summary: 'Delete a finished backfill',
+  description: 'Completed, failed and cancelled backfills only; their watermark, chunk log and history go, the rows written stay in sui_objects.',
+  security: [{ bearer: [] }],
+  request: { params: RequestIdParamSchema },
+  responses: { 204: { description: 'Deleted' }, ...actionErrors },
+});
+
 export function registerBackfillRoutes(app: OpenAPIHono, deps: ApiDeps): void {
+  const operator = (reason: string | undefined) => ({ actor: 'api', reason });
+  const view = async (id: string): Promise<BackfillView> => {
+    const found = await getBackfillView(deps.db, id);
+    if (!found) throw new RequestNotFoundError(id);
+    return found;
+  };
+
   app.openapi(createBackfill, async (c) => {
     const body = c.req.valid('json');
     const { request, created, enqueued } = await deps.intake.submit(body);
@@ -90,8 +166,42 @@ export function registerBackfillRoutes(app: OpenAPIHono, deps: ApiDeps): void {
 
   app.openapi(getBackfill, async (c) => {
     const { id } = c.req.valid('param');
-    const view = await getBackfillView(deps.db, id);
-    if (!view) throw new RequestNotFoundError(id);
-    return c.json(view, 200);
+    return c.json(await view(id), 200);
+  });
+
+  app.openapi(pauseBackfill, async (c) => {
+    const { id } = c.req.valid('param');
+    await pauseRequest(deps.db.db, id, operator(c.req.valid('json').reason));
+    return c.json(await view(id), 200);
+  });
+
+  app.openapi(cancelBackfill, async (c) => {
+    const { id } = c.req.valid('param');
+    await cancelRequest(deps.db.db, id, operator(c.req.valid('json').reason));
+    return c.json(await view(id), 200);
+  });
+
+  app.openapi(resumeBackfill, async (c) => {
+    const { id } = c.req.valid('param');
+    const { request, kind } = await resumeRequest(deps.db.db, id, operator(c.req.valid('json').reason));
+    let enqueued = false;
+    if (request.status === 'queued') {
+      // As at intake: with Redis down the request is safe in Postgres and the reconciler enqueues it.
+      enqueued = await deps.queue.enqueue(request.id).then(
+        () => true,
+        (error) => {
+          deps.common.logger.warn({ requestId: request.id, err: errorMessage(error) }, 'resumed but not enqueued; the reconciler will enqueue it');
+          return false;
+        },
+      );
+    }
+    return c.json({ ...(await view(request.id)), enqueued }, kind === 'continued' ? 202 : 200);
+  });
+
+  app.openapi(deleteBackfill, async (c) => {
+    const { id } = c.req.valid('param');
+    const deleted = await deleteRequest(deps.db.db, id);
+    deps.common.logger.info({ requestId: id, status: deleted.status, packageId: deleted.packageId }, 'backfill deleted');
+    return c.body(null, 204);
   });
 }

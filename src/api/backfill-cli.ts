@@ -1,0 +1,377 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { errorMessage } from '../common/errors.ts';
+import { EXIT, parseFlags, UsageError, type Command } from '../common/process.ts';
+import { ApiRequestError, ApiUnreachableError, createApiClient, type ApiClient, type Backfill } from './client.ts';
+import { formatDuration, progressLine } from './progress-bar.ts';
+
+/** What `sui-backfill backfill ...` exits with; scripts branch on it. */
+export const BACKFILL_EXIT = {
+  ...EXIT,
+  /** 404: no such backfill (or package, for start). */
+  notFound: 4,
+  /** 409: the backfill's status does not allow the action. */
+  conflict: 5,
+  /** 400 or 422: the API rejected the input. */
+  rejected: 6,
+  /** 401: API_TOKEN missing or wrong. */
+  unauthorized: 7,
+} as const;
+
+const FINISHED = new Set(['completed', 'failed', 'cancelled']);
+
+const COMMON_OPTIONS = `  --api URL    the API to talk to (default http://127.0.0.1:$PORT, PORT defaulting to 3000)
+  --json       print the API's JSON answer on stdout, errors too ({"error": {"code", "message"}})
+  -h, --help   show this help`;
+
+const EXIT_CODES = `Exit codes:
+  0  done
+  1  the backfill failed or was cancelled (status, start --watch), or an unexpected error
+  2  usage error (unknown option, missing argument)
+  3  the API is unreachable, or answered 5xx (Postgres, Redis or the Sui RPC unavailable)
+  4  not found (no such backfill, package or object)
+  5  conflict: the backfill's status does not allow this (HTTP 409)
+  6  rejected input (HTTP 400 or 422), the message names the field
+  7  unauthorized: API_TOKEN is missing or wrong (HTTP 401)`;
+
+type Flags = Record<string, string | boolean | undefined>;
+type Context = { client: ApiClient; flags: Flags; json: boolean; args: string[] };
+
+type Subcommand = {
+  name: string;
+  args: string[];
+  summary: string;
+  help: string;
+  options: Parameters<typeof parseFlags>[1];
+  run: (context: Context) => Promise<number>;
+};
+
+const print = (value: unknown) => console.log(typeof value === 'string' ? value : JSON.stringify(value));
+
+function exitFor(status: string): number {
+  return status === 'failed' || status === 'cancelled' ? BACKFILL_EXIT.failure : BACKFILL_EXIT.ok;
+}
+
+function summaryLine(view: Backfill): string {
+  return `${view.id}  ${view.status}  ${view.originalPackageId}  match ${view.match}  checkpoints ${view.fromCheckpoint}..${view.toCheckpoint}`;
+}
+
+function detail(view: Backfill): string {
+  const lines = [
+    `backfill   ${view.id}`,
+    `status     ${view.status}${view.resumedFromId ? `  (continues ${view.resumedFromId})` : ''}`,
+    `package    ${view.packageId}${view.packageId === view.originalPackageId ? '' : `  (original ${view.originalPackageId})`}  match ${view.match}`,
+    `range      ${view.fromCheckpoint}..${view.toCheckpoint}  watermark ${view.watermark.checkpointHiInclusive}  done ${view.watermark.doneRanges}`,
+    `progress   ${progressLine(view)}`,
+    `rows       ${view.rowsInserted} inserted, ${view.objectsMatched} matched, attempts ${view.attempts}`,
+  ];
+  if (view.workerId) lines.push(`worker     ${view.workerId}${view.heartbeatAt ? `  heartbeat ${view.heartbeatAt}` : ''}`);
+  if (view.lastError) lines.push(`last error ${view.lastError}`);
+  if (view.recentChunks.length > 0) {
+    lines.push('recent chunks (newest first):');
+    for (const chunk of view.recentChunks) {
+      lines.push(
+        `  ${`${chunk.fromCheckpoint}..${chunk.toCheckpoint}`.padEnd(24)} rows ${String(chunk.rowsInserted).padStart(6)}  rpc ${String(chunk.rpcCalls).padStart(5)}  ${formatDuration(chunk.durationMs / 1000).padStart(6)}  ${chunk.workerId}`,
+      );
+    }
+  }
+  lines.push('history:');
+  for (const transition of view.transitions) {
+    const change = `${transition.from ?? '(new)'} → ${transition.to}`;
+    lines.push(`  ${transition.at}  ${change.padEnd(22)} ${transition.actor}${transition.reason ? `  ${transition.reason}` : ''}`);
+  }
+  return lines.join('\n');
+}
+
+/** Polls until the backfill is finished: a live bar on a terminal, a line per change otherwise, NDJSON with --json. */
+async function watch(client: ApiClient, id: string, json: boolean, intervalMs: number): Promise<Backfill> {
+  const tty = process.stdout.isTTY === true && !json;
+  let last = '';
+  for (;;) {
+    const view = await client.getBackfill(id);
+    const finished = FINISHED.has(view.status);
+    const line = json ? JSON.stringify(view) : progressLine(view);
+    if (tty) process.stdout.write(`\r${line}\x1b[K${finished ? '\n' : ''}`);
+    else if (line !== last || finished) print(line);
+    last = line;
+    if (finished) return view;
+    await sleep(intervalMs);
+  }
+}
+
+function actionHelp(name: string, what: string): string {
+  return `Usage: sui-backfill backfill ${name} <id> [--reason TEXT]
+
+${what}
+
+Options:
+  --reason TEXT  recorded in the backfill's history
+${COMMON_OPTIONS}`;
+}
+
+const intervalOf = (flags: Flags) => {
+  const value = Number(flags.interval ?? 1000);
+  if (!Number.isInteger(value) || value < 50) throw new UsageError(`--interval: expected milliseconds, at least 50 (got ${flags.interval})`);
+  return value;
+};
+
+const WATCH_OPTIONS = `  --watch        follow the progress until the backfill is completed, failed or cancelled: a live bar
+                 with rate and ETA on a terminal, one line per change otherwise, one JSON line per
+                 poll with --json (a paused backfill is followed until it is resumed and ends)
+  --interval MS  how often --watch polls (default 1000)`;
+
+const subcommands: Subcommand[] = [
+  {
+    name: 'start',
+    args: ['packageId'],
+    summary: 'backfill a package (any ID of its upgrade family)',
+    help: `Usage: sui-backfill backfill start <packageId> [--match outer|anywhere] [--from N] [--to N] [--watch]
+
+Posts a backfill (POST /v1/backfills). The range defaults to the package's publish checkpoint up to
+where the live indexer covers it (or the chain tip read now); it is fixed on the request. When the
+package already has an active backfill with the same options, that one is shown instead.
+
+Options:
+  --match MODE   outer (default: the object's own type is defined by the package family) or anywhere
+                 (the family appears anywhere in the type: dynamic fields, coins of its currency)
+  --from N       first checkpoint (default: the package's publish checkpoint)
+  --to N         last checkpoint (default: where live indexing took over, or the tip)
+${WATCH_OPTIONS}
+${COMMON_OPTIONS}`,
+    options: {
+      match: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      watch: { type: 'boolean', default: false },
+      interval: { type: 'string' },
+    },
+    run: async ({ client, flags, json, args }) => {
+      const interval = intervalOf(flags);
+      const { status, body } = await client.createBackfill({
+        packageId: args[0],
+        match: flags.match as 'outer' | 'anywhere' | undefined,
+        fromCheckpoint: flags.from as string | undefined,
+        toCheckpoint: flags.to as string | undefined,
+      });
+      if (json) print(body);
+      else {
+        print(`${status === 202 ? 'started' : 'already active'}: ${body.id}  ${body.status}  ${body.originalPackageId}  match ${body.match}  checkpoints ${body.fromCheckpoint}..${body.toCheckpoint}`);
+        if (!body.enqueued && status === 202) print('note: Redis was unavailable; the backfill is saved and will be queued when Redis is back');
+      }
+      if (!flags.watch) return BACKFILL_EXIT.ok;
+      return exitFor((await watch(client, body.id, json, interval)).status);
+    },
+  },
+  {
+    name: 'list',
+    args: [],
+    summary: 'list backfills, newest first',
+    help: `Usage: sui-backfill backfill list [--status S] [--package ID] [--limit N] [--cursor C]
+
+Lists backfills newest first (GET /v1/backfills). When more exist, the last line gives the --cursor
+of the next page (with --json: nextCursor).
+
+Options:
+  --status S     only queued, running, paused, completed, failed or cancelled ones
+  --package ID   only backfills of this package (any ID of its upgrade family)
+  --limit N      at most N (1-500, default 50)
+  --cursor C     the page after the one that printed this cursor
+${COMMON_OPTIONS}`,
+    options: { status: { type: 'string' }, package: { type: 'string' }, limit: { type: 'string' }, cursor: { type: 'string' } },
+    run: async ({ client, flags, json }) => {
+      const page = await client.listBackfills({
+        status: flags.status as string | undefined,
+        packageId: flags.package as string | undefined,
+        limit: flags.limit as string | undefined,
+        cursor: flags.cursor as string | undefined,
+      });
+      if (json) {
+        print(page);
+        return BACKFILL_EXIT.ok;
+      }
+      if (page.items.length === 0) print('no backfills');
+      else {
+        print(`${'ID'.padEnd(36)}  ${'STATUS'.padEnd(9)}  ${'MATCH'.padEnd(8)}  ${'DONE'.padStart(6)}  ${'WATERMARK/TO'.padEnd(23)}  ${'ROWS'.padStart(8)}  PACKAGE`);
+        for (const item of page.items) {
+          print(
+            `${item.id}  ${item.status.padEnd(9)}  ${item.match.padEnd(8)}  ${`${item.percent.toFixed(1)}%`.padStart(6)}  ${`${item.checkpointHiInclusive}/${item.toCheckpoint}`.padEnd(23)}  ${String(item.rowsInserted).padStart(8)}  ${item.originalPackageId}`,
+          );
+        }
+      }
+      if (page.nextCursor) print(`more: --cursor ${page.nextCursor}`);
+      return BACKFILL_EXIT.ok;
+    },
+  },
+  {
+    name: 'status',
+    args: ['id'],
+    summary: "a backfill's progress, chunk log and history (--watch: live)",
+    help: `Usage: sui-backfill backfill status <id> [--watch] [--interval MS]
+
+Shows a backfill (GET /v1/backfills/:id): status, range, watermark, progress with rate and ETA, rows,
+the recent chunks and every status change with who made it and why. Exits 1 when the backfill
+failed or was cancelled.
+
+Options:
+${WATCH_OPTIONS}
+${COMMON_OPTIONS}`,
+    options: { watch: { type: 'boolean', default: false }, interval: { type: 'string' } },
+    run: async ({ client, flags, json, args }) => {
+      const interval = intervalOf(flags);
+      if (flags.watch) {
+        const view = await watch(client, args[0], json, interval);
+        if (!json) print(detail(view));
+        return exitFor(view.status);
+      }
+      const view = await client.getBackfill(args[0]);
+      print(json ? view : detail(view));
+      return exitFor(view.status);
+    },
+  },
+  {
+    name: 'pause',
+    args: ['id'],
+    summary: 'pause a queued or running backfill',
+    help: actionHelp('pause', 'Pauses a queued or running backfill (POST /v1/backfills/:id/pause). The worker walking it stops\nwithin one chunk; resume continues from the watermark.'),
+    options: { reason: { type: 'string' } },
+    run: async ({ client, flags, json, args }) => {
+      const view = await client.pauseBackfill(args[0], flags.reason as string | undefined);
+      print(json ? view : `paused: ${summaryLine(view)}`);
+      return BACKFILL_EXIT.ok;
+    },
+  },
+  {
+    name: 'resume',
+    args: ['id'],
+    summary: 'resume a paused, failed or cancelled backfill',
+    help: actionHelp(
+      'resume',
+      'Resumes a backfill (POST /v1/backfills/:id/resume). A paused or failed backfill is queued again and\n' +
+        'continues from its watermark. A cancelled one stays cancelled and is continued by a new backfill\n' +
+        'from its watermark to its end (same package, match and options), which is shown.',
+    ),
+    options: { reason: { type: 'string' } },
+    run: async ({ client, flags, json, args }) => {
+      const { status, body } = await client.resumeBackfill(args[0], flags.reason as string | undefined);
+      if (json) print(body);
+      else {
+        print(`${status === 202 ? `continued by a new backfill from checkpoint ${body.fromCheckpoint}` : 'resumed'}: ${summaryLine(body)}`);
+        if (!body.enqueued && body.status === 'queued') print('note: Redis was unavailable; the backfill will be queued when Redis is back');
+      }
+      return BACKFILL_EXIT.ok;
+    },
+  },
+  {
+    name: 'cancel',
+    args: ['id'],
+    summary: 'cancel a queued, running or paused backfill',
+    help: actionHelp(
+      'cancel',
+      'Cancels a backfill (POST /v1/backfills/:id/cancel). Final: the worker walking it stops within one\n' +
+        'chunk and the rows written so far stay. Resume starts a new backfill from its watermark.',
+    ),
+    options: { reason: { type: 'string' } },
+    run: async ({ client, flags, json, args }) => {
+      const view = await client.cancelBackfill(args[0], flags.reason as string | undefined);
+      print(json ? view : `cancelled: ${summaryLine(view)}`);
+      return BACKFILL_EXIT.ok;
+    },
+  },
+  {
+    name: 'delete',
+    args: ['id'],
+    summary: 'delete a completed, failed or cancelled backfill',
+    help: `Usage: sui-backfill backfill delete <id>
+
+Deletes a finished backfill (DELETE /v1/backfills/:id) with its watermark, chunk log and history. The
+object versions it wrote stay in sui_objects. Queued, running and paused backfills cannot be deleted
+(exit 5): cancel them first.
+
+Options:
+${COMMON_OPTIONS}`,
+    options: {},
+    run: async ({ client, json, args }) => {
+      await client.deleteBackfill(args[0]);
+      print(json ? { id: args[0], deleted: true } : `deleted: ${args[0]}`);
+      return BACKFILL_EXIT.ok;
+    },
+  },
+];
+
+const width = Math.max(...subcommands.map((sub) => `${sub.name} ${sub.args.map((arg) => `<${arg}>`).join(' ')}`.length));
+
+const HELP = `Usage: sui-backfill backfill <command> [arguments] [options]
+
+Starts, lists, follows and steers backfills through the API. Mutating commands send API_TOKEN as
+the bearer token.
+
+Commands:
+${subcommands.map((sub) => `  ${`${sub.name} ${sub.args.map((arg) => `<${arg}>`).join(' ')}`.padEnd(width)}  ${sub.summary}`).join('\n')}
+
+Options of every command:
+${COMMON_OPTIONS}
+
+Environment: API_TOKEN (bearer token of start, pause, resume, cancel and delete), PORT (the default --api)
+
+${EXIT_CODES}
+
+Run 'sui-backfill backfill <command> --help' for a command's options.`;
+
+function apiErrorExit(error: ApiRequestError): number {
+  if (error.status === 400 || error.status === 422) return BACKFILL_EXIT.rejected;
+  if (error.status === 401) return BACKFILL_EXIT.unauthorized;
+  if (error.status === 404) return BACKFILL_EXIT.notFound;
+  if (error.status === 409) return BACKFILL_EXIT.conflict;
+  if (error.status >= 500) return BACKFILL_EXIT.unavailable;
+  return BACKFILL_EXIT.failure;
+}
+
+async function runSubcommand(sub: Subcommand, argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(argv, { ...sub.options, api: { type: 'string' }, json: { type: 'boolean', default: false } }, true);
+  if (values.help) {
+    console.log(sub.help);
+    return BACKFILL_EXIT.ok;
+  }
+  if (positionals.length !== sub.args.length) {
+    const expected = sub.args.length === 0 ? 'no arguments' : sub.args.map((arg) => `<${arg}>`).join(' ');
+    throw new UsageError(`backfill ${sub.name}: expected ${expected}, got ${positionals.length === 0 ? 'none' : positionals.join(' ')}`);
+  }
+  const json = values.json === true;
+  const baseUrl = (values.api as string | undefined) ?? `http://127.0.0.1:${process.env.PORT || 3000}`;
+  const client = createApiClient({ baseUrl, token: process.env.API_TOKEN || undefined });
+  try {
+    return await sub.run({ client, flags: values, json, args: positionals });
+  } catch (error) {
+    if (!(error instanceof ApiRequestError || error instanceof ApiUnreachableError)) throw error;
+    if (json) print({ error: { code: error.code, message: error.message } });
+    else console.error(`${error.code}: ${error.message}`);
+    return error instanceof ApiRequestError ? apiErrorExit(error) : BACKFILL_EXIT.unavailable;
+  }
+}
+
+export const backfillCommand: Command = {
+  name: 'backfill',
+  summary: 'start, list, follow, pause, resume, cancel and delete backfills through the API',
+  help: HELP,
+  async run(argv) {
+    const [name, ...rest] = argv;
+    if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+      console.log(HELP);
+      return name === undefined ? BACKFILL_EXIT.usage : BACKFILL_EXIT.ok;
+    }
+    const sub = subcommands.find((candidate) => candidate.name === name);
+    if (!sub) {
+      console.error(`unknown backfill command '${name}'\n\n${HELP}`);
+      return BACKFILL_EXIT.usage;
+    }
+    try {
+      return await runSubcommand(sub, rest);
+    } catch (error) {
+      if (error instanceof UsageError) {
+        console.error(`${error.message}\nRun 'sui-backfill backfill ${sub.name} --help' for its usage.`);
+        return BACKFILL_EXIT.usage;
+      }
+      console.error(`unexpected error: ${errorMessage(error)}`);
+      return BACKFILL_EXIT.failure;
+    }
+  },
+};

@@ -1,0 +1,94 @@
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import { createRpcSettingsStore, type RpcSettings } from '../../sui/rpc-settings.ts';
+import type { RpcProcessState } from '../../sui/rpc-state.ts';
+import type { ApiDeps } from '../app.ts';
+import { ErrorSchema, RpcConfigSchema, RpcLimitsUpdateSchema } from '../schemas.ts';
+
+const json = <T>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
+const unavailable = json(ErrorSchema, 'Postgres is unavailable; retry after the Retry-After seconds');
+
+const DESCRIPTION =
+  'The RPC limits every process applies (persisted; a change reaches every process within RPC_SETTINGS_POLL_MS), ' +
+  'and each live process as it published its state to Redis in the last seconds: configured, effective and achieved rates, ' +
+  'calls in flight and queued, rate-limit replies, the pause in force, and the health of each Sui endpoint.';
+
+const getRpcConfig = createRoute({
+  method: 'get',
+  path: '/v1/config/rpc',
+  tags: ['config'],
+  summary: 'RPC limits and what every process achieves',
+  description: DESCRIPTION,
+  responses: { 200: json(RpcConfigSchema, 'Limits and state'), 503: unavailable },
+});
+
+const putRpcConfig = createRoute({
+  method: 'put',
+  path: '/v1/config/rpc',
+  tags: ['config'],
+  summary: 'Change the RPC limits at runtime',
+  description: 'Stores the new limits (a limit left out keeps its current value); every process applies them within seconds, without a restart.',
+  security: [{ bearer: [] }],
+  request: { body: { content: { 'application/json': { schema: RpcLimitsUpdateSchema } }, required: true } },
+  responses: {
+    200: json(RpcConfigSchema, 'The limits now stored, and the state'),
+    400: json(ErrorSchema, 'Malformed input: the message names the field and why'),
+    401: json(ErrorSchema, 'Missing or wrong bearer token'),
+    503: unavailable,
+  },
+});
+
+const deleteRpcConfig = createRoute({
+  method: 'delete',
+  path: '/v1/config/rpc',
+  tags: ['config'],
+  summary: "Go back to the environment's RPC limits",
+  description: 'Deletes the stored limits: each process applies its RPC_REQUESTS_PER_SECOND and RPC_CONCURRENCY again within seconds.',
+  security: [{ bearer: [] }],
+  responses: { 200: json(RpcConfigSchema, 'The environment limits, and the state'), 401: json(ErrorSchema, 'Missing or wrong bearer token'), 503: unavailable },
+});
+
+export function registerRpcConfigRoutes(app: OpenAPIHono, deps: ApiDeps): void {
+  const { config } = deps.common;
+  // Without the process's control (an app built around a bare source), the row is still readable and writable.
+  const settings = deps.rpc?.settings ?? createRpcSettingsStore(deps.db.db, { requestsPerSecond: config.RPC_REQUESTS_PER_SECOND, maxInFlight: config.RPC_CONCURRENCY });
+
+  const view = async (configured: RpcSettings) => {
+    const { processes, complete } = deps.rpc ? await deps.rpc.processes() : { processes: [] as RpcProcessState[], complete: false };
+    const sum = (pick: (state: RpcProcessState) => number) => processes.reduce((total, state) => total + pick(state), 0);
+    return {
+      configured: {
+        requestsPerSecond: configured.requestsPerSecond,
+        maxInFlight: configured.maxInFlight,
+        source: configured.source,
+        updatedAt: configured.updatedAt?.toISOString() ?? null,
+        updatedBy: configured.updatedBy,
+      },
+      totals: {
+        processes: processes.length,
+        achievedRequestsPerSecond: Math.round(sum((state) => state.achievedRequestsPerSecond) * 10) / 10,
+        inFlight: sum((state) => state.inFlight),
+        queued: sum((state) => state.queued),
+        throttled: sum((state) => state.throttled),
+      },
+      processes,
+      complete,
+    };
+  };
+
+  app.openapi(getRpcConfig, async (c) => c.json(await view(await settings.read()), 200));
+
+  app.openapi(putRpcConfig, async (c) => {
+    const body = c.req.valid('json');
+    const stored = await settings.write({ requestsPerSecond: body.requestsPerSecond, maxInFlight: body.maxInFlight }, body.updatedBy ?? 'api');
+    deps.common.logger.info({ requestsPerSecond: stored.requestsPerSecond, maxInFlight: stored.maxInFlight, updatedBy: stored.updatedBy }, 'rpc limits stored');
+    await deps.rpc?.refresh();
+    return c.json(await view(stored), 200);
+  });
+
+  app.openapi(deleteRpcConfig, async (c) => {
+    const defaults = await settings.reset();
+    deps.common.logger.info({ requestsPerSecond: defaults.requestsPerSecond, maxInFlight: defaults.maxInFlight }, 'rpc limits reset to the environment');
+    await deps.rpc?.refresh();
+    return c.json(await view(defaults), 200);
+  });
+}

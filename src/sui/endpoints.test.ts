@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { createEndpointPool } from './endpoints.ts';
+import { NotFoundError, RateLimitedError, UnavailableError } from './errors.ts';
+import { sleep } from './retry.ts';
+
+const A = 'http://a.example:9000';
+const B = 'http://b.example:9000';
+const ARCHIVE = 'http://archive.example:9000';
+const down = () => new UnavailableError('connection refused', 'network');
+
+describe('createEndpointPool', () => {
+  it('prefers the first full node, and another one for the retry of a call that just failed there', () => {
+    const pool = createEndpointPool({ urls: [A, B] });
+    const [a, b] = pool.primaries;
+    expect(pool.pick()).toBe(a);
+    expect(pool.pick({ avoid: a })).toBe(b);
+    expect(pool.describe()).toBe(`${A}, ${B}`);
+  });
+
+  it('puts an endpoint aside after three failures in a row; answers of any kind reset the count', async () => {
+    const pool = createEndpointPool({ urls: [A, B], cooldownMs: 100 });
+    const [a, b] = pool.primaries;
+    pool.report(a, 'failed', down());
+    pool.report(a, 'failed', down());
+    // NOT_FOUND or a rate limit is the node answering.
+    pool.report(a, 'answered', new NotFoundError('no such object'));
+    pool.report(a, 'failed', down());
+    pool.report(a, 'failed', down());
+    expect(pool.pick()).toBe(a);
+    pool.report(a, 'failed', down());
+    expect(pool.pick()).toBe(b);
+    expect(pool.health()[0]).toMatchObject({ url: A, state: 'down', consecutiveFailures: 3, lastError: 'connection refused' });
+    expect(pool.health()[1]).toMatchObject({ url: B, state: 'up', retryAt: null });
+
+    // After the cool-down one call probes it while the others keep going elsewhere.
+    await sleep(120);
+    expect(pool.health()[0].state).toBe('probing');
+    expect(pool.pick()).toBe(a);
+    expect(pool.pick()).toBe(b);
+    // A failed probe puts it aside again at once; an answered one brings it back.
+    pool.report(a, 'failed', down());
+    expect(pool.pick()).toBe(b);
+    await sleep(120);
+    expect(pool.pick()).toBe(a);
+    pool.report(a, 'answered');
+    expect(pool.health()[0]).toMatchObject({ state: 'up', consecutiveFailures: 0 });
+    expect(pool.pick()).toBe(a);
+  });
+
+  it('with every endpoint put aside, asks the one due back first rather than none', () => {
+    const pool = createEndpointPool({ urls: [A, B], cooldownMs: 60_000 });
+    const [a, b] = pool.primaries;
+    for (let i = 0; i < 3; i++) pool.report(b, 'failed', down());
+    for (let i = 0; i < 3; i++) pool.report(a, 'failed', down());
+    expect(pool.pick()).toBe(b);
+  });
+
+  it('sends a checkpoint below what the full nodes serve to the archive, once their lowest is known', () => {
+    const pool = createEndpointPool({ urls: [A, B], archiveUrl: ARCHIVE });
+    const [a, b] = pool.primaries;
+    expect(pool.pick({ checkpoint: 10n })).toBe(a);
+    pool.learnLowest(a, 100n);
+    expect(pool.pick({ checkpoint: 10n })).toBe(b);
+    expect(pool.servingOthers(10n, a)).toEqual([b, pool.archive]);
+    pool.learnLowest(b, 50n);
+    expect(pool.pick({ checkpoint: 10n })).toBe(pool.archive);
+    expect(pool.pick({ checkpoint: 60n })).toBe(b);
+    expect(pool.pick({ checkpoint: 100n })).toBe(a);
+    expect(pool.pick()).toBe(a);
+    pool.learnLowest(pool.archive!, 20n);
+    expect(pool.servingOthers(10n, b)).toEqual([]);
+    expect(pool.describe()).toBe(`${A}, ${B} (archive ${ARCHIVE})`);
+    expect(pool.health().map((endpoint) => [endpoint.role, endpoint.lowestAvailableCheckpoint])).toEqual([
+      ['primary', '100'],
+      ['primary', '50'],
+      ['archive', '20'],
+    ]);
+  });
+
+  it('without an archive, a pruned checkpoint still goes to a full node (which says what it pruned)', () => {
+    const pool = createEndpointPool({ urls: [A] });
+    pool.learnLowest(pool.primaries[0], 100n);
+    expect(pool.pick({ checkpoint: 10n })).toBe(pool.primaries[0]);
+    expect(pool.servingOthers(10n, pool.primaries[0])).toEqual([]);
+  });
+
+  it('a rate-limit reply is an answer, not a failing endpoint', () => {
+    const pool = createEndpointPool({ urls: [A, B] });
+    const [a] = pool.primaries;
+    for (let i = 0; i < 5; i++) pool.report(a, 'answered', new RateLimitedError('slow down'));
+    expect(pool.pick()).toBe(a);
+  });
+});

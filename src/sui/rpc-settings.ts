@@ -1,0 +1,120 @@
+import { eq, sql } from 'drizzle-orm';
+import { errorMessage } from '../common/errors.ts';
+import type { Logger } from '../common/logger.ts';
+import type { Database } from '../db/client.ts';
+import { rpcSettings } from '../db/schema/rpc.ts';
+import type { RpcBudget, RpcLimits } from './budget.ts';
+
+/** The one scope in use: the limits every process of the deployment applies. */
+export const GLOBAL_SCOPE = 'global';
+
+export type RpcSettings = RpcLimits & {
+  /** `database`: an operator set them; `environment`: no row, the processes' env defaults apply. */
+  source: 'database' | 'environment';
+  updatedAt: Date | null;
+  updatedBy: string | null;
+};
+
+/** The persisted RPC limits (`rpc_settings`), with the environment's as defaults when no row exists. */
+export type RpcSettingsStore = {
+  read(): Promise<RpcSettings>;
+  write(limits: Partial<RpcLimits>, updatedBy: string): Promise<RpcSettings>;
+  /** Deletes the row: every process goes back to its environment's limits. */
+  reset(): Promise<RpcSettings>;
+};
+
+export function createRpcSettingsStore(db: Database, defaults: RpcLimits): RpcSettingsStore {
+  const fromEnvironment = (): RpcSettings => ({ ...defaults, source: 'environment', updatedAt: null, updatedBy: null });
+  const read = async (): Promise<RpcSettings> => {
+    const [row] = await db.select().from(rpcSettings).where(eq(rpcSettings.scope, GLOBAL_SCOPE));
+    if (!row) return fromEnvironment();
+    return { requestsPerSecond: row.requestsPerSecond, maxInFlight: row.maxInFlight, source: 'database', updatedAt: row.updatedAt, updatedBy: row.updatedBy };
+  };
+  return {
+    read,
+    async write(limits, updatedBy) {
+      // A partial change keeps the other limit as it stands now (row, else environment).
+      const current = await read();
+      const next = { requestsPerSecond: limits.requestsPerSecond ?? current.requestsPerSecond, maxInFlight: limits.maxInFlight ?? current.maxInFlight };
+      const [row] = await db
+        .insert(rpcSettings)
+        .values({ scope: GLOBAL_SCOPE, ...next, updatedBy })
+        .onConflictDoUpdate({ target: rpcSettings.scope, set: { ...next, updatedBy, updatedAt: sql`now()` } })
+        .returning();
+      return { requestsPerSecond: row.requestsPerSecond, maxInFlight: row.maxInFlight, source: 'database', updatedAt: row.updatedAt, updatedBy: row.updatedBy };
+    },
+    async reset() {
+      await db.delete(rpcSettings).where(eq(rpcSettings.scope, GLOBAL_SCOPE));
+      return fromEnvironment();
+    },
+  };
+}
+
+export type RpcSettingsWatcher = {
+  /** Reads the settings now and applies them (also what every poll does). */
+  refresh(): Promise<RpcSettings | undefined>;
+  /** The settings last applied; undefined until the first read succeeded. */
+  current(): RpcSettings | undefined;
+  /** Stops polling; resolves once a read in progress has ended. */
+  stop(): Promise<void>;
+};
+
+/** While the row cannot be read, polls slow down (doubling) to at most this. */
+const MAX_FAILING_INTERVAL_MS = 10_000;
+
+/**
+ * Polls the settings row and applies changes to the budget, so a PUT on any API replica reaches
+ * every process within one interval. While Postgres cannot be read the budget keeps what it has
+ * and the polls slow down, so an outage is not met with a reconnect every second.
+ */
+export function watchRpcSettings(options: { store: RpcSettingsStore; budget: RpcBudget; intervalMs: number; logger: Logger }): RpcSettingsWatcher {
+  const { store, budget, logger } = options;
+  let applied: RpcSettings | undefined;
+  let failures = 0;
+  let stopped = false;
+
+  const refresh = async () => {
+    let settings: RpcSettings;
+    try {
+      settings = await store.read();
+    } catch (error) {
+      if (failures === 0) logger.warn({ err: errorMessage(error) }, 'cannot read the rpc settings; the current limits stay in force');
+      failures++;
+      return undefined;
+    }
+    failures = 0;
+    if (!applied || applied.requestsPerSecond !== settings.requestsPerSecond || applied.maxInFlight !== settings.maxInFlight) {
+      if (applied) {
+        logger.info(
+          { requestsPerSecond: settings.requestsPerSecond, maxInFlight: settings.maxInFlight, source: settings.source, updatedBy: settings.updatedBy },
+          'rpc limits changed',
+        );
+      }
+      budget.setLimits(settings);
+    }
+    applied = settings;
+    return settings;
+  };
+
+  const delay = () => Math.min(options.intervalMs * 2 ** failures, Math.max(options.intervalMs, MAX_FAILING_INTERVAL_MS));
+  let timer: NodeJS.Timeout | undefined;
+  let polling: Promise<unknown> = Promise.resolve();
+  const poll = () => {
+    polling = refresh().finally(() => {
+      if (stopped) return;
+      timer = setTimeout(poll, delay());
+      timer.unref();
+    });
+  };
+  poll();
+
+  return {
+    refresh,
+    current: () => applied,
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await polling;
+    },
+  };
+}

@@ -1,0 +1,357 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { cancelRequest, pauseRequest } from '../src/backfill/operations.ts';
+import { claimRequest, createOrFindActiveRequest, finishHeldRequest } from '../src/backfill/requests.ts';
+import { chunksOf, isChain, tiling, transitionsOf, waitFor, walkers, writtenSoFar } from './helpers/backfill-checks.ts';
+import { sortRows, startStack, type Stack } from './helpers/stack.ts';
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack();
+});
+afterAll(async () => {
+  await stack?.close();
+});
+beforeEach(async () => {
+  stack.simnet.setKnobs({ latencyMs: 0, unavailableRate: 0 });
+  await stack.database.sql`truncate package_backfill_requests, sui_objects, sui_packages cascade`;
+});
+
+const UNKNOWN = '00000000-0000-4000-8000-000000000000';
+
+async function post(name: 'dex' | 'book' | 'token' | 'nft', from: number, to: number) {
+  const response = await stack.call('POST', '/v1/backfills', { packageId: stack.chain.package(name).originalId, fromCheckpoint: from, toCheckpoint: to });
+  expect(response.status).toBe(202);
+  return response.body as { id: string };
+}
+
+const action = (id: string, verb: 'pause' | 'resume' | 'cancel', body?: unknown) => stack.call('POST', `/v1/backfills/${id}/${verb}`, body);
+const truth = (name: 'dex' | 'book' | 'token' | 'nft', from: number, to: number) => stack.truth(stack.chain.package(name).originalId, 'outer', BigInt(from), BigInt(to));
+const history = async (id: string) => (await transitionsOf(stack.database, id)).map((t) => [t.from, t.to, t.actor, t.reason]);
+const rowsSum = async () => (await stack.database.sql<{ n: number }[]>`select coalesce(sum(rows_inserted), 0)::int as n from package_backfill_chunks`)[0].n;
+
+/**
+ * Returns while a slow chunk (about 600 ms of RPC) is being fetched: a few fast chunks first, then
+ * slow RPCs, then one more commit so that the whole next chunk is slow.
+ */
+async function chunkInFlight(id: string): Promise<void> {
+  stack.simnet.setKnobs({ latencyMs: 40 });
+  await waitFor('two chunks', async () => (await chunksOf(stack.database, id)).length >= 2);
+  stack.simnet.setKnobs({ latencyMs: 300 });
+  const committed = (await chunksOf(stack.database, id)).length;
+  await waitFor('one more chunk', async () => (await chunksOf(stack.database, id)).length > committed);
+  await sleep(50);
+}
+
+/** A request whose status is set directly through the lifecycle, without walking anything. */
+async function requestIn(status: 'queued' | 'running' | 'completed', packageByte: string, from = 10n) {
+  const packageId = `0x${packageByte.repeat(32)}`;
+  const { request } = await createOrFindActiveRequest(stack.database.db, {
+    packageId,
+    requestedPackageId: packageId,
+    familyIds: [packageId],
+    match: 'outer',
+    explicitFrom: from,
+    explicitTo: from + 10n,
+    fromCheckpoint: from,
+    toCheckpoint: from + 10n,
+  });
+  if (status !== 'queued') expect(await claimRequest(stack.database.db, request.id, 'w-test', 30_000)).toBeDefined();
+  if (status === 'completed') expect(await finishHeldRequest(stack.database.db, request.id, 'w-test', 'completed')).toBe(true);
+  return request.id;
+}
+
+describe('operator routes', () => {
+  it('answer 400 for a malformed id, 401 without the token, 404 for an unknown backfill', async () => {
+    for (const verb of ['pause', 'resume', 'cancel'] as const) {
+      const unknown = await action(UNKNOWN, verb);
+      expect(unknown.status).toBe(404);
+      expect(unknown.body).toEqual({ error: { code: 'request_not_found', message: `no backfill request ${UNKNOWN}` } });
+      expect((await action('nope', verb)).status).toBe(400);
+      const anonymous = await stack.call('POST', `/v1/backfills/${UNKNOWN}/${verb}`, undefined, { authorization: '' });
+      expect(anonymous.status).toBe(401);
+    }
+    expect((await stack.call('DELETE', `/v1/backfills/${UNKNOWN}`)).status).toBe(404);
+    expect((await stack.call('DELETE', `/v1/backfills/${UNKNOWN}`, undefined, { authorization: '' })).status).toBe(401);
+    const bogus = await action(UNKNOWN, 'pause', { bogus: 1 });
+    expect(bogus.status).toBe(400);
+    expect(bogus.body.error.message).toBe('body: unknown field(s) "bogus"');
+  });
+
+  it('answer 409 naming the allowed statuses when the current status does not allow the action', async () => {
+    const completed = await requestIn('completed', 'c1');
+    const expectations = [
+      ['pause', `cannot pause backfill ${completed}: it is completed; only queued and running backfills can be paused`],
+      ['resume', `cannot resume backfill ${completed}: it is completed; only paused, failed and cancelled backfills can be resumed`],
+      ['cancel', `cannot cancel backfill ${completed}: it is completed; only queued, running and paused backfills can be cancelled`],
+    ] as const;
+    for (const [verb, message] of expectations) {
+      const response = await action(completed, verb);
+      expect(response.status).toBe(409);
+      expect(response.body).toEqual({ error: { code: 'transition_not_allowed', message } });
+    }
+    const running = await requestIn('running', 'c2');
+    const refused = await stack.call('DELETE', `/v1/backfills/${running}`);
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.message).toBe(
+      `cannot delete backfill ${running}: it is running; only completed, failed and cancelled backfills can be deleted (cancel it first)`,
+    );
+    const resumeRunning = await action(running, 'resume');
+    expect(resumeRunning.body.error.message).toBe(`cannot resume backfill ${running}: it is running; only paused, failed and cancelled backfills can be resumed`);
+
+    const deleted = await stack.call('DELETE', `/v1/backfills/${completed}`);
+    expect(deleted.status).toBe(204);
+    expect((await stack.call('GET', `/v1/backfills/${completed}`)).status).toBe(404);
+    expect(await transitionsOf(stack.database, completed)).toEqual([]);
+    // Nothing happened to what the refused requests hold.
+    expect((await stack.call('GET', `/v1/backfills/${running}`)).body.status).toBe('running');
+  });
+
+  it('let exactly one of concurrent calls win each race, recording a consistent history', async () => {
+    const { id } = await post('token', 300, 399);
+    const pauses = await Promise.all(Array.from({ length: 6 }, () => action(id, 'pause')));
+    expect(pauses.map((r) => r.status).sort()).toEqual([200, 409, 409, 409, 409, 409]);
+    for (const lost of pauses.filter((r) => r.status === 409)) {
+      expect(lost.body.error.message).toBe(`cannot pause backfill ${id}: it is paused; only queued and running backfills can be paused`);
+    }
+    const resumes = await Promise.all(Array.from({ length: 6 }, () => action(id, 'resume')));
+    expect(resumes.map((r) => r.status).sort()).toEqual([200, 409, 409, 409, 409, 409]);
+    expect(resumes.find((r) => r.status === 200)!.body).toMatchObject({ id, status: 'queued', enqueued: true });
+
+    // A pause can win only before the cancel; exactly one cancel wins.
+    const mixed = await Promise.all([...Array.from({ length: 3 }, () => action(id, 'pause')), ...Array.from({ length: 3 }, () => action(id, 'cancel'))]);
+    expect(mixed.every((r) => r.status === 200 || r.status === 409)).toBe(true);
+    const pausesWon = mixed.slice(0, 3).filter((r) => r.status === 200).length;
+    expect(mixed.slice(3).filter((r) => r.status === 200)).toHaveLength(1);
+    expect(pausesWon).toBeLessThanOrEqual(1);
+
+    const view = (await stack.call('GET', `/v1/backfills/${id}`)).body;
+    expect(view.status).toBe('cancelled');
+    const transitions = await transitionsOf(stack.database, id);
+    expect(isChain(transitions)).toBe(true);
+    // Creation, the one pause, the one resume, and exactly the mixed calls that won.
+    expect(transitions.map((t) => t.to)).toEqual(['queued', 'paused', 'queued', ...(pausesWon === 1 ? ['paused'] : []), 'cancelled']);
+    expect(transitions.every((t) => t.actor === 'api')).toBe(true);
+    expect(view.transitions.map((t: { to: string }) => t.to)).toEqual(transitions.map((t) => t.to));
+  });
+});
+
+describe('a walk steered by operators', () => {
+  it('pause stops the walk with nothing committed after it; resume on another replica continues from the watermark', async () => {
+    // A slow heartbeat: only the commit fence keeps the chunk in flight from committing.
+    const first = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 20, HEARTBEAT_INTERVAL_MS: 2_000 });
+    const { id } = await post('dex', 100, 499);
+    await chunkInFlight(id);
+    const paused = await action(id, 'pause', { reason: 'maintenance' });
+    expect(paused.status).toBe(200);
+    expect(paused.body.status).toBe('paused');
+    const atPause = await writtenSoFar(stack.database, id);
+    await sleep(1_000);
+    expect(await writtenSoFar(stack.database, id)).toEqual(atPause);
+    await first.close();
+    stack.simnet.setKnobs({ latencyMs: 40 });
+
+    const second = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 20 });
+    const resumed = await action(id, 'resume');
+    expect(resumed.status).toBe(200);
+    expect(resumed.body).toMatchObject({ id, status: 'queued', enqueued: true });
+    const done = await stack.waitForStatus(id, ['completed']);
+    await second.close();
+
+    const chunks = await chunksOf(stack.database, id);
+    expect(walkers(chunks)).toEqual([first.workerId, second.workerId]);
+    expect(chunks.find((chunk) => chunk.workerId === second.workerId)!.from).toBe(BigInt(atPause.hi) + 1n);
+    expect(tiling(chunks, 100n, 499n).ok).toBe(true);
+    const expected = truth('dex', 100, 499);
+    expect(await stack.objects()).toEqual(expected);
+    expect(done.rowsInserted).toBe(expected.length);
+    expect(await rowsSum()).toBe(expected.length);
+    expect(done.attempts).toBe(2);
+    expect(await history(id)).toEqual([
+      [null, 'queued', 'api', null],
+      ['queued', 'running', `worker:${first.workerId}`, 'claimed'],
+      ['running', 'paused', 'api', 'maintenance'],
+      ['paused', 'queued', 'api', null],
+      ['queued', 'running', `worker:${second.workerId}`, 'claimed'],
+      ['running', 'completed', `worker:${second.workerId}`, 'walked to checkpoint 499'],
+    ]);
+    expect(done.transitions.map((t: { from: string; to: string; actor: string }) => [t.from, t.to, t.actor])).toEqual(
+      (await history(id)).map(([from, to, actor]) => [from, to, actor]),
+    );
+  });
+
+  it('cancel stops the walk with nothing committed after it; resume continues it as a new backfill from its watermark', async () => {
+    const worker = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 20, HEARTBEAT_INTERVAL_MS: 2_000 });
+    try {
+      const { id } = await post('book', 200, 599);
+      await chunkInFlight(id);
+      const cancelled = await action(id, 'cancel');
+      expect(cancelled.status).toBe(200);
+      expect(cancelled.body.status).toBe('cancelled');
+      expect(cancelled.body.finishedAt).not.toBeNull();
+      const atCancel = await writtenSoFar(stack.database, id);
+      await sleep(1_000);
+      expect(await writtenSoFar(stack.database, id)).toEqual(atCancel);
+      stack.simnet.setKnobs({ latencyMs: 40 });
+      const hi = BigInt(atCancel.hi);
+      expect(hi).toBeLessThan(599n);
+
+      const resumed = await action(id, 'resume');
+      expect(resumed.status).toBe(202);
+      const next = resumed.body;
+      expect(next).toMatchObject({ status: 'queued', resumedFromId: id, fromCheckpoint: String(hi + 1n), toCheckpoint: '599', match: 'outer', enqueued: true });
+      expect(next.id).not.toBe(id);
+      await stack.waitForStatus(next.id, ['completed']);
+
+      const expected = truth('book', 200, 599);
+      expect(await stack.objects()).toEqual(expected);
+      expect(await rowsSum()).toBe(expected.length);
+      expect(tiling(await chunksOf(stack.database, id), 200n, hi).ok).toBe(true);
+      expect(tiling(await chunksOf(stack.database, next.id), hi + 1n, 599n).ok).toBe(true);
+      expect((await stack.call('GET', `/v1/backfills/${id}`)).body.status).toBe('cancelled');
+      expect(await history(next.id)).toEqual([
+        [null, 'queued', 'api', `continues cancelled backfill ${id} from its watermark ${hi}`],
+        ['queued', 'running', `worker:${worker.workerId}`, 'claimed'],
+        ['running', 'completed', `worker:${worker.workerId}`, 'walked to checkpoint 599'],
+      ]);
+      expect((await history(id)).slice(-1)).toEqual([['running', 'cancelled', 'api', null]]);
+
+      // Resuming the cancelled one again finds its continuation; a completed one cannot be resumed.
+      const again = await action(id, 'resume');
+      expect(again.status).toBe(200);
+      expect(again.body.id).toBe(next.id);
+      expect((await action(next.id, 'resume')).status).toBe(409);
+
+      // Deleting the finished requests leaves their rows.
+      expect((await stack.call('DELETE', `/v1/backfills/${id}`)).status).toBe(204);
+      expect(await stack.objects()).toEqual(expected);
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it('a chunk failing after its retries fails the request with its range and attempts, keeping the watermark; resume finishes it', async () => {
+    stack.simnet.setKnobs({ latencyMs: 20 });
+    const worker = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 20 });
+    try {
+      const { id } = await post('nft', 100, 699);
+      await waitFor('three chunks', async () => (await chunksOf(stack.database, id)).length >= 3);
+      stack.simnet.setKnobs({ unavailableRate: 1 });
+      const failed = await stack.waitForStatus(id, ['failed'], 30_000);
+      stack.simnet.setKnobs({ unavailableRate: 0 });
+
+      const chunks = await chunksOf(stack.database, id);
+      const hi = chunks[chunks.length - 1].to;
+      expect(failed.watermark.checkpointHiInclusive).toBe(String(hi));
+      expect(tiling(chunks, 100n, hi).ok).toBe(true);
+      const end = hi + 20n < 699n ? hi + 20n : 699n;
+      expect(failed.lastErrorDetail).toEqual({
+        stage: 'fetch',
+        chunk: { fromCheckpoint: String(hi + 1n), toCheckpoint: String(end) },
+        attempts: 4,
+        code: 'rpc_unavailable',
+      });
+      expect(failed.lastError).toMatch(new RegExp(`^chunk \\[${hi + 1n}, ${end}\\] failed \\(fetch, 4 attempt\\(s\\)\\): `));
+
+      const resumed = await action(id, 'resume');
+      expect(resumed.status).toBe(200);
+      expect(resumed.body.status).toBe('queued');
+      const done = await stack.waitForStatus(id, ['completed']);
+      expect(await stack.objects()).toEqual(truth('nft', 100, 699));
+      expect(done.rowsInserted).toBe(truth('nft', 100, 699).length);
+      expect((await history(id)).map(([from, to, actor]) => [from, to, actor])).toEqual([
+        [null, 'queued', 'api'],
+        ['queued', 'running', `worker:${worker.workerId}`],
+        ['running', 'failed', `worker:${worker.workerId}`],
+        ['failed', 'queued', 'api'],
+        ['queued', 'running', `worker:${worker.workerId}`],
+        ['running', 'completed', `worker:${worker.workerId}`],
+      ]);
+    } finally {
+      await worker.close();
+    }
+  });
+});
+
+describe('a worker starting up', () => {
+  it('takes over requests left running by a dead worker, enqueues queued ones without a job, and ends jobs of paused or cancelled ones without looping', async () => {
+    const dead = await post('dex', 700, 799);
+    const orphan = await post('book', 700, 799);
+    const cancelled = await post('nft', 700, 799);
+    const paused = await post('token', 700, 799);
+    // A worker that claimed `dead` and died an hour ago, its job lost with it; `orphan` lost its job too.
+    expect(await claimRequest(stack.database.db, dead.id, 'deadhost:1:dead', 30_000)).toBeDefined();
+    await stack.database.sql`update package_backfill_requests set heartbeat_at = now() - interval '1 hour' where id = ${dead.id}`;
+    await stack.queue.queue.remove(dead.id);
+    await stack.queue.queue.remove(orphan.id);
+    expect((await action(cancelled.id, 'cancel')).status).toBe(200);
+    expect((await action(paused.id, 'pause')).status).toBe(200);
+    expect(await Promise.all([dead, orphan, cancelled, paused].map((r) => stack.queue.hasJob(r.id)))).toEqual([false, false, true, true]);
+
+    const worker = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 50 });
+    try {
+      await stack.waitForStatus(dead.id, ['completed']);
+      await stack.waitForStatus(orphan.id, ['completed']);
+      await waitFor('the jobs of paused and cancelled requests to end', async () => !(await stack.queue.hasJob(cancelled.id)) && !(await stack.queue.hasJob(paused.id)));
+      // Two reconcile rounds later nothing has come back.
+      await sleep(1_200);
+      for (const { id } of [cancelled, paused]) {
+        expect(await stack.queue.hasJob(id)).toBe(false);
+        const view = (await stack.call('GET', `/v1/backfills/${id}`)).body;
+        expect(view.attempts).toBe(0);
+        expect(view.recentChunks).toEqual([]);
+        expect(view.transitions).toHaveLength(2);
+      }
+      const takeover = await history(dead.id);
+      expect(takeover.map(([from, to, actor]) => [from, to, actor])).toEqual([
+        [null, 'queued', 'api'],
+        ['queued', 'running', 'worker:deadhost:1:dead'],
+        ['running', 'running', `worker:${worker.workerId}`],
+        ['running', 'completed', `worker:${worker.workerId}`],
+      ]);
+      expect(takeover[2][3]).toMatch(/^took over from deadhost:1:dead, silent since \d{4}-/);
+
+      expect((await action(paused.id, 'resume')).status).toBe(200);
+      await stack.waitForStatus(paused.id, ['completed']);
+      expect((await stack.call('GET', `/v1/backfills/${cancelled.id}`)).body.status).toBe('cancelled');
+      expect(await stack.objects()).toEqual(sortRows([...truth('dex', 700, 799), ...truth('book', 700, 799), ...truth('token', 700, 799)]));
+    } finally {
+      await worker.close();
+    }
+  });
+});
+
+describe('GET /v1/backfills', () => {
+  it('filters by status and package, newest first, and pages with a cursor', async () => {
+    const ids = [await requestIn('queued', 'a1', 10n), await requestIn('queued', 'a1', 30n), await requestIn('running', 'a2'), await requestIn('queued', 'a2', 50n), await requestIn('completed', 'a3')];
+    await pauseRequest(stack.database.db, ids[1], { actor: 'api' });
+    await cancelRequest(stack.database.db, ids[3], { actor: 'api' });
+    const newestFirst = [...ids].reverse();
+
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    const sizes: number[] = [];
+    do {
+      const page: { status: number; body: { items: { id: string }[]; nextCursor: string | null } } = await stack.call(
+        'GET',
+        `/v1/backfills?limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+      );
+      expect(page.status).toBe(200);
+      sizes.push(page.body.items.length);
+      seen.push(...page.body.items.map((item) => item.id));
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    expect(sizes).toEqual([2, 2, 1]);
+    expect(seen).toEqual(newestFirst);
+
+    const ids_ = async (query: string) => ((await stack.call('GET', `/v1/backfills?${query}`)).body.items as { id: string }[]).map((item) => item.id);
+    expect(await ids_('status=paused')).toEqual([ids[1]]);
+    expect(await ids_('status=queued')).toEqual([ids[0]]);
+    expect(await ids_(`packageId=0x${'a1'.repeat(32)}`)).toEqual([ids[1], ids[0]]);
+    expect(await ids_(`packageId=0x${'a2'.repeat(32)}&status=cancelled`)).toEqual([ids[3]]);
+    expect(await ids_(`packageId=0x${'a2'.repeat(32)}&status=completed`)).toEqual([]);
+    expect((await stack.call('GET', '/v1/backfills?cursor=bogus')).status).toBe(400);
+    expect((await stack.call('GET', '/v1/backfills?status=bogus')).status).toBe(400);
+    expect((await stack.call('GET', '/v1/backfills?limit=0')).status).toBe(400);
+  });
+});

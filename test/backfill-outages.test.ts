@@ -1,0 +1,129 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDb } from '../src/db/client.ts';
+import { runMigrations } from '../src/db/migrate.ts';
+import type { ObjectVersionRow } from '../src/sui/records.ts';
+import { chunksOf, tiling, waitFor } from './helpers/backfill-checks.ts';
+import type { TestDatabase } from './helpers/db.ts';
+import { spawnCli, waitForOutput } from './helpers/processes.ts';
+import { canRunPostgresCluster, hasRedisServer, startPostgresCluster, startRedisServer, type PostgresCluster, type RedisServer } from './helpers/servers.ts';
+import { sortRows, startStack, type Stack } from './helpers/stack.ts';
+
+/**
+ * Redis and Postgres restarting under running backfills. Each suite runs its own server on a free
+ * port (the machine's shared ones serve other test files meanwhile and are never restarted).
+ */
+
+type Posted = { id: string; from: bigint; to: bigint };
+
+async function post(stack: Stack, name: 'dex' | 'book', match: 'outer' | 'anywhere'): Promise<Posted & { enqueued: boolean }> {
+  const response = await stack.call('POST', '/v1/backfills', { packageId: stack.chain.package(name).originalId, match, fromCheckpoint: 100, toCheckpoint: 899 });
+  expect(response.status).toBe(202);
+  return { id: response.body.id, from: BigInt(response.body.fromCheckpoint), to: BigInt(response.body.toCheckpoint), enqueued: response.body.enqueued };
+}
+
+/** Every posted backfill's rows exactly (the union of the truths), each walked without overlap. */
+async function expectExact(stack: Stack, posted: [Posted, string, 'outer' | 'anywhere'][]) {
+  const union = new Map<string, ObjectVersionRow>();
+  for (const [request, name, match] of posted) {
+    for (const row of stack.truth(stack.chain.package(name as 'dex').originalId, match, request.from, request.to)) union.set(`${row.objectId}:${row.version}`, row);
+    const chunks = await chunksOf(stack.database, request.id);
+    expect(tiling(chunks, request.from, request.to).ok).toBe(true);
+  }
+  const objects = await stack.objects();
+  expect(objects).toEqual(sortRows([...union.values()]));
+  const [{ rows }] = await stack.database.sql<{ rows: number }[]>`select sum(rows_inserted)::int as rows from package_backfill_chunks`;
+  expect(rows).toBe(objects.length);
+}
+
+describe.skipIf(!hasRedisServer())(`Redis restarting during a backfill${hasRedisServer() ? '' : ' (skipped: redis-server is not installed)'}`, () => {
+  let redis: RedisServer;
+  let stack: Stack;
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    stack = await startStack({ redisUrl: redis.url });
+  });
+  afterAll(async () => {
+    await stack?.close();
+    await redis?.stop();
+  });
+
+  it('the walk goes on, a request accepted meanwhile is enqueued when Redis is back, both finish exactly', async () => {
+    stack.simnet.setKnobs({ latencyMs: 25 });
+    const worker = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 25 });
+    let down = false;
+    try {
+      const running = await post(stack, 'dex', 'anywhere');
+      await waitFor('two chunks', async () => (await chunksOf(stack.database, running.id)).length >= 2);
+      await redis.stop();
+      down = true;
+      const during = (await chunksOf(stack.database, running.id)).length;
+      await waitFor('the walk to go on without Redis', async () => (await chunksOf(stack.database, running.id)).length > during + 2);
+      // Accepted and safe in Postgres; its job is written by the reconciler once Redis answers.
+      const accepted = await post(stack, 'book', 'outer');
+      expect(accepted.enqueued).toBe(false);
+      await redis.start();
+      down = false;
+      stack.simnet.setKnobs({ latencyMs: 0 });
+
+      await stack.waitForStatus(running.id, ['completed'], 60_000);
+      const done = await stack.waitForStatus(accepted.id, ['completed'], 60_000);
+      expect(done.attempts).toBe(1);
+      await expectExact(stack, [
+        [running, 'dex', 'anywhere'],
+        [accepted, 'book', 'outer'],
+      ]);
+    } finally {
+      if (down) await redis.start();
+      await worker.close();
+    }
+  });
+});
+
+const canRunPostgres = canRunPostgresCluster();
+const postgresTitle = `Postgres restarting during a backfill${canRunPostgres ? '' : ' (skipped: no initdb/pg_ctl under /usr/lib/postgresql, or no postgres user to run them as)'}`;
+describe.skipIf(!canRunPostgres)(postgresTitle, () => {
+  let cluster: PostgresCluster;
+  let stack: Stack;
+  beforeAll(async () => {
+    cluster = await startPostgresCluster();
+    const url = cluster.adminUrl.replace(/\/postgres$/, '/sui_backfill_outage');
+    await runMigrations(url);
+    const db = createDb(url, { max: 5, applicationName: 'sui-backfill test' });
+    const database: TestDatabase = { ...db, url, name: 'sui_backfill_outage', drop: () => db.close() };
+    stack = await startStack({ database });
+  }, 90_000);
+  afterAll(async () => {
+    await stack?.close();
+    await cluster?.destroy();
+  });
+
+  it('the worker process rides it out, the API answers 503 meanwhile, and the backfill finishes exactly', async () => {
+    stack.simnet.setKnobs({ latencyMs: 25 });
+    // A real worker process: it must survive the restart, not only its backfill.
+    const worker = spawnCli(['worker', '--no-migrate'], { ...stack.env, BACKFILL_CHUNK_SIZE: '25', LOG_LEVEL: 'info' });
+    try {
+      await waitForOutput(worker, 'backfill worker started');
+      const request = await post(stack, 'dex', 'anywhere');
+      await waitFor('two chunks', async () => (await chunksOf(stack.database, request.id)).length >= 2);
+      await cluster.stop();
+      const unavailable = await stack.call('GET', `/v1/backfills/${request.id}`);
+      expect(unavailable.status).toBe(503);
+      expect(unavailable.body.error.code).toBe('postgres_unavailable');
+      await sleep(1_500);
+      await cluster.start();
+      stack.simnet.setKnobs({ latencyMs: 0 });
+
+      const done = await stack.waitForStatus(request.id, ['completed'], 60_000);
+      expect(done.attempts).toBe(1);
+      await expectExact(stack, [[request, 'dex', 'anywhere']]);
+      expect(worker.output()).toContain('chunk commit failed: Postgres is unavailable; retrying');
+      const signalled = Date.now();
+      worker.kill('SIGTERM');
+      expect(await worker.exited).toEqual({ code: 0, signal: null });
+      expect(Date.now() - signalled).toBeLessThan(10_000);
+    } finally {
+      worker.kill('SIGKILL');
+    }
+  });
+});

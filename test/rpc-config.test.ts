@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep } from '../src/sui/retry.ts';
+import { spawnCli, waitForOutput, type Spawned } from './helpers/processes.ts';
+import { startStack, TEST_TOKEN, type Stack } from './helpers/stack.ts';
+
+describe('/v1/config/rpc', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ env: { RPC_REQUESTS_PER_SECOND: '40', RPC_CONCURRENCY: '8', RPC_SETTINGS_POLL_MS: '500', RPC_SHARED_BUDGET: 'true' } });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('validates the change, needs the token, and goes back to the environment on DELETE', async () => {
+    const before = await stack.call('GET', '/v1/config/rpc');
+    expect(before.status).toBe(200);
+    expect(before.body.configured).toEqual({ requestsPerSecond: 40, maxInFlight: 8, source: 'environment', updatedAt: null, updatedBy: null });
+    expect(before.body.complete).toBe(true);
+    const self = before.body.processes.find((state: { id: string }) => state.id === stack.source.control.state().id);
+    expect(self).toMatchObject({ requestsPerSecond: 40, effectiveRequestsPerSecond: 40, maxInFlight: 8, throttled: 0, backoffMs: 0, shared: true });
+    expect(self.endpoints).toEqual([
+      { url: stack.simnet.url, role: 'primary', state: 'up', consecutiveFailures: 0, retryAt: null, lowestAvailableCheckpoint: null, lastError: null },
+    ]);
+
+    const unauthorized = await stack.call('PUT', '/v1/config/rpc', { requestsPerSecond: 10 }, { authorization: '' });
+    expect(unauthorized.status).toBe(401);
+    for (const [body, message] of [
+      [{ requestsPerSecond: 0 }, 'requestsPerSecond: expected an integer from 1 to 1000000'],
+      [{ requestsPerSecond: 2.5 }, 'requestsPerSecond: expected an integer from 1 to 1000000'],
+      [{ maxInFlight: 5000 }, 'maxInFlight: expected an integer from 1 to 1024'],
+      [{}, 'requestsPerSecond: give requestsPerSecond, maxInFlight or both'],
+      [{ requestsPerSecond: 10, burst: 3 }, 'body: unknown field(s) "burst"'],
+    ] as const) {
+      const refused = await stack.call('PUT', '/v1/config/rpc', body);
+      expect(refused.status, JSON.stringify(body)).toBe(400);
+      expect(refused.body.error.message).toBe(message);
+    }
+    expect((await stack.call('GET', '/v1/config/rpc')).body.configured.source).toBe('environment');
+
+    const changed = await stack.call('PUT', '/v1/config/rpc', { maxInFlight: 4, updatedBy: 'ops' });
+    expect(changed.status).toBe(200);
+    expect(changed.body.configured).toMatchObject({ requestsPerSecond: 40, maxInFlight: 4, source: 'database', updatedBy: 'ops' });
+    // Applied by the process that took the change before it answered.
+    expect(stack.source.control.budget.stats()).toMatchObject({ requestsPerSecond: 40, maxInFlight: 4 });
+    const [row] = await stack.database.sql`select requests_per_second, max_in_flight, updated_by from rpc_settings where scope = 'global'`;
+    expect(row).toEqual({ requests_per_second: 40, max_in_flight: 4, updated_by: 'ops' });
+
+    const reset = await stack.call('DELETE', '/v1/config/rpc');
+    expect(reset.status).toBe(200);
+    expect(reset.body.configured).toMatchObject({ requestsPerSecond: 40, maxInFlight: 8, source: 'environment' });
+    expect(stack.source.control.budget.stats().maxInFlight).toBe(8);
+    expect(await stack.database.sql`select 1 from rpc_settings`).toHaveLength(0);
+
+    const metrics = await (await fetch(`${stack.api.url}/metrics`, { headers: { authorization: `Bearer ${TEST_TOKEN}` } })).text();
+    for (const name of ['sui_backfill_rpc_rate_limit', 'sui_backfill_rpc_rate_limit_effective', 'sui_backfill_rpc_achieved_rate', 'sui_backfill_rpc_throttled_total', 'sui_backfill_rpc_in_flight', 'sui_backfill_rpc_endpoint_up']) {
+      expect(metrics).toMatch(new RegExp(`^${name}(\\{[^}]*\\})? `, 'm'));
+    }
+  });
+
+  it('a new rate reaches a worker in another process within seconds, measured on the node', { timeout: 90_000 }, async () => {
+    let worker: Spawned | undefined;
+    try {
+      worker = spawnCli(['worker', '--no-migrate'], { ...stack.env, LOG_LEVEL: 'info' });
+      await waitForOutput(worker, 'backfill worker started');
+      const dex = stack.chain.package('dex');
+      const from = stack.chain.publishCheckpoint(dex.originalId);
+      // Long enough to outlast both measurements: about 4 s at 40/s, then 3 s at 120/s.
+      const to = from + 799n;
+      const posted = await stack.call('POST', '/v1/backfills', { packageId: dex.originalId, toCheckpoint: to.toString() });
+      expect(posted.status).toBe(202);
+
+      /** GetCheckpoint requests per second the node served over the next `seconds`. */
+      const measure = async (seconds: number) => {
+        const before = stack.simnet.stats().requests.GetCheckpoint ?? 0;
+        await sleep(seconds * 1_000);
+        return ((stack.simnet.stats().requests.GetCheckpoint ?? 0) - before) / seconds;
+      };
+      await sleep(1_500);
+      const slow = await measure(2);
+      expect(slow).toBeGreaterThan(40 * 0.8);
+      expect(slow).toBeLessThan(40 * 1.15);
+
+      const changedAt = performance.now();
+      expect((await stack.call('PUT', '/v1/config/rpc', { requestsPerSecond: 120 })).status).toBe(200);
+      // The worker reads the row every 500 ms; give it that and a moment.
+      await sleep(1_000);
+      const fast = await measure(2);
+      expect(performance.now() - changedAt).toBeLessThan(4_000);
+      expect(fast).toBeGreaterThan(120 * 0.8);
+      expect(fast).toBeLessThan(120 * 1.15);
+
+      const { body } = await stack.call('GET', '/v1/config/rpc');
+      const remote = body.processes.find((state: { process: string; pid: number }) => state.process === 'worker' && state.pid === worker!.child.pid);
+      expect(remote).toMatchObject({ requestsPerSecond: 120, shared: true });
+      expect(remote.achievedRequestsPerSecond).toBeGreaterThan(60);
+      expect(body.totals.processes).toBe(2);
+
+      const done = await stack.waitForStatus(posted.body.id, ['completed', 'failed']);
+      expect(done.status).toBe('completed');
+      expect(await stack.objects()).toEqual(stack.truth(dex.originalId, 'outer', from, to));
+    } finally {
+      worker?.kill('SIGTERM');
+      expect((await worker?.exited)?.code).toBe(0);
+      await stack.call('DELETE', '/v1/config/rpc');
+    }
+  });
+});

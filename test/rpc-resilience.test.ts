@@ -1,0 +1,244 @@
+import net from 'node:net';
+import { Writable } from 'node:stream';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createSimChain, type SimChainOptions } from '../src/simnet/chain.ts';
+import { createSimnetServer } from '../src/simnet/server.ts';
+import { createRpcBudget } from '../src/sui/budget.ts';
+import type { CheckpointRecord } from '../src/sui/records.ts';
+import { sleep } from '../src/sui/retry.ts';
+import { createRedisRateLimiter } from '../src/sui/shared-budget.ts';
+import { createSuiSource, type SuiSource } from '../src/sui/source.ts';
+import { TEST_REDIS_URL } from './helpers/env.ts';
+import { createTestRedisNamespace } from './helpers/redis.ts';
+import { startStack, type Stack } from './helpers/stack.ts';
+
+const CHAIN: SimChainOptions = { checkpoints: 1_500, txPerCheckpoint: 4, packageTrafficFraction: 0.3 };
+
+type LogLine = { msg: string; [field: string]: unknown };
+
+/** A pino logger whose lines the test reads. */
+function capturingLogger() {
+  const lines: LogLine[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line) as LogLine);
+      done();
+    },
+  });
+  return { logger: pino({ level: 'info' }, stream), lines };
+}
+
+/** A URL on which nothing listens. */
+async function closedUrl(): Promise<string> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}`;
+}
+
+async function readAll(source: SuiSource, from: bigint, to: bigint): Promise<CheckpointRecord[]> {
+  const records: CheckpointRecord[] = [];
+  for await (const checkpoint of source.getCheckpoints(from, to, { concurrency: 4 })) records.push(checkpoint);
+  return records;
+}
+
+describe('a backfill through a faulty node', () => {
+  let stack: Stack;
+  const captured = capturingLogger();
+  beforeAll(async () => {
+    // A short deadline so hung calls end quickly; retries enough that 13% of failed attempts never exhaust them.
+    stack = await startStack({ chain: CHAIN, env: { RPC_TIMEOUT_MS: '300', RPC_MAX_RETRIES: '10' }, logger: captured.logger });
+    await stack.startWorker();
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+  beforeEach(async () => {
+    await stack.database.sql`truncate package_backfill_requests, sui_objects, sui_packages cascade`;
+    stack.simnet.setKnobs({ unavailableRate: 0, hangRate: 0, truncateRate: 0, maxResponseBytes: 0 });
+    stack.simnet.resetStats();
+    captured.lines.length = 0;
+  });
+
+  const backfill = async (body: Record<string, unknown>) => {
+    const posted = await stack.call('POST', '/v1/backfills', body);
+    expect(posted.status).toBe(202);
+    const done = await stack.waitForStatus(posted.body.id, ['completed', 'failed'], 120_000);
+    expect(done.lastError).toBeNull();
+    expect(done.status).toBe('completed');
+    return done;
+  };
+
+  it('10% UNAVAILABLE, 2% hanging past the deadline, 1% truncated: exactly what the chain holds', { timeout: 120_000 }, async () => {
+    stack.simnet.setKnobs({ unavailableRate: 0.1, hangRate: 0.02, hangMs: 30_000, truncateRate: 0.01 });
+    const dex = stack.chain.package('dex');
+    const from = stack.chain.publishCheckpoint(dex.originalId);
+    const to = from + 599n;
+    await backfill({ packageId: dex.originalId, toCheckpoint: to.toString() });
+    const { faults, responses } = stack.simnet.stats();
+    expect(faults.unavailable).toBeGreaterThan(20);
+    expect(faults.hang).toBeGreaterThan(3);
+    expect(faults.truncate).toBeGreaterThan(0);
+    expect(responses.DATA_LOSS).toBe(faults.truncate);
+    expect(await stack.objects()).toEqual(stack.truth(dex.originalId, 'outer', from, to));
+    // Deadlines are "too slow for a chunk": the chunk shrank, saying why.
+    expect(captured.lines.some((line) => line.msg === 'backfill chunk size halved' && line.reason === 'deadline')).toBe(true);
+  });
+
+  it('oversized checkpoints: read by digests then small batches, the chunk shrinks and grows back, the log says why', { timeout: 120_000 }, async () => {
+    // About 2% of the checkpoints are over 16 kB with the lean mask; every transaction alone is under it.
+    stack.simnet.setKnobs({ maxResponseBytes: 16_000 });
+    const dex = stack.chain.package('dex');
+    const from = stack.chain.publishCheckpoint(dex.originalId);
+    const to = stack.chain.tip();
+    await backfill({ packageId: dex.originalId, match: 'anywhere' });
+    const { requests, responses } = stack.simnet.stats();
+    expect(responses.RESOURCE_EXHAUSTED).toBeGreaterThan(5);
+    expect(requests.BatchGetTransactions).toBeGreaterThan(responses.RESOURCE_EXHAUSTED);
+    expect(await stack.objects()).toEqual(stack.truth(dex.originalId, 'anywhere', from, to));
+
+    const halved = captured.lines.filter((line) => line.msg === 'backfill chunk size halved');
+    expect(halved.length).toBeGreaterThan(0);
+    expect(halved[0]).toMatchObject({ from: 100, to: 50, reason: 'response_too_large' });
+    expect(String(halved[0].detail)).toMatch(/response of \d+ bytes exceeds the limit of 16000 bytes/);
+    expect(captured.lines.some((line) => line.msg === 'backfill chunk size grown' && line.reason === 'successes')).toBe(true);
+    // Batches of transactions are held to the same limit, and shrink to fit it.
+    expect(captured.lines.some((line) => line.msg === 'transaction batch size changed' && line.reason === 'response_too_large')).toBe(true);
+    expect((await stack.common.metrics.rpcCheckpointFallbacks.get()).values[0].value).toBeGreaterThan(5);
+  });
+});
+
+describe('pruned history', () => {
+  it('is refused at intake naming the lowest available checkpoint; with an archival endpoint the backfill is exact', { timeout: 120_000 }, async () => {
+    const lowest = 500;
+    const pruned = await startStack({ chain: CHAIN, knobs: { lowestAvailableCheckpoint: lowest } });
+    try {
+      const dex = pruned.chain.package('dex');
+      expect(pruned.chain.publishCheckpoint(dex.originalId)).toBeLessThan(lowest);
+      const refused = await pruned.call('POST', '/v1/backfills', { packageId: dex.originalId });
+      expect(refused.status).toBe(422);
+      expect(refused.body.error.code).toBe('range_not_served');
+      expect(refused.body.error.message).toContain(`below the lowest available checkpoint ${lowest} of ${pruned.simnet.url}`);
+      expect(refused.body.error.message).toContain('SUI_ARCHIVE_GRPC_URL');
+      const explicit = await pruned.call('POST', '/v1/backfills', { packageId: dex.originalId, fromCheckpoint: 100, toCheckpoint: 900 });
+      expect(explicit.status).toBe(422);
+      expect(explicit.body.error.message).toContain(`checkpoint 100 is below the lowest available checkpoint ${lowest}`);
+    } finally {
+      await pruned.close();
+    }
+
+    const archive = await createSimnetServer({ chain: createSimChain(CHAIN) });
+    const stack = await startStack({ chain: CHAIN, knobs: { lowestAvailableCheckpoint: lowest }, env: { SUI_ARCHIVE_GRPC_URL: archive.url } });
+    try {
+      await stack.startWorker();
+      const dex = stack.chain.package('dex');
+      const from = stack.chain.publishCheckpoint(dex.originalId);
+      const to = 800n;
+      stack.simnet.resetStats();
+      const posted = await stack.call('POST', '/v1/backfills', { packageId: dex.originalId, match: 'anywhere', toCheckpoint: Number(to) });
+      expect(posted.status).toBe(202);
+      expect(posted.body.fromCheckpoint).toBe(from.toString());
+      const done = await stack.waitForStatus(posted.body.id, ['completed', 'failed']);
+      expect(done.status).toBe('completed');
+      expect(await stack.objects()).toEqual(stack.truth(dex.originalId, 'anywhere', from, to));
+      // Below the lowest: the archive. Once the full node said where its history starts, it is
+      // not asked again for what it pruned (at most one round of calls in flight found out).
+      expect(archive.stats().requests.GetCheckpoint).toBeGreaterThanOrEqual(lowest - Number(from));
+      const primary = stack.simnet.stats().requests.GetCheckpoint;
+      expect(primary).toBeGreaterThanOrEqual(Number(to) - lowest + 1);
+      expect(primary).toBeLessThan(Number(to) - lowest + 1 + 40);
+      expect(stack.source.endpoints().map((endpoint) => [endpoint.role, endpoint.lowestAvailableCheckpoint])).toEqual([
+        ['primary', String(lowest)],
+        ['archive', '0'],
+      ]);
+    } finally {
+      await stack.close();
+      await archive.close();
+    }
+  });
+});
+
+describe('several full nodes', () => {
+  it('one refusing connections and one answering only UNAVAILABLE are put aside; calls go to the healthy one; they are tried again after the cool-down', { timeout: 60_000 }, async () => {
+    const chain = createSimChain({ ...CHAIN, checkpoints: 400 });
+    const down = await createSimnetServer({ chain, unavailableRate: 1 });
+    const healthy = await createSimnetServer({ chain });
+    const closed = await closedUrl();
+    try {
+      const reference = await readAll(createSuiSource({ url: healthy.url, timeoutMs: 5_000 }), 100n, 249n);
+      healthy.resetStats();
+      const source = createSuiSource({ url: [closed, down.url, healthy.url], timeoutMs: 2_000, maxRetries: 4, retryBaseMs: 1, retryMaxMs: 10, cooldownMs: 2_000 });
+      expect(source.describeEndpoint()).toBe(`${closed}, ${down.url}, ${healthy.url}`);
+
+      expect(await readAll(source, 100n, 199n)).toEqual(reference.slice(0, 100));
+      // Three failures in a row put an endpoint aside; a few more were already in flight.
+      expect(down.stats().requests.GetCheckpoint).toBeLessThanOrEqual(8);
+      expect(healthy.stats().requests.GetCheckpoint).toBe(100);
+      expect(source.endpoints().map((endpoint) => [endpoint.url, endpoint.state])).toEqual([
+        [closed, 'down'],
+        [down.url, 'down'],
+        [healthy.url, 'up'],
+      ]);
+
+      // After the cool-down each is probed; the one that answers again is preferred again.
+      down.setKnobs({ unavailableRate: 0 });
+      await sleep(2_100);
+      const before = down.stats().requests.GetCheckpoint;
+      expect(await readAll(source, 200n, 249n)).toEqual(reference.slice(100));
+      expect(down.stats().requests.GetCheckpoint - before).toBeGreaterThan(40);
+      expect(source.endpoints().map((endpoint) => [endpoint.url, endpoint.state])).toEqual([
+        [closed, 'down'],
+        [down.url, 'up'],
+        [healthy.url, 'up'],
+      ]);
+    } finally {
+      await down.close();
+      await healthy.close();
+    }
+  });
+});
+
+describe('a budget shared through Redis', () => {
+  it('two processes sharing R requests/s together stay under R', { timeout: 30_000 }, async () => {
+    const RATE = 40;
+    const SECONDS = 3;
+    const chain = createSimChain({ ...CHAIN, checkpoints: 400 });
+    const server = await createSimnetServer({ chain });
+    const namespace = createTestRedisNamespace();
+    const connections = [new Redis(TEST_REDIS_URL), new Redis(TEST_REDIS_URL)];
+    try {
+      // Each "process" has its own budget allowing the whole rate, and its own Redis connection.
+      const sources = connections.map((redis) =>
+        createSuiSource({
+          url: server.url,
+          timeoutMs: 5_000,
+          budget: createRpcBudget({ requestsPerSecond: RATE, maxInFlight: 8, shared: createRedisRateLimiter(redis, `${namespace.prefix}:rpc:budget`) }),
+        }),
+      );
+      const stop = new AbortController();
+      const drive = async (source: SuiSource) => {
+        try {
+          for await (const _ of source.getCheckpoints(1n, 399n, { concurrency: 8, signal: stop.signal }));
+        } catch (error) {
+          if (!stop.signal.aborted) throw error;
+        }
+      };
+      const running = sources.map(drive);
+      await sleep(SECONDS * 1_000);
+      stop.abort(new Error('measured'));
+      await Promise.all(running);
+      const total = server.stats().requests.GetCheckpoint;
+      // The rate over the window plus the bucket's half second of burst.
+      expect(total).toBeLessThanOrEqual(RATE * SECONDS + RATE / 2 + 2);
+      expect(total).toBeGreaterThan(RATE * SECONDS * 0.85);
+      for (const source of sources) expect(source.stats().calls).toBeGreaterThan(total * 0.25);
+    } finally {
+      for (const redis of connections) redis.disconnect();
+      await namespace.cleanup();
+      await server.close();
+    }
+  });
+});
