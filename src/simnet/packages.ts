@@ -272,7 +272,7 @@ export function createPackageTraffic(options: PackageTrafficOptions): PackageTra
   const mutate = (t: number, obj: number, owner: Owner = ownerNow(obj)) => record(t, obj, 'mutated', owner);
   const remove = (t: number, obj: number) => record(t, obj, 'deleted', NONE);
 
-  function take(list: number[]): number {
+  function take<T>(list: T[]): T {
     const index = random.int(list.length);
     const value = list[index];
     list[index] = list[list.length - 1];
@@ -433,10 +433,7 @@ export function createPackageTraffic(options: PackageTrafficOptions): PackageTra
         weight: 2.5,
         when: () => state.orders.length > 0,
         run: (t) => {
-          const index = random.int(state.orders.length);
-          const { order, book: parent } = state.orders[index];
-          state.orders[index] = state.orders[state.orders.length - 1];
-          state.orders.pop();
+          const { order, book: parent } = take(state.orders);
           mutate(t, parent);
           remove(t, order);
         },
@@ -468,10 +465,7 @@ export function createPackageTraffic(options: PackageTrafficOptions): PackageTra
         weight: 1,
         when: () => state.wrapped.length > 0,
         run: (t) => {
-          const index = random.int(state.wrapped.length);
-          const { card, binder } = state.wrapped[index];
-          state.wrapped[index] = state.wrapped[state.wrapped.length - 1];
-          state.wrapped.pop();
+          const { card, binder } = take(state.wrapped);
           mutate(t, binder);
           record(t, card, 'unwrapped', someone());
           state.cards.push(card);
@@ -482,10 +476,7 @@ export function createPackageTraffic(options: PackageTrafficOptions): PackageTra
         weight: 0.4,
         when: () => state.wrapped.length > 0,
         run: (t) => {
-          const index = random.int(state.wrapped.length);
-          const { card, binder } = state.wrapped[index];
-          state.wrapped[index] = state.wrapped[state.wrapped.length - 1];
-          state.wrapped.pop();
+          const { card, binder } = take(state.wrapped);
           mutate(t, binder);
           record(t, card, 'unwrap_deleted', NONE);
         },
@@ -504,10 +495,7 @@ export function createPackageTraffic(options: PackageTrafficOptions): PackageTra
         weight: 0.3,
         when: () => state.pages.length > 0,
         run: (t) => {
-          const index = random.int(state.pages.length);
-          const { page, binder } = state.pages[index];
-          state.pages[index] = state.pages[state.pages.length - 1];
-          state.pages.pop();
+          const { page, binder } = take(state.pages);
           mutate(t, binder);
           remove(t, page);
         },
