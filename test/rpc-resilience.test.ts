@@ -45,39 +45,49 @@ async function readAll(source: SuiSource, from: bigint, to: bigint): Promise<Che
   return records;
 }
 
-describe('a backfill through a faulty node', () => {
-  let stack: Stack;
+/**
+ * A stack with one worker shared by a describe's tests, each test starting from empty tables, clean
+ * knobs and no captured log lines.
+ */
+function useWorkerStack(env: Record<string, string>) {
   const captured = capturingLogger();
+  const suite = { stack: undefined as unknown as Stack, captured };
   beforeAll(async () => {
-    // A short deadline so hung calls end quickly; retries enough that 13% of failed attempts never exhaust them.
-    stack = await startStack({ chain: CHAIN, env: { RPC_TIMEOUT_MS: '300', RPC_MAX_RETRIES: '10' }, logger: captured.logger });
-    await stack.startWorker();
+    suite.stack = await startStack({ chain: CHAIN, env, logger: captured.logger });
+    await suite.stack.startWorker();
   });
   afterAll(async () => {
-    await stack?.close();
+    await suite.stack?.close();
   });
   beforeEach(async () => {
-    await stack.database.sql`truncate package_backfill_requests, sui_objects, sui_packages cascade`;
-    stack.simnet.setKnobs({ unavailableRate: 0, hangRate: 0, truncateRate: 0, maxResponseBytes: 0 });
-    stack.simnet.resetStats();
+    await suite.stack.database.sql`truncate package_backfill_requests, sui_objects, sui_packages cascade`;
+    suite.stack.simnet.setKnobs({ unavailableRate: 0, hangRate: 0, truncateRate: 0, maxResponseBytes: 0 });
+    suite.stack.simnet.resetStats();
     captured.lines.length = 0;
   });
+  return suite;
+}
 
-  const backfill = async (body: Record<string, unknown>) => {
-    const posted = await stack.call('POST', '/v1/backfills', body);
-    expect(posted.status).toBe(202);
-    const done = await stack.waitForStatus(posted.body.id, ['completed', 'failed'], 120_000);
-    expect(done.lastError).toBeNull();
-    expect(done.status).toBe('completed');
-    return done;
-  };
+async function backfill(stack: Stack, body: Record<string, unknown>) {
+  const posted = await stack.call('POST', '/v1/backfills', body);
+  expect(posted.status).toBe(202);
+  const done = await stack.waitForStatus(posted.body.id, ['completed', 'failed'], 120_000);
+  expect(done.lastError).toBeNull();
+  expect(done.status).toBe('completed');
+  return done;
+}
+
+describe('a backfill through a faulty node', () => {
+  // A short deadline so hung calls end quickly; retries enough that 13% of failed attempts never exhaust them.
+  const suite = useWorkerStack({ RPC_TIMEOUT_MS: '300', RPC_MAX_RETRIES: '10' });
 
   it('10% UNAVAILABLE, 2% hanging past the deadline, 1% truncated: exactly what the chain holds', { timeout: 120_000 }, async () => {
+    const { stack, captured } = suite;
     stack.simnet.setKnobs({ unavailableRate: 0.1, hangRate: 0.02, hangMs: 30_000, truncateRate: 0.01 });
     const dex = stack.chain.package('dex');
     const from = stack.chain.publishCheckpoint(dex.originalId);
     const to = from + 599n;
-    await backfill({ packageId: dex.originalId, toCheckpoint: to.toString() });
+    await backfill(stack, { packageId: dex.originalId, toCheckpoint: to.toString() });
     const { faults, responses } = stack.simnet.stats();
     expect(faults.unavailable).toBeGreaterThan(20);
     expect(faults.hang).toBeGreaterThan(3);
@@ -87,14 +97,20 @@ describe('a backfill through a faulty node', () => {
     // Deadlines are "too slow for a chunk": the chunk shrank, saying why.
     expect(captured.lines.some((line) => line.msg === 'backfill chunk size halved' && line.reason === 'deadline')).toBe(true);
   });
+});
+
+describe('a node that caps its response size', () => {
+  // The default deadline: here a chunk may shrink only because a response was too large.
+  const suite = useWorkerStack({});
 
   it('oversized checkpoints: read by digests then small batches, the chunk shrinks and grows back, the log says why', { timeout: 120_000 }, async () => {
+    const { stack, captured } = suite;
     // About 2% of the checkpoints are over 16 kB with the lean mask; every transaction alone is under it.
     stack.simnet.setKnobs({ maxResponseBytes: 16_000 });
     const dex = stack.chain.package('dex');
     const from = stack.chain.publishCheckpoint(dex.originalId);
     const to = stack.chain.tip();
-    await backfill({ packageId: dex.originalId, match: 'anywhere' });
+    await backfill(stack, { packageId: dex.originalId, match: 'anywhere' });
     const { requests, responses } = stack.simnet.stats();
     expect(responses.RESOURCE_EXHAUSTED).toBeGreaterThan(5);
     expect(requests.BatchGetTransactions).toBeGreaterThan(responses.RESOURCE_EXHAUSTED);

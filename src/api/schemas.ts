@@ -49,15 +49,20 @@ export const ErrorSchema = z
 const checkpointString = z.string().openapi({ example: '67456359' });
 const StatusSchema = z.enum(BACKFILL_STATUSES);
 
+/** What every view of a backfill request starts with. */
+const requestFields = {
+  id: z.string().uuid(),
+  status: StatusSchema,
+  packageId: z.string(),
+  originalPackageId: z.string(),
+  match: MatchSchema,
+  fromCheckpoint: checkpointString,
+  toCheckpoint: checkpointString,
+};
+
 export const BackfillCreatedSchema = z
   .object({
-    id: z.string().uuid(),
-    status: StatusSchema,
-    packageId: z.string(),
-    originalPackageId: z.string(),
-    match: MatchSchema,
-    fromCheckpoint: checkpointString,
-    toCheckpoint: checkpointString,
+    ...requestFields,
     /** False when Redis was down: the request is safe in Postgres and will be enqueued when it returns. */
     enqueued: z.boolean(),
   })
@@ -158,13 +163,7 @@ export const PackageIdParamSchema = z.object({
 
 export const BackfillSummarySchema = z
   .object({
-    id: z.string().uuid(),
-    status: StatusSchema,
-    packageId: z.string(),
-    originalPackageId: z.string(),
-    match: MatchSchema,
-    fromCheckpoint: checkpointString,
-    toCheckpoint: checkpointString,
+    ...requestFields,
     checkpointHiInclusive: checkpointString,
     percent: z.number(),
     rowsInserted: z.number().int(),

@@ -68,6 +68,7 @@ export type RpcCallerOptions = {
   timeoutMs: number;
   budget?: RpcBudget;
   maxRetries?: number;
+  /** Rate-limit replies a call may meet before it fails (default 30). */
   maxThrottledRetries?: number;
   retryBaseMs?: number;
   retryMaxMs?: number;

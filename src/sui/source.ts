@@ -1,7 +1,4 @@
 import type { GrpcTypes } from '@mysten/sui/grpc';
-import type { Logger } from '../common/logger.ts';
-import type { Metrics } from '../common/metrics.ts';
-import type { RpcBudget } from './budget.ts';
 import { decodeCheckpoint, decodeObject, decodeServiceInfo, decodeTransaction } from './decode.ts';
 import { createEndpointPool, type Endpoint, type EndpointHealth } from './endpoints.ts';
 import { BelowLowestAvailableError, MalformedResponseError, NotFoundError, ResponseTooLargeError, UnavailableError } from './errors.ts';
@@ -16,24 +13,15 @@ import {
   type ReadMask,
 } from './read-masks.ts';
 import type { CheckpointRecord, ObjectRecord, ResolvedPackage, ServiceInfo, TransactionRecord } from './records.ts';
-import { createRpcCaller, type RouteOptions, type RpcCall, type RpcCallOptions, type RpcStats } from './rpc.ts';
+import { createRpcCaller, type RouteOptions, type RpcCall, type RpcCallerOptions, type RpcCallOptions, type RpcStats } from './rpc.ts';
 
-export type SuiSourceOptions = {
+export type SuiSourceOptions = Omit<RpcCallerOptions, 'pool'> & {
   /** Full nodes, in order of preference: calls go to the first healthy one. */
   url: string | readonly string[];
   /** An archival endpoint asked for history below the full nodes' lowest available checkpoint. */
   archiveUrl?: string;
-  timeoutMs: number;
-  budget?: RpcBudget;
-  maxRetries?: number;
-  /** Rate-limit replies a call may meet before it fails (default 30). */
-  maxThrottledRetries?: number;
-  retryBaseMs?: number;
-  retryMaxMs?: number;
   /** How long an endpoint that keeps failing is put aside before it is tried again (default 30 s). */
   cooldownMs?: number;
-  metrics?: Metrics;
-  logger?: Logger;
 };
 
 export type SuiSource = {
