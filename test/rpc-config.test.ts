@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep } from '../src/sui/retry.ts';
+import { waitFor } from './helpers/backfill-checks.ts';
 import { spawnCli, waitForOutput, type Spawned } from './helpers/processes.ts';
 import { startStack, TEST_TOKEN, type Stack } from './helpers/stack.ts';
 
@@ -67,6 +68,7 @@ describe('/v1/config/rpc', () => {
       const from = stack.chain.publishCheckpoint(dex.originalId);
       // Long enough to outlast both measurements: about 4 s at 40/s, then 3 s at 120/s.
       const to = from + 799n;
+      stack.simnet.resetStats();
       const posted = await stack.call('POST', '/v1/backfills', { packageId: dex.originalId, toCheckpoint: to.toString() });
       expect(posted.status).toBe(202);
 
@@ -76,7 +78,8 @@ describe('/v1/config/rpc', () => {
         await sleep(seconds * 1_000);
         return ((stack.simnet.stats().requests.GetCheckpoint ?? 0) - before) / seconds;
       };
-      await sleep(1_500);
+      // Measure once the walk is under way: job pickup and package resolution come first.
+      await waitFor('the walk to be under way', async () => (stack.simnet.stats().requests.GetCheckpoint ?? 0) >= 40);
       const slow = await measure(2);
       expect(slow).toBeGreaterThan(40 * 0.8);
       expect(slow).toBeLessThan(40 * 1.15);
