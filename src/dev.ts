@@ -14,7 +14,8 @@ import { createSourceFromConfig } from './sui/from-config.ts';
 const DEV_TOKEN = 'dev-token-not-for-production';
 
 /** Shows a backfill's progress on the terminal until it ends. */
-async function followProgress(apiUrl: string, id: string, signal: AbortSignal): Promise<ProgressView> {
+/** Prints the request's progress until it finishes (its last view) or the process stops (undefined). */
+async function followProgress(apiUrl: string, id: string, signal: AbortSignal): Promise<ProgressView | undefined> {
   const tty = process.stdout.isTTY;
   let lastPrinted = 0;
   for (;;) {
@@ -25,7 +26,11 @@ async function followProgress(apiUrl: string, id: string, signal: AbortSignal): 
       console.log(progressLine(view));
       lastPrinted = Date.now();
     }
-    if (finished || signal.aborted) return view;
+    if (finished) return view;
+    if (signal.aborted) {
+      if (tty) process.stdout.write('\n');
+      return undefined;
+    }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
@@ -132,7 +137,9 @@ Environment (defaults differ from production so that nothing collides with a rea
       console.log(`Demo: backfill of the dex package (posted by its newest upgrade ${newest}), match anywhere,`);
       console.log(`checkpoints ${posted.fromCheckpoint}..${posted.toCheckpoint}, request ${posted.id}\n`);
       void followProgress(api.url, posted.id, common.shutdown.signal).then(
-        (view) => console.log(`\nDemo backfill ${view.status}: ${view.rowsInserted} object versions written. Still serving; Ctrl-C to stop.`),
+        (view) => {
+          if (view) console.log(`\nDemo backfill ${view.status}: ${view.rowsInserted} object versions written. Still serving; Ctrl-C to stop.`);
+        },
         (error) => common.logger.warn({ err: error }, 'progress display stopped'),
       );
     });
