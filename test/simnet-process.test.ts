@@ -30,6 +30,7 @@ const FLAGS = [
   '--truncate-rate',
   '--max-response-bytes',
   '--omit-changed-object-types',
+  '--response-cache-mb',
   '--help',
 ];
 
@@ -47,7 +48,7 @@ describe('sui-backfill simnet', () => {
 
   it('parses flags into chain options and knobs, and rejects bad values', () => {
     const parsed = parseSimnetFlags(
-      ['--seed', '9', '--checkpoints', '5000', '--initial-tip', '100', '--lowest-available', '10', '--rate-limit-rps', '50', '--rate-limit-style', 'http', '--hang-rate', '0.25', '--port', '0'],
+      ['--seed', '9', '--checkpoints', '5000', '--initial-tip', '100', '--lowest-available', '10', '--rate-limit-rps', '50', '--rate-limit-style', 'http', '--hang-rate', '0.25', '--port', '0', '--response-cache-mb', '512'],
       { host: '127.0.0.1' },
     );
     expect(parsed.chain).toEqual({
@@ -60,6 +61,7 @@ describe('sui-backfill simnet', () => {
     });
     expect(parsed.knobs).toEqual({ lowestAvailableCheckpoint: 10, rateLimitRps: 50, rateLimitStyle: 'http', hangRate: 0.25 });
     expect(parsed.port).toBe(0);
+    expect(parsed.responseCacheMb).toBe(512);
     expect(parsed.host).toBe('127.0.0.1');
     expect(() => parseSimnetFlags(['--hang-rate', '2'], { host: 'x' })).toThrow(UsageError);
     expect(() => parseSimnetFlags(['--rate-limit-style', 'smtp'], { host: 'x' })).toThrow(/--rate-limit-style/);

@@ -26,6 +26,8 @@ Chain:
 Server:
   --host HOST                      listen address (default HOST, 127.0.0.1)
   --port N                         listen port (default 9000; 0 picks a free port)
+  --response-cache-mb N            encoded checkpoint responses kept for repeated reads
+                                   (default 32)
 
 Knobs (also settable at runtime through POST /simnet/knobs):
   --tip-advance-ms N               advance the tip by one checkpoint every N ms (default 0: static)
@@ -54,6 +56,7 @@ const flagsSchema = z.object({
   'mainnet-fixtures': z.string().min(1).optional(),
   host: z.string().min(1).optional(),
   port: count.max(65535).optional(),
+  'response-cache-mb': count.optional(),
   'tip-advance-ms': count.optional(),
   'lowest-available': count.optional(),
   'latency-ms': count.optional(),
@@ -75,6 +78,7 @@ export type SimnetOptions = {
   knobs?: Partial<SimnetKnobs>;
   host: string;
   port: number;
+  responseCacheMb?: number;
   mainnetFixtures?: string;
 };
 
@@ -116,6 +120,7 @@ export function parseSimnetFlags(argv: string[], defaults: { host: string }): Si
     knobs: Object.fromEntries(Object.entries(knobs).filter(([, value]) => value !== undefined)),
     host: flags.host ?? defaults.host,
     port: flags.port ?? DEFAULT_PORT,
+    responseCacheMb: flags['response-cache-mb'],
     mainnetFixtures: flags['mainnet-fixtures'],
   };
 }
@@ -125,7 +130,8 @@ export async function startSimnet(common: Pick<Common, 'logger'>, options: Simne
   const started = performance.now();
   const chain = createSimChain(options.chain);
   const ledgers: Ledger[] = options.mainnetFixtures ? [createMainnetLedger(options.mainnetFixtures), chain] : [chain];
-  const server = await createSimnetServer({ chain, ledgers, host: options.host, port: options.port, logger: common.logger, ...options.knobs });
+  const responseCacheBytes = options.responseCacheMb === undefined ? undefined : options.responseCacheMb * 1024 * 1024;
+  const server = await createSimnetServer({ chain, ledgers, host: options.host, port: options.port, responseCacheBytes, logger: common.logger, ...options.knobs });
   common.logger.info(
     {
       url: server.url,

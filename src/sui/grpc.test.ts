@@ -9,7 +9,7 @@ import {
   UnavailableError,
   UnimplementedError,
 } from './errors.ts';
-import { toSuiError } from './grpc.ts';
+import { callDeadline, toSuiError } from './grpc.ts';
 
 const CONTEXT = 'getCheckpoint(42) at http://127.0.0.1:9000';
 
@@ -67,5 +67,37 @@ describe('toSuiError', () => {
     expect(toSuiError(typed, CONTEXT)).toBe(typed);
     const bug = new TypeError("Cannot read properties of undefined (reading 'objects')");
     expect(toSuiError(bug, CONTEXT)).toBe(bug);
+  });
+});
+
+describe('callDeadline', () => {
+  it('aborts the call at its deadline with a TimeoutError, read as a deadline', async () => {
+    const { options, done } = callDeadline(30);
+    expect(options.timeout).toBe(30);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(options.abort.aborted).toBe(true);
+    expect((toSuiError(options.abort.reason, CONTEXT) as UnavailableError).reason).toBe('deadline');
+    done();
+  });
+
+  it("aborts the call with the caller's reason, at once when the caller already gave up", () => {
+    const caller = new AbortController();
+    const { options, done } = callDeadline(10_000, caller.signal);
+    expect(options.abort.aborted).toBe(false);
+    caller.abort(new Error('walk cancelled'));
+    expect(options.abort.reason).toEqual(new Error('walk cancelled'));
+    done();
+    const late = callDeadline(10_000, caller.signal);
+    expect(late.options.abort.reason).toEqual(new Error('walk cancelled'));
+    late.done();
+  });
+
+  it('once done, neither the deadline nor the caller aborts the finished call', async () => {
+    const caller = new AbortController();
+    const { options, done } = callDeadline(20, caller.signal);
+    done();
+    caller.abort();
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    expect(options.abort.aborted).toBe(false);
   });
 });

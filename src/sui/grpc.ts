@@ -15,10 +15,28 @@ export function createGrpcClient(url: string): SuiGrpcClient {
   return new SuiGrpcClient({ network: 'mainnet', transport: new GrpcWebFetchTransport({ baseUrl: url, format: 'binary' }) });
 }
 
-/** Per-call options: a deadline the server sees (`grpc-timeout`) and one we enforce, since a hung connection never answers. */
-export function callOptions(timeoutMs: number, signal?: AbortSignal) {
-  const deadline = AbortSignal.timeout(timeoutMs);
-  return { timeout: timeoutMs, abort: signal ? AbortSignal.any([deadline, signal]) : deadline };
+export type CallOptions = { timeout: number; abort: AbortSignal };
+
+/**
+ * Per-call options: a deadline the server sees (`grpc-timeout`) and one we enforce, since a hung
+ * connection never answers; the caller's signal aborts the call too. `done()` must follow the call:
+ * it clears the timer and the listener at once. (`AbortSignal.timeout` keeps its timer until
+ * garbage collection, and `AbortSignal.any` on a walk-long signal makes Node rescan every call's
+ * composite at each collection: a cost that grows with the walk.)
+ */
+export function callDeadline(timeoutMs: number, signal?: AbortSignal): { options: CallOptions; done: () => void } {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new DOMException(`The operation timed out after ${timeoutMs} ms.`, 'TimeoutError')), timeoutMs);
+  const onAbort = () => controller.abort(signal!.reason);
+  if (signal?.aborted) onAbort();
+  else signal?.addEventListener('abort', onAbort, { once: true });
+  return {
+    options: { timeout: timeoutMs, abort: controller.signal },
+    done: () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    },
+  };
 }
 
 const SIZE_LIMIT = /exceeds the limit|larger than max/i;

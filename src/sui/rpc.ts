@@ -4,10 +4,8 @@ import type { Metrics } from '../common/metrics.ts';
 import type { RpcBudget } from './budget.ts';
 import { isEndpointFailure, type Endpoint, type EndpointPool } from './endpoints.ts';
 import { RateLimitedError, ResponseTooLargeError, UnavailableError } from './errors.ts';
-import { callOptions, toSuiError } from './grpc.ts';
+import { callDeadline, toSuiError, type CallOptions } from './grpc.ts';
 import { withRetry } from './retry.ts';
-
-export type CallOptions = ReturnType<typeof callOptions>;
 
 /** As RPC_MAX_RETRIES defaults. */
 const DEFAULT_MAX_RETRIES = 6;
@@ -85,8 +83,9 @@ export function createRpcCaller(options: RpcCallerOptions): { call: RpcCall; sta
     stats.byMethod[method] = (stats.byMethod[method] ?? 0) + 1;
     metrics?.rpcInFlight.inc();
     const started = performance.now();
+    const deadline = callDeadline(timeoutMs, request.signal);
     try {
-      const result = await fn(callOptions(timeoutMs, request.signal), at);
+      const result = await fn(deadline.options, at);
       metrics?.rpcRequests.inc({ method, outcome: 'ok' });
       pool.report(at, 'answered');
       return result;
@@ -100,6 +99,7 @@ export function createRpcCaller(options: RpcCallerOptions): { call: RpcCall; sta
       pool.report(at, request.signal?.aborted ? 'unknown' : isEndpointFailure(typed) ? 'failed' : typed instanceof SuiBackfillError ? 'answered' : 'unknown', typed);
       throw typed;
     } finally {
+      deadline.done();
       metrics?.rpcInFlight.dec();
       metrics?.rpcDuration.observe({ method }, (performance.now() - started) / 1000);
     }
