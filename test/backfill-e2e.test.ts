@@ -11,7 +11,7 @@ afterAll(async () => {
   await stack?.close();
 });
 beforeEach(async () => {
-  await stack.database.sql`truncate package_backfill_requests, sui_objects, sui_packages cascade`;
+  await stack.clearBackfills();
 });
 
 /** The contiguous end of a multirange like `{[100,130),[140,150)}` that starts at `from`. */

@@ -14,7 +14,7 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   stack.simnet.setKnobs({ latencyMs: 0, unavailableRate: 0 });
-  await stack.database.sql`truncate package_backfill_requests, sui_objects, sui_packages cascade`;
+  await stack.clearBackfills();
 });
 
 const UNKNOWN = '00000000-0000-4000-8000-000000000000';

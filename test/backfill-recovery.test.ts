@@ -18,7 +18,7 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   stack.simnet.setKnobs({ latencyMs: 0 });
-  await stack.database.sql`truncate package_backfill_requests, sui_objects, sui_packages cascade`;
+  await stack.clearBackfills();
 });
 afterEach(async () => {
   for (const spawned of processes) {

@@ -60,7 +60,7 @@ function useWorkerStack(env: Record<string, string>) {
     await suite.stack?.close();
   });
   beforeEach(async () => {
-    await suite.stack.database.sql`truncate package_backfill_requests, sui_objects, sui_packages cascade`;
+    await suite.stack.clearBackfills();
     suite.stack.simnet.setKnobs({ unavailableRate: 0, hangRate: 0, truncateRate: 0, maxResponseBytes: 0 });
     suite.stack.simnet.resetStats();
     captured.lines.length = 0;

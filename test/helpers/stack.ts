@@ -34,6 +34,8 @@ export type Stack = {
   /** sui_objects as rows, sorted by (object_id, version). */
   objects: () => Promise<ObjectVersionRow[]>;
   truth: (packageId: string, match: MatchMode, from: bigint, to: bigint) => ObjectVersionRow[];
+  /** Empties the backfill requests (and what hangs off them), sui_objects and sui_packages: a fresh start for the next test. */
+  clearBackfills: () => Promise<void>;
   close: () => Promise<void>;
 };
 
@@ -136,6 +138,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       const indexer = await startIndexer(common, { db: database, source, firstCheckpoint: indexerOptions.firstCheckpoint });
       indexers.push(indexer);
       return indexer;
+    },
+    clearBackfills: async () => {
+      await database.sql`truncate package_backfill_requests, sui_objects, sui_packages cascade`;
     },
     waitForStatus: async (id, statuses, timeoutMs = 60_000) => {
       const deadline = Date.now() + timeoutMs;
