@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_BURST_SECONDS } from '../src/sui/budget.ts';
 import { sleep } from '../src/sui/retry.ts';
 import { waitFor } from './helpers/backfill-checks.ts';
 import { spawnCli, waitForOutput, type Spawned } from './helpers/processes.ts';
@@ -78,11 +79,14 @@ describe('/v1/config/rpc', () => {
         await sleep(seconds * 1_000);
         return ((stack.simnet.stats().requests.GetCheckpoint ?? 0) - before) / seconds;
       };
+      // The bucket's promise: over T seconds at most rate·T calls plus one burst, which a worker
+      // catching up after a pause (a collection, a busy core) may spend inside the window.
+      const atMost = (rate: number, seconds: number) => rate + (rate * DEFAULT_BURST_SECONDS) / seconds;
       // Measure once the walk is under way: job pickup and package resolution come first.
       await waitFor('the walk to be under way', async () => (stack.simnet.stats().requests.GetCheckpoint ?? 0) >= 40);
       const slow = await measure(2);
       expect(slow).toBeGreaterThan(40 * 0.8);
-      expect(slow).toBeLessThan(40 * 1.15);
+      expect(slow).toBeLessThanOrEqual(atMost(40, 2));
 
       const changedAt = performance.now();
       expect((await stack.call('PUT', '/v1/config/rpc', { requestsPerSecond: 120 })).status).toBe(200);
@@ -91,7 +95,7 @@ describe('/v1/config/rpc', () => {
       const fast = await measure(2);
       expect(performance.now() - changedAt).toBeLessThan(4_000);
       expect(fast).toBeGreaterThan(120 * 0.8);
-      expect(fast).toBeLessThan(120 * 1.15);
+      expect(fast).toBeLessThanOrEqual(atMost(120, 2));
 
       const { body } = await stack.call('GET', '/v1/config/rpc');
       const remote = body.processes.find((state: { process: string; pid: number }) => state.process === 'worker' && state.pid === worker!.child.pid);

@@ -60,6 +60,9 @@ export type RpcBudgetOptions = RpcLimits & {
   logger?: Logger;
 };
 
+/** Seconds of tokens a burst may use unless `burstSeconds` says otherwise. */
+export const DEFAULT_BURST_SECONDS = 0.5;
+
 /** Halving on a rate-limit reply, at most once per interval: replies to a burst arrive together. */
 const DECREASE_FACTOR = 0.5;
 const DECREASE_INTERVAL_MS = 1_000;
@@ -84,7 +87,7 @@ function checkLimits(limits: Partial<RpcLimits>): void {
 export function createRpcBudget(options: RpcBudgetOptions): RpcBudget {
   checkLimits(options);
   const { shared, logger } = options;
-  const burstSeconds = options.burstSeconds ?? 0.5;
+  const burstSeconds = options.burstSeconds ?? DEFAULT_BURST_SECONDS;
   const createdAt = performance.now();
   let configured = options.requestsPerSecond;
   let effective = configured;
