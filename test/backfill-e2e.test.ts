@@ -43,6 +43,9 @@ async function backfill(packageId: string, match: MatchMode, chunkSize: number) 
   }
 }
 
+/** Chunk size 1 is ~1,500 sequential chunk transactions: on a loaded 2-core machine that alone can take a minute. */
+const CASE_TIMEOUT_MS = 180_000;
+
 describe('backfill end to end', () => {
   const cases: [name: string, version: 'newest' | 'original' | 'middle', match: MatchMode, chunkSize: number][] = [
     ['dex', 'newest', 'outer', 1],
@@ -82,7 +85,7 @@ describe('backfill end to end', () => {
     expect(done.rowsInserted).toBe(truth.length);
     expect(done.objectsMatched).toBe(truth.length);
     expect(done.progress.percent).toBe(100);
-  });
+  }, CASE_TIMEOUT_MS);
 
   it('re-running a completed backfill from scratch inserts nothing', async () => {
     const pkg = stack.chain.package('book');

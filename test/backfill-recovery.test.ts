@@ -53,12 +53,17 @@ async function postAll(name: 'dex' | 'book', match: 'outer' | 'anywhere') {
 function sampleWatermark(requestId: string) {
   const samples: bigint[] = [];
   let running = true;
+  const sample = async () => {
+    const [row] = await stack.database.sql<{ hi: string }[]>`select checkpoint_hi_inclusive as hi from package_backfill_watermarks where request_id = ${requestId}`;
+    if (row) samples.push(BigInt(row.hi));
+  };
   const done = (async () => {
     while (running) {
-      const [row] = await stack.database.sql<{ hi: string }[]>`select checkpoint_hi_inclusive as hi from package_backfill_watermarks where request_id = ${requestId}`;
-      if (row) samples.push(BigInt(row.hi));
+      await sample();
       await sleep(20);
     }
+    // The loop may have slept through the last commit; the final value is read after it.
+    await sample();
   })();
   return {
     samples,
