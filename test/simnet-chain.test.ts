@@ -152,7 +152,11 @@ describe('simnet chain', () => {
     const position = dex.versions[2].typeOrigins.find((o) => o.datatype === 'Position')!;
     expect(position.packageId).toBe(dex.versions[2].id);
     expect(dex.versions[1].typeOrigins.some((o) => o.datatype === 'Position')).toBe(false);
-    expect(chain.package('late').versions[0].publishCheckpoint).toBeGreaterThanOrEqual(BigInt(CHECKPOINTS * 0.8));
+    const late = chain.package('late');
+    expect(late.versions[0].publishCheckpoint).toBeGreaterThanOrEqual(BigInt(CHECKPOINTS * 0.8));
+    expect(late.versions.map((v) => v.version)).toEqual([1n, 2n, 3n]);
+    expect(late.versions[2].typeOrigins.find((o) => o.datatype === 'Extra')!.packageId).toBe(late.versions[2].id);
+    expect(late.versions[1].typeOrigins.some((o) => o.datatype === 'Extra')).toBe(false);
     expect(chain.package('sui').originalId).toBe(normalizeStructTag('0x2::a::B').split('::')[0]);
 
     for (const pkg of chain.packages.filter((p) => (SIMNET_PACKAGES as readonly string[]).includes(p.name))) {
@@ -171,6 +175,61 @@ describe('simnet chain', () => {
         expect(cap.idOperation).toBe(version.version === 1n ? IdOperation.CREATED : IdOperation.NONE);
       }
     }
+  });
+
+  it('writes objects of a struct an upgrade added only after that upgrade, under the upgrade\'s ID', () => {
+    const late = chain.package('late');
+    const v3 = late.versions[2];
+    const extraType = `${v3.id}::late::Extra`;
+    const rows = chain.groundTruth({ packageId: late.originalId, match: 'outer', fromCheckpoint: 0, toCheckpoint: CHECKPOINTS - 1 });
+    const extras = rows.filter((row) => row.objectType === extraType);
+    expect(extras.length).toBeGreaterThan(10);
+    expect(extras.every((row) => row.checkpoint >= v3.publishCheckpoint && row.typePackage === v3.id)).toBe(true);
+    expect(new Set(extras.map((row) => row.change))).toEqual(new Set(['created', 'mutated', 'deleted']));
+    // Served checkpoints carry the type as the ground truth says.
+    const first = extras[0];
+    const served = checkpoints[Number(first.checkpoint)].transactions
+      .flatMap((tx) => tx.effects!.changedObjects)
+      .find((change) => change.objectId === first.objectId)!;
+    expect(served.objectType).toBe(extraType);
+  });
+
+  it('publishes and upgrades at chosen checkpoints, and refuses a placement it cannot build', () => {
+    const placed = createSimChain({ seed: 7, checkpoints: 600, publishAt: { token: [5], dex: [10, 200, 210], late: [20, 21, 400] } });
+    const at = (name: 'token' | 'dex' | 'late' | 'book') => placed.package(name).versions.map((v) => Number(v.publishCheckpoint));
+    expect(at('token')).toEqual([5]);
+    expect(at('dex')).toEqual([10, 200, 210]);
+    expect(at('late')).toEqual([20, 21, 400]);
+    expect(at('book')).toEqual([Math.floor(600 * 0.03)]);
+    const late = placed.package('late');
+    expect(placed.groundTruth({ packageId: late.originalId, fromCheckpoint: 20, toCheckpoint: 599 }).some((row) => row.typePackage === late.versions[2].id)).toBe(true);
+
+    expect(() => createSimChain({ checkpoints: 600, publishAt: { dex: [10] } })).toThrow('publishAt.dex needs 3 checkpoints (one per version), got 1');
+    expect(() => createSimChain({ checkpoints: 600, publishAt: { dex: [10, 5, 20] } })).toThrow('publishAt.dex must be in version order, got 10, 5, 20');
+    expect(() => createSimChain({ checkpoints: 600, publishAt: { token: [50], dex: [10, 60, 70] } })).toThrow('token must be published first');
+    expect(() => createSimChain({ checkpoints: 600, publishAt: { nft: [600] } })).toThrow('the chain is too short to publish every package (600 checkpoints)');
+  });
+
+  it('scales the objects each unrelated transaction creates', () => {
+    const created = (objectsPerTransaction: number) => {
+      const scaled = createSimChain({ seed: 7, checkpoints: 400, objectsPerTransaction, packageTrafficFraction: 0 });
+      let count = 0;
+      for (let s = 1; s < 400; s++) {
+        for (const tx of scaled.getCheckpoint(BigInt(s))!.transactions) {
+          count += tx.effects!.changedObjects.filter((change) => change.idOperation === IdOperation.CREATED).length;
+        }
+      }
+      return count;
+    };
+    // With no unrelated objects only the publishes create anything (packages, upgrade caps, treasury...).
+    const publishes = created(0);
+    expect(publishes).toBeLessThan(40);
+    const base = created(1) - publishes;
+    expect(base).toBeGreaterThan(1_000);
+    const tripled = (created(3) - publishes) / base;
+    expect(tripled).toBeGreaterThan(2.8);
+    expect(tripled).toBeLessThan(3.2);
+    expect(() => createSimChain({ checkpoints: 400, objectsPerTransaction: -1 })).toThrow('objectsPerTransaction must be between 0 and 100, got -1');
   });
 
   it('ground truth matches what the served checkpoints hold, by an independent reading of types', () => {

@@ -66,6 +66,10 @@ describe('sui-backfill simnet', () => {
     expect(() => parseSimnetFlags(['--hang-rate', '2'], { host: 'x' })).toThrow(UsageError);
     expect(() => parseSimnetFlags(['--rate-limit-style', 'smtp'], { host: 'x' })).toThrow(/--rate-limit-style/);
     expect(() => parseSimnetFlags(['--bogus'], { host: 'x' })).toThrow(UsageError);
+
+    const placed = parseSimnetFlags(['--objects-per-tx', '2.5', '--publish-at', 'dex=10,20,30', '--publish-at', 'token=5'], { host: 'x' });
+    expect(placed.chain).toMatchObject({ objectsPerTransaction: 2.5, publishAt: { dex: [10, 20, 30], token: [5] } });
+    expect(() => parseSimnetFlags(['--publish-at', 'std=1'], { host: 'x' })).toThrow('--publish-at: expected NAME=C1[,C2,...] with NAME one of token, dex, book, nft, late');
   });
 
   it('serves until SIGTERM, then exits 0', async () => {

@@ -8,10 +8,10 @@ import type { Ledger } from './ledger.ts';
 import { createLru } from './lru.ts';
 import { createMessageBuilder } from './messages.ts';
 import { createTypeTable } from './move-types.ts';
-import { createPackageTraffic, type SimPackage, type SimPackageName } from './packages.ts';
+import { createPackageTraffic, type SimPackage, type SimPackageName, type SimUserPackageName } from './packages.ts';
 import { CLOCK_ID, USERS, createTraffic } from './traffic.ts';
 
-export type { SimPackage, SimPackageName, SimPackageVersion, SimTypeOrigin } from './packages.ts';
+export type { SimPackage, SimPackageName, SimPackageVersion, SimTypeOrigin, SimUserPackageName } from './packages.ts';
 
 export type SimChainOptions = {
   /** Default 1. */
@@ -30,6 +30,14 @@ export type SimChainOptions = {
   txPerCheckpoint?: number;
   /** Fraction of user transactions acting on the simulator's packages once they exist. Default 0.1. */
   packageTrafficFraction?: number;
+  /** Mean objects an unrelated user transaction creates (each is written again later). Default 1. */
+  objectsPerTransaction?: number;
+  /**
+   * Checkpoint of each publish and upgrade, per package, oldest version first (dex and late have 3
+   * versions, the others 1). Default: fixed fractions of the chain (token, dex, book, nft in the first
+   * 12%, late from 80%).
+   */
+  publishAt?: Partial<Record<SimUserPackageName, readonly number[]>>;
   /** Checkpoints below it are pruned. Default 0. */
   lowestAvailableCheckpoint?: bigint | number;
   /** Built checkpoints kept in memory (the server also caches encoded responses). Default 64. */
@@ -113,8 +121,8 @@ export function createSimChain(options: SimChainOptions = {}): SimChain {
   });
   const ids = createIds(seed);
   const types = createTypeTable();
-  const traffic = createTraffic({ seed, layout, ids, types });
-  const packageTraffic = createPackageTraffic({ seed, layout, ids, types, fraction: options.packageTrafficFraction ?? 0.1 });
+  const traffic = createTraffic({ seed, layout, ids, types, objectsPerTransaction: options.objectsPerTransaction ?? 1 });
+  const packageTraffic = createPackageTraffic({ seed, layout, ids, types, fraction: options.packageTrafficFraction ?? 0.1, publishAt: options.publishAt });
   const messages = createMessageBuilder({
     ids,
     layout,

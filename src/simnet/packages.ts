@@ -35,10 +35,16 @@ import { USERS, type ObjectState } from './traffic.ts';
 /**
  * The simulator's own Move packages and everything their objects do, generated once, in order, at
  * chain creation, into typed-array columns: one record per object change. Publish and upgrade
- * transactions land at fixed fractions of the chain.
+ * transactions land at fixed fractions of the chain unless chosen checkpoints are given.
  */
 
 export type SimPackageName = 'std' | 'sui' | 'sui_system' | 'token' | 'dex' | 'book' | 'nft' | 'late';
+
+/** The simulator's own packages, the ones whose publishes and upgrades can be placed. */
+export type SimUserPackageName = Exclude<SimPackageName, 'std' | 'sui' | 'sui_system'>;
+
+/** Versions each package has: `dex` is upgraded twice (v3 adds `pool::Position`), `late` twice (v3 adds `late::Extra`). */
+const PACKAGE_VERSIONS: Record<SimUserPackageName, number> = { token: 1, dex: 3, book: 1, nft: 1, late: 3 };
 
 export type SimTypeOrigin = { module: string; datatype: string; packageId: string };
 
@@ -81,6 +87,8 @@ export type PackageTrafficOptions = {
   types: TypeTable;
   /** Fraction of user transactions (once packages exist) that act on the packages. */
   fraction: number;
+  /** Checkpoint of each version's publish (oldest first), instead of the default fractions of the chain. */
+  publishAt?: Partial<Record<SimUserPackageName, readonly number[]>>;
 };
 
 const OPS: ChangeOp[] = ['created', 'mutated', 'deleted', 'wrapped', 'unwrapped', 'unwrap_deleted', 'package', 'accumulator'];
@@ -123,7 +131,7 @@ function createColumn() {
   };
 }
 
-type PublishEvent = { pkg: number; version: number; fraction: number };
+type PublishEvent = { pkg: number; version: number; checkpoint: number };
 
 export function createPackageTraffic(options: PackageTrafficOptions): PackageTraffic {
   const { seed, layout, ids, types } = options;
@@ -146,6 +154,7 @@ export function createPackageTraffic(options: PackageTrafficOptions): PackageTra
   const book = storageId(BOOK_PKG, 1);
   const nft = storageId(NFT_PKG, 1);
   const late = storageId(LATE_PKG, 1);
+  const lateV3 = storageId(LATE_PKG, 3);
 
   const TOKEN = struct(token, 'token', 'TOKEN');
   const T = {
@@ -166,6 +175,7 @@ export function createPackageTraffic(options: PackageTrafficOptions): PackageTra
     page: types.add(dynamicField('u64', vector(struct(nft, 'nft', 'Card')))),
     thing: types.add(struct(late, 'late', 'Thing')),
     lateCoin: types.add(coinOf(struct(late, 'late', 'LATE'))),
+    extra: types.add(struct(lateV3, 'late', 'Extra')),
   };
   const tokenBalance = structString(struct('0x2', 'balance', 'Balance', TOKEN));
 
@@ -201,28 +211,52 @@ export function createPackageTraffic(options: PackageTrafficOptions): PackageTra
     },
     { modules: ['book'], origins: () => originsOf(book, 'book', ['Book', 'Order']), deps: [0, 1] },
     { modules: ['nft'], origins: () => originsOf(nft, 'nft', ['Binder', 'Card']), deps: [0, 1] },
-    { modules: ['late'], origins: () => originsOf(late, 'late', ['LATE', 'Thing']), deps: [0, 1] },
+    {
+      modules: ['late'],
+      origins: (version) => [...originsOf(late, 'late', ['LATE', 'Thing']), ...(version >= 3 ? [origin(lateV3, 'late', 'Extra')] : [])],
+      deps: [0, 1],
+    },
   ];
 
-  const events: PublishEvent[] = [
-    { pkg: TOKEN_PKG, version: 1, fraction: 0.01 },
-    { pkg: DEX_PKG, version: 1, fraction: 0.02 },
-    { pkg: BOOK_PKG, version: 1, fraction: 0.03 },
-    { pkg: NFT_PKG, version: 1, fraction: 0.04 },
-    { pkg: DEX_PKG, version: 2, fraction: 0.06 },
-    { pkg: DEX_PKG, version: 3, fraction: 0.12 },
-    { pkg: LATE_PKG, version: 1, fraction: 0.8 },
-    { pkg: LATE_PKG, version: 2, fraction: 0.805 },
+  const packageNumber: Record<SimUserPackageName, number> = { token: TOKEN_PKG, dex: DEX_PKG, book: BOOK_PKG, nft: NFT_PKG, late: LATE_PKG };
+  /** Every publish and upgrade with its default place, in the order ties are broken. */
+  const defaults: { name: SimUserPackageName; version: number; fraction: number }[] = [
+    { name: 'token', version: 1, fraction: 0.01 },
+    { name: 'dex', version: 1, fraction: 0.02 },
+    { name: 'book', version: 1, fraction: 0.03 },
+    { name: 'nft', version: 1, fraction: 0.04 },
+    { name: 'dex', version: 2, fraction: 0.06 },
+    { name: 'dex', version: 3, fraction: 0.12 },
+    { name: 'late', version: 1, fraction: 0.8 },
+    { name: 'late', version: 2, fraction: 0.805 },
+    { name: 'late', version: 3, fraction: 0.85 },
   ];
+  for (const [name, chosen] of Object.entries(options.publishAt ?? {}) as [SimUserPackageName, readonly number[]][]) {
+    if (chosen.length !== PACKAGE_VERSIONS[name]) throw new RangeError(`publishAt.${name} needs ${PACKAGE_VERSIONS[name]} checkpoints (one per version), got ${chosen.length}`);
+    chosen.forEach((checkpoint, index) => {
+      if (!Number.isSafeInteger(checkpoint) || checkpoint < 1) throw new RangeError(`publishAt.${name} must hold checkpoints >= 1, got ${checkpoint}`);
+      if (index > 0 && checkpoint < chosen[index - 1]) throw new RangeError(`publishAt.${name} must be in version order, got ${chosen.join(', ')}`);
+    });
+  }
+  const events: PublishEvent[] = defaults
+    .map(({ name, version, fraction }) => ({
+      pkg: packageNumber[name],
+      version,
+      checkpoint: options.publishAt?.[name]?.[version - 1] ?? Math.max(1, Math.floor(fraction * layout.checkpoints)),
+    }))
+    // Chain order; the sort is stable, so ties keep the order above.
+    .sort((a, b) => a.checkpoint - b.checkpoint);
+  const firstPublish = (pkg: number) => events.findIndex((event) => event.pkg === pkg);
+  if (firstPublish(DEX_PKG) < firstPublish(TOKEN_PKG)) throw new RangeError('publishAt: dex links against token, so token must be published first');
+
   /** Transaction of each event: the first user transaction at or after its checkpoint, in order. */
   const eventTx = new Map<number, PublishEvent>();
   {
     let t = 1;
     for (const event of events) {
-      const target = Math.max(1, Math.floor(event.fraction * layout.checkpoints));
-      t = Math.max(t, layout.start(Math.min(target, layout.checkpoints)));
+      t = Math.max(t, layout.start(Math.min(event.checkpoint, layout.checkpoints)));
       while (t < layout.totalTransactions && !layout.isUser(t)) t++;
-      if (t >= layout.totalTransactions) throw new Error(`the chain is too short to publish every package (${layout.checkpoints} checkpoints)`);
+      if (t >= layout.totalTransactions) throw new RangeError(`the chain is too short to publish every package (${layout.checkpoints} checkpoints)`);
       eventTx.set(t, event);
       t++;
     }
@@ -298,9 +332,11 @@ export function createPackageTraffic(options: PackageTrafficOptions): PackageTra
     wrapped: [] as { card: number; binder: number }[],
     pages: [] as { page: number; binder: number }[],
     things: [] as number[],
+    extras: [] as number[],
   };
   const published = new Set<number>();
   let dexVersion = 0;
+  let lateVersion = 0;
 
   function publish(t: number, pkg: number, version: number): void {
     const sender = t % USERS;
@@ -335,6 +371,7 @@ export function createPackageTraffic(options: PackageTrafficOptions): PackageTra
     }
     if (pkg === DEX_PKG && version === 1) state.adminCap = create(t, T.adminCap, user(sender));
     if (pkg === DEX_PKG) dexVersion = version;
+    if (pkg === LATE_PKG) lateVersion = version;
     published.add(pkg);
   }
 
@@ -506,6 +543,9 @@ export function createPackageTraffic(options: PackageTrafficOptions): PackageTra
       { weight: 2, when: () => state.things.length > 0, run: (t) => mutate(t, random.pick(state.things)) },
       { weight: 1, when: () => state.things.length > 0, run: (t) => remove(t, take(state.things)) },
       { weight: 1, run: (t) => void create(t, T.lateCoin, someone()) },
+      { weight: 2, when: () => lateVersion >= 3, run: (t) => state.extras.push(create(t, T.extra, someone())) },
+      { weight: 1.5, when: () => state.extras.length > 0, run: (t) => mutate(t, random.pick(state.extras), someone()) },
+      { weight: 0.5, when: () => state.extras.length > 0, run: (t) => remove(t, take(state.extras)) },
     ],
   };
   const packageWeights: Record<number, number> = { [TOKEN_PKG]: 2, [DEX_PKG]: 3, [BOOK_PKG]: 3, [NFT_PKG]: 3, [LATE_PKG]: 1.5 };

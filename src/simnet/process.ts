@@ -20,6 +20,9 @@ Chain:
   --tx-per-checkpoint N            mean transactions per checkpoint (default 12)
   --package-traffic F              fraction of user transactions touching the simulator's
                                    packages (default 0.1)
+  --objects-per-tx F               mean objects an unrelated user transaction creates (default 1)
+  --publish-at NAME=C1[,C2,C3]     checkpoints of a package's publish and upgrades, e.g.
+                                   dex=100,300,500 (token, book, nft: 1; dex, late: 3); repeatable
   --mainnet-fixtures DIR           also serve the real mainnet checkpoints of DIR/mainnet
                                    (DIR e.g. ../shared/fixtures/sui)
 
@@ -53,6 +56,10 @@ const flagsSchema = z.object({
   'initial-tip': count.optional(),
   'tx-per-checkpoint': z.coerce.number().positive().optional(),
   'package-traffic': share.optional(),
+  'objects-per-tx': z.coerce.number().min(0).max(100).optional(),
+  'publish-at': z
+    .array(z.string().regex(/^(token|dex|book|nft|late)=\d+(,\d+)*$/, 'expected NAME=C1[,C2,...] with NAME one of token, dex, book, nft, late'))
+    .optional(),
   'mainnet-fixtures': z.string().min(1).optional(),
   host: z.string().min(1).optional(),
   port: count.max(65535).optional(),
@@ -86,9 +93,9 @@ export type RunningSimnet = { url: string; chain: SimChain; server: SimnetServer
 
 /** Parses `sui-backfill simnet` flags (without --help) into chain, server and knob options. */
 export function parseSimnetFlags(argv: string[], defaults: { host: string }): SimnetOptions & { help: boolean } {
-  const options = Object.fromEntries(FLAG_NAMES.map((name) => [name, { type: 'string' as const }]));
+  const options = Object.fromEntries(FLAG_NAMES.map((name) => [name, { type: 'string' as const, multiple: name === 'publish-at' }]));
   const { values } = parseFlags(argv, options);
-  const { help, ...given } = values as Record<string, string | undefined> & { help?: boolean };
+  const { help, ...given } = values as Record<string, string | string[] | undefined> & { help?: boolean };
   const parsed = flagsSchema.safeParse(given);
   if (!parsed.success) {
     throw new UsageError(parsed.error.issues.map((issue) => `--${String(issue.path[0])}: ${issue.message}`).join('; '));
@@ -115,6 +122,11 @@ export function parseSimnetFlags(argv: string[], defaults: { host: string }): Si
       initialTip: flags['initial-tip'],
       txPerCheckpoint: flags['tx-per-checkpoint'],
       packageTrafficFraction: flags['package-traffic'],
+      objectsPerTransaction: flags['objects-per-tx'],
+      publishAt: flags['publish-at'] && Object.fromEntries(flags['publish-at'].map((entry) => {
+        const [name, checkpoints] = entry.split('=');
+        return [name, checkpoints.split(',').map(Number)];
+      })),
       lowestAvailableCheckpoint: flags['lowest-available'],
     },
     knobs: Object.fromEntries(Object.entries(knobs).filter(([, value]) => value !== undefined)),
@@ -156,7 +168,10 @@ export async function runSimnet(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   return runService('simnet', { env: { HOST: parsed.host } }, async (common) => {
-    const simnet = await startSimnet(common, parsed);
+    // A chain the flags cannot build (a publish past its end, upgrades out of order) is a usage error.
+    const simnet = await startSimnet(common, parsed).catch((error: unknown) => {
+      throw error instanceof RangeError ? new UsageError(error.message) : error;
+    });
     common.shutdown.add('simnet', () => simnet.close());
   });
 }

@@ -37,6 +37,7 @@ import { hash, unit, type IdKey } from './prng.ts';
 export const USERS = 1024;
 const SALT_BIRTHS = 0x51a7;
 const SALT_BIRTH_SIZE = 0x51a8;
+const SALT_BIRTH_ROUNDING = 0x51ae;
 const SALT_VARIANT = 0x51a9;
 const SALT_TRANSFER = 0x51aa;
 const SALT_TABLE = 0x51ab;
@@ -92,8 +93,9 @@ export type Traffic = {
   sender(t: number): string;
 };
 
-export function createTraffic(options: { seed: number; layout: Layout; ids: Ids; types: TypeTable }): Traffic {
-  const { seed, layout, ids, types } = options;
+export function createTraffic(options: { seed: number; layout: Layout; ids: Ids; types: TypeTable; objectsPerTransaction: number }): Traffic {
+  const { seed, layout, ids, types, objectsPerTransaction } = options;
+  if (!(objectsPerTransaction >= 0 && objectsPerTransaction <= 100)) throw new RangeError(`objectsPerTransaction must be between 0 and 100, got ${objectsPerTransaction}`);
   const gasType = types.add(coinOf(SUI));
   const clockType = types.add(struct('0x2', 'clock', 'Clock'));
   const accumulatorType = types.add(accumulatorField(SUI));
@@ -153,8 +155,8 @@ export function createTraffic(options: { seed: number; layout: Layout; ids: Ids;
 
   const sender = (t: number) => t % USERS;
 
-  function births(t: number): number {
-    if (!layout.isUser(t)) return 0;
+  /** A long-tailed spread with a mean of about 1: half create nothing, 1% create 10 to 35. */
+  function baseBirths(t: number): number {
     const u = unit(hash(seed, SALT_BIRTHS, t));
     if (u < 0.5) return 0;
     if (u < 0.8) return 1;
@@ -162,6 +164,13 @@ export function createTraffic(options: { seed: number; layout: Layout; ids: Ids;
     const size = hash(seed, SALT_BIRTH_SIZE, t);
     if (u < 0.99) return 3 + (size % 3);
     return 10 + (size % 26);
+  }
+
+  function births(t: number): number {
+    if (!layout.isUser(t)) return 0;
+    if (objectsPerTransaction === 1) return baseBirths(t); // the same as below, without a hash
+    // Scaled, rounding up or down at random so the mean scales exactly.
+    return Math.floor(baseBirths(t) * objectsPerTransaction + unit(hash(seed, SALT_BIRTH_ROUNDING, t)));
   }
 
   function variantOf(t0: number, k: number): number {
