@@ -50,10 +50,10 @@ describe('processes: configuration and services', () => {
     ]);
   });
 
-  it('the api refuses to start without API_TOKEN', async () => {
+  it('the api without API_TOKEN stops with one line naming it (exit 2)', async () => {
     const { code, output } = await runCli(['api', '--no-migrate'], { DATABASE_URL: database.url, REDIS_URL: redis.url, REDIS_PREFIX: redis.prefix, PORT: '0' });
-    expect(code).toBe(1);
-    expect(output).toContain('API_TOKEN: required by the api (at least 16 characters)');
+    expect(code).toBe(2);
+    expect(lines(output)).toEqual(['Invalid configuration: API_TOKEN: required by the api, expected at least 16 characters (missing)']);
   });
 
   it.each(['dev', 'migrate', 'api', 'worker', 'indexer', 'simnet'])('%s --help prints its usage and exits 0', async (command) => {

@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { createIntake, type IntakeSource } from '../backfill/intake.ts';
 import { createBackfillQueue } from '../backfill/queue.ts';
+import type { Config } from '../common/config.ts';
 import type { Common } from '../common/context.ts';
 import { ConfigError } from '../common/errors.ts';
 import { EXIT, parseFlags, runService, type Command } from '../common/process.ts';
@@ -70,8 +71,10 @@ LOG_LEVEL, LOG_FORMAT`,
       console.log(this.help);
       return EXIT.ok;
     }
-    return runService('api', { needs: { postgres: true, redis: true }, env: { PORT: values.port } }, async (common) => {
-      if (!common.config.API_TOKEN) throw new ConfigError('API_TOKEN: required by the api (at least 16 characters)');
+    const validate = (config: Config) => {
+      if (!config.API_TOKEN) throw new ConfigError('Invalid configuration: API_TOKEN: required by the api, expected at least 16 characters (missing)');
+    };
+    return runService('api', { needs: { postgres: true, redis: true }, env: { PORT: values.port }, validate }, async (common) => {
       if (!values['no-migrate']) await runMigrations(common.config.DATABASE_URL);
       const db = createDb(common.config.DATABASE_URL, { applicationName: 'sui-backfill api' });
       common.shutdown.add('database', () => db.close());

@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { loadConfig } from './config.ts';
+import { loadConfig, type Config } from './config.ts';
 import { createCommon, type Common } from './context.ts';
 import { ConfigError, errorMessage, SuiBackfillError } from './errors.ts';
 import { checkServices } from './services.ts';
@@ -35,18 +35,23 @@ export function parseFlags<T extends ParseArgsConfig['options']>(argv: string[],
 }
 
 /**
- * Runs a long-lived process: validates the environment, checks Postgres and Redis (one line each
- * when unreachable), builds the common context, and on SIGTERM/SIGINT runs the registered closers
- * and resolves with exit code 0.
+ * Runs a long-lived process: validates the environment (plus the command's own `validate`, which
+ * throws a ConfigError), checks Postgres and Redis (one line each when unreachable), builds the
+ * common context, and on SIGTERM/SIGINT runs the registered closers and resolves with exit code 0.
  */
 export async function runService(
   name: string,
-  options: { needs?: { postgres?: boolean; redis?: boolean }; env?: Record<string, string | undefined> },
+  options: {
+    needs?: { postgres?: boolean; redis?: boolean };
+    env?: Record<string, string | undefined>;
+    validate?: (config: Config) => void;
+  },
   main: (common: Common) => Promise<void>,
 ): Promise<number> {
   // Flags arrive as environment values so that zod validates them the same way.
   const flags = Object.fromEntries(Object.entries(options.env ?? {}).filter(([, value]) => value !== undefined));
   const config = loadConfig({ ...process.env, ...flags });
+  options.validate?.(config);
   const needs = options.needs ?? {};
   if (needs.postgres || needs.redis) {
     const problems = (await checkServices({ databaseUrl: config.DATABASE_URL, redisUrl: config.REDIS_URL })).filter(
