@@ -3,6 +3,9 @@ import { progressLine, type ProgressView } from './api/progress-bar.ts';
 import { startWorker } from './backfill/process.ts';
 import { BACKFILL_QUEUE } from './backfill/queue.ts';
 import { Queue } from 'bullmq';
+import { z } from 'zod';
+import { configSchema } from './common/config.ts';
+import { ConfigError } from './common/errors.ts';
 import { EXIT, parseFlags, runService, type Command } from './common/process.ts';
 import type { Common } from './common/context.ts';
 import { createDb } from './db/client.ts';
@@ -12,6 +15,8 @@ import { startSimnet } from './simnet/process.ts';
 import { createSourceFromConfig } from './sui/from-config.ts';
 
 const DEV_TOKEN = 'dev-token-not-for-production';
+const DEV_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/sui_backfill_dev';
+const DEV_REDIS_PREFIX = 'sui-backfill-dev';
 
 /** Shows a backfill's progress on the terminal until it ends. */
 /** Prints the request's progress until it finishes (its last view) or the process stops (undefined). */
@@ -44,7 +49,8 @@ function banner(common: Common, apiUrl: string, simnetUrl: string, packages: Rec
     `  API          ${apiUrl}/openapi.json   metrics ${apiUrl}/metrics`,
     `  simnet       ${simnetUrl}   (${simnetUrl}/simnet/stats; its tip advances every 250 ms)`,
     `  indexer      following the tip; it covers every package you backfill from the moment you post it`,
-    `  database     ${common.config.DATABASE_URL}`,
+    `  database     ${common.config.DATABASE_URL}   (DEV_DATABASE_URL; reset at each start)`,
+    `  queue        Redis ${common.config.REDIS_URL}, prefix ${common.config.REDIS_PREFIX}   (DEV_REDIS_PREFIX; emptied at each start)`,
     '',
     'Simulated packages:',
     ...Object.entries(packages).map(([name, id]) => `  ${name.padEnd(6)} ${id}`),
@@ -53,6 +59,66 @@ function banner(common: Common, apiUrl: string, simnetUrl: string, packages: Rec
     `  ${curl} -d '{"packageId": "${packages.book}", "match": "anywhere"}'`,
     '',
   ].join('\n');
+}
+
+/**
+ * dev resets its database and empties its queue, so it reads them from variables of its own: a
+ * shell set up for production (DATABASE_URL, REDIS_PREFIX exported) cannot have its data wiped.
+ */
+function devTargets(env: Record<string, string | undefined>): { DATABASE_URL: string; REDIS_PREFIX: string } {
+  const schema = z.object({
+    DEV_DATABASE_URL: configSchema.shape.DATABASE_URL.unwrap().default(DEV_DATABASE_URL),
+    DEV_REDIS_PREFIX: configSchema.shape.REDIS_PREFIX.unwrap().default(DEV_REDIS_PREFIX),
+  });
+  const given = { DEV_DATABASE_URL: env.DEV_DATABASE_URL || undefined, DEV_REDIS_PREFIX: env.DEV_REDIS_PREFIX || undefined };
+  const parsed = schema.safeParse(given);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0]) as keyof typeof given;
+      return `${name}: ${issue.message} (got ${JSON.stringify(given[name])})`;
+    });
+    throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
+  }
+  const { DEV_DATABASE_URL: databaseUrl, DEV_REDIS_PREFIX: prefix } = parsed.data;
+  if (env.DATABASE_URL && sameDatabase(databaseUrl, env.DATABASE_URL)) {
+    throw new ConfigError('Invalid configuration: DEV_DATABASE_URL: names the same database as DATABASE_URL, which dev would reset; expected another database');
+  }
+  if (env.REDIS_PREFIX && prefix === env.REDIS_PREFIX) {
+    throw new ConfigError('Invalid configuration: DEV_REDIS_PREFIX: equals REDIS_PREFIX, whose queue dev would empty; expected another prefix');
+  }
+  return { DATABASE_URL: databaseUrl, REDIS_PREFIX: prefix };
+}
+
+function sameDatabase(a: string, b: string): boolean {
+  const key = (value: string) => {
+    const url = new URL(value);
+    return `${url.hostname}:${url.port || '5432'}${url.pathname}`;
+  };
+  try {
+    return key(a) === key(b);
+  } catch {
+    return false;
+  }
+}
+
+/** Posts the demo backfill; on refusal, one line saying why and undefined. */
+async function postDemo(apiUrl: string, token: string, packageId: string): Promise<{ id: string; fromCheckpoint: string; toCheckpoint: string } | undefined> {
+  const response = await fetch(`${apiUrl}/v1/backfills`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ packageId, match: 'anywhere' }),
+  });
+  const text = await response.text();
+  if (response.ok) return JSON.parse(text);
+  let reason = text.slice(0, 200);
+  try {
+    const { error } = JSON.parse(text) as { error: { code: string; message: string } };
+    reason = `${error.code}: ${error.message}`;
+  } catch {
+    // Not the API's JSON error shape: the raw body says it.
+  }
+  console.error(`Demo backfill not accepted: HTTP ${response.status} ${reason.replace(/\s+/g, ' ')}`);
+  return undefined;
 }
 
 export const devCommand: Command = {
@@ -65,14 +131,16 @@ database, starts the API, a backfill worker and the live indexer in this process
 then keeps serving so you can post more (the curl is printed). Ctrl-C stops everything.
 
 Options:
-  --port N           API port (default PORT, 3000)
-  --simnet-port N    simulator port (default 9000)
+  --port N           API port (default PORT, 3000; 0 picks a free port)
+  --simnet-port N    simulator port (default 9000; 0 picks a free port)
   --checkpoints N    checkpoints in the simulated chain (default 20000)
   -h, --help         show this help
 
-Environment (defaults differ from production so that nothing collides with a real deployment):
-  DATABASE_URL   default postgres://postgres@127.0.0.1:5432/sui_backfill_dev (reset at each start)
-  REDIS_PREFIX   default sui-backfill-dev (its queue is emptied at each start)
+Environment (dev never reads DATABASE_URL or REDIS_PREFIX, so running it in a shell set up for
+production cannot touch production data; it refuses DEV_ values equal to those):
+  DEV_DATABASE_URL  default ${DEV_DATABASE_URL} (reset at each start)
+  DEV_REDIS_PREFIX  default ${DEV_REDIS_PREFIX} (its queue is emptied at each start)
+  REDIS_URL      default redis://127.0.0.1:6379
   API_TOKEN      default ${DEV_TOKEN}
   RPC_REQUESTS_PER_SECOND  default 5000 (the simulator does not throttle)
   LOG_LEVEL      default warn (info shows every chunk), LOG_FORMAT default pretty`,
@@ -87,8 +155,7 @@ Environment (defaults differ from production so that nothing collides with a rea
       return EXIT.ok;
     }
     const env = {
-      DATABASE_URL: process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/sui_backfill_dev',
-      REDIS_PREFIX: process.env.REDIS_PREFIX || 'sui-backfill-dev',
+      ...devTargets(process.env),
       API_TOKEN: process.env.API_TOKEN || DEV_TOKEN,
       LOG_LEVEL: process.env.LOG_LEVEL || 'warn',
       LOG_FORMAT: process.env.LOG_FORMAT || 'pretty',
@@ -128,12 +195,8 @@ Environment (defaults differ from production so that nothing collides with a rea
 
       const dex = simnet.chain.package('dex');
       const newest = dex.versions[dex.versions.length - 1].id;
-      const response = await fetch(`${api.url}/v1/backfills`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${config.API_TOKEN}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ packageId: newest, match: 'anywhere' }),
-      });
-      const posted = (await response.json()) as { id: string; fromCheckpoint: string; toCheckpoint: string };
+      const posted = await postDemo(api.url, config.API_TOKEN!, newest);
+      if (!posted) return;
       console.log(`Demo: backfill of the dex package (posted by its newest upgrade ${newest}), match anywhere,`);
       console.log(`checkpoints ${posted.fromCheckpoint}..${posted.toCheckpoint}, request ${posted.id}\n`);
       void followProgress(api.url, posted.id, common.shutdown.signal).then(
