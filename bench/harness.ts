@@ -1,9 +1,12 @@
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import postgres from 'postgres';
 import { Queue } from 'bullmq';
 import { BACKFILL_QUEUE } from '../src/backfill/queue.ts';
 import { quoteIdent, runMigrations } from '../src/db/migrate.ts';
-import { spawnCli, waitForOutput, type Spawned } from '../test/helpers/processes.ts';
+
+const CLI = path.resolve(import.meta.dirname, '../src/cli.ts');
 
 export const ADMIN_URL = process.env.BENCH_ADMIN_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -37,19 +40,75 @@ export async function emptyQueue(prefix: string): Promise<void> {
   await queue.close();
 }
 
-/** Starts `sui-backfill simnet` in its own process so its CPU is not counted against the client. */
-export async function startSimnetProcess(flags: string[]): Promise<{ url: string; process: Spawned; stop: () => Promise<void> }> {
-  const simnet = spawnCli(['simnet', '--port', '0', ...flags], { LOG_LEVEL: 'info' });
-  await waitForOutput(simnet, 'simnet listening on', 60_000);
-  const url = /simnet listening on (http:\/\/[^"\s]+)/.exec(simnet.output())![1];
+export type BenchProcess = {
+  pid: number;
+  /** Everything it wrote so far, stdout and stderr. */
+  output: () => string;
+  /** Resolves once it has written `text`; rejects when it exits first or `timeoutMs` passes. */
+  waitFor: (text: string, timeoutMs: number) => Promise<void>;
+  /** SIGTERM, then its exit code. */
+  stop: () => Promise<number | null>;
+};
+
+/** Runs `sui-backfill <args>` in a process of its own, so its CPU is not counted against the bench's. */
+export function startCli(args: string[], env: Record<string, string>): BenchProcess {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const listeners = new Set<() => void>();
+  const notify = () => listeners.forEach((listener) => listener());
+  const append = (chunk: Buffer) => {
+    output += chunk;
+    notify();
+  };
+  child.stdout.on('data', append);
+  child.stderr.on('data', append);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  let gone = false;
+  void exited.then(() => {
+    gone = true;
+    notify();
+  });
   return {
-    url,
-    process: simnet,
-    stop: async () => {
-      simnet.kill('SIGTERM');
-      await simnet.exited;
+    pid: child.pid!,
+    output: () => output,
+    waitFor: (text, timeoutMs) =>
+      new Promise<void>((resolve, reject) => {
+        const settle = (error?: Error) => {
+          clearTimeout(timer);
+          listeners.delete(check);
+          if (error) reject(error);
+          else resolve();
+        };
+        const check = () => {
+          if (output.includes(text)) settle();
+          else if (gone) settle(new Error(`sui-backfill ${args[0]} exited before writing "${text}":\n${output}`));
+        };
+        const timer = setTimeout(() => settle(new Error(`sui-backfill ${args[0]} did not write "${text}" within ${timeoutMs} ms:\n${output}`)), timeoutMs);
+        listeners.add(check);
+        check();
+      }),
+    stop: () => {
+      child.kill('SIGTERM');
+      return exited;
     },
   };
+}
+
+/** Starts `sui-backfill simnet` on a free port; its startup line carries the URL and the package IDs. */
+export async function startSimnetProcess(flags: string[]): Promise<{ url: string; pid: number; packages: Record<string, string>; stop: () => Promise<unknown> }> {
+  const simnet = startCli(['simnet', '--port', '0', ...flags], { LOG_LEVEL: 'info' });
+  await simnet.waitFor('simnet listening on', 60_000);
+  const started = JSON.parse(simnet.output().split('\n').find((line) => line.includes('simnet listening on'))!) as { url: string; packages: Record<string, string> };
+  return { url: started.url, pid: simnet.pid, packages: started.packages, stop: simnet.stop };
+}
+
+const CLOCK_TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+/** CPU time (user + system) a process has used so far, in ms (Linux /proc/<pid>/stat). */
+export function cpuMs(pid: number): number {
+  // Fields after the parenthesised command name, which may itself hold spaces: utime and stime are fields 14 and 15.
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
 }
 
 /** Peak resident set size of a process in MiB (Linux VmHWM). */
