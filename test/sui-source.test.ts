@@ -78,8 +78,8 @@ describe('resolvePackage', () => {
   });
 
   it('says NotAPackage, naming the type, for an object that is not a package', async () => {
-    const checkpoint = await source.getCheckpoint(chain.tip());
-    const coin = checkpoint.objects.find((object) => object.objectType?.includes('::coin::Coin<'));
+    const checkpoint = await source.getCheckpoint(chain.tip(), { withObjects: true });
+    const coin = checkpoint.objects!.find((object) => object.objectType?.includes('::coin::Coin<'));
     expect(coin).toBeDefined();
     const error = await source.resolvePackage(coin!.objectId).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(NotAPackageError);
@@ -123,7 +123,7 @@ describe('checkpoints read through the source', () => {
       read++;
       // The lean mask leaves the object set out; it is asked for (a second call) only to name the
       // types the node left off some changed objects.
-      if (checkpoint.objects.length > 0) withObjectSet++;
+      if (checkpoint.objects !== null) withObjectSet++;
       for (const target of targets) {
         if (checkpoint.sequenceNumber >= target.from) target.rows.push(...extractObjectVersions(checkpoint, target.matches));
       }

@@ -1,5 +1,5 @@
 import type postgres from 'postgres';
-import type { ObjectVersionRow } from '../sui/records.ts';
+import { compareObjectVersions, type ObjectVersionRow } from '../sui/records.ts';
 import type { Sql } from './client.ts';
 
 type Executor = Sql | postgres.TransactionSql;
@@ -12,9 +12,7 @@ type Executor = Sql | postgres.TransactionSql;
  */
 export async function insertObjectVersions(sql: Executor, rows: readonly ObjectVersionRow[]): Promise<number> {
   if (rows.length === 0) return 0;
-  const sorted = [...rows].sort((a, b) =>
-    a.objectId < b.objectId ? -1 : a.objectId > b.objectId ? 1 : a.version < b.version ? -1 : a.version > b.version ? 1 : 0,
-  );
+  const sorted = [...rows].sort(compareObjectVersions);
   const column = <T>(pick: (row: ObjectVersionRow) => T) => sorted.map(pick);
   const result = await sql`
     insert into sui_objects (object_id, version, object_type, type_package, type_module, type_name,

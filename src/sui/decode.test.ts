@@ -76,7 +76,7 @@ function withChange(change: Partial<GrpcTypes.ChangedObject>): GrpcTypes.Checkpo
 
 describe('decodeCheckpoint', () => {
   it('turns a checkpoint into plain records with normalized IDs, types and owners', () => {
-    const record = decodeCheckpoint(wire(checkpoint()));
+    const record = decodeCheckpoint(wire(checkpoint()), true);
     expect(record.sequenceNumber).toBe(20958462n);
     expect(record.timestampMs).toBe(1702658952900n);
     expect(record.transactions).toHaveLength(1);
@@ -88,8 +88,6 @@ describe('decodeCheckpoint', () => {
         objectId: COIN,
         inputState: 'exists',
         inputVersion: 10n,
-        inputDigest: 'inDigest',
-        inputOwner: { kind: 'address', address: SENDER, version: null },
         outputState: 'object_write',
         outputVersion: 900n,
         outputDigest: 'outDigest',
@@ -101,8 +99,6 @@ describe('decodeCheckpoint', () => {
         objectId: POOL_ID,
         inputState: 'exists',
         inputVersion: 500n,
-        inputDigest: null,
-        inputOwner: null,
         outputState: 'object_write',
         outputVersion: 900n,
         outputDigest: 'poolDigest',
@@ -117,20 +113,25 @@ describe('decodeCheckpoint', () => {
     ]);
   });
 
+  it('leaves the object set null when the read mask did not ask for it, empty when it was asked for and empty', () => {
+    expect(decodeCheckpoint(wire(checkpoint()), false).objects).toBeNull();
+    expect(decodeCheckpoint(wire(checkpoint({ objects: undefined })), true).objects).toEqual([]);
+  });
+
   it('keeps a deletion as the node sent it: empty output (V2) or the deleted ref (V1)', () => {
-    const v2 = decodeCheckpoint(wire(withChange({ outputState: Out.DOES_NOT_EXIST, outputVersion: undefined, outputDigest: undefined, outputOwner: undefined, idOperation: IdOp.DELETED })));
+    const v2 = decodeCheckpoint(wire(withChange({ outputState: Out.DOES_NOT_EXIST, outputVersion: undefined, outputDigest: undefined, outputOwner: undefined, idOperation: IdOp.DELETED })), false);
     expect(v2.transactions[0].changedObjects[0]).toMatchObject({ outputState: 'does_not_exist', outputVersion: null, outputDigest: null, outputOwner: null, idOperation: 'deleted' });
-    const v1 = decodeCheckpoint(wire(withChange({ outputState: Out.DOES_NOT_EXIST, outputVersion: 900n, outputDigest: 'deleted', idOperation: IdOp.DELETED })));
+    const v1 = decodeCheckpoint(wire(withChange({ outputState: Out.DOES_NOT_EXIST, outputVersion: 900n, outputDigest: 'deleted', idOperation: IdOp.DELETED })), false);
     expect(v1.transactions[0].changedObjects[0]).toMatchObject({ outputState: 'does_not_exist', outputVersion: 900n, outputDigest: 'deleted', idOperation: 'deleted' });
   });
 
   it('leaves an empty object_type as null (the object set can tell it later)', () => {
-    const record = decodeCheckpoint(wire(withChange({ objectType: '' })));
+    const record = decodeCheckpoint(wire(withChange({ objectType: '' })), false);
     expect(record.transactions[0].changedObjects[0].objectType).toBeNull();
   });
 
   it('maps enum values it does not know to unknown rather than guessing', () => {
-    const record = decodeCheckpoint(withChange({ inputState: 7 as GrpcTypes.ChangedObject_InputObjectState, idOperation: IdOp.ID_OPERATION_UNKNOWN, outputOwner: { kind: 9 as GrpcTypes.Owner_OwnerKind } }));
+    const record = decodeCheckpoint(withChange({ inputState: 7 as GrpcTypes.ChangedObject_InputObjectState, idOperation: IdOp.ID_OPERATION_UNKNOWN, outputOwner: { kind: 9 as GrpcTypes.Owner_OwnerKind } }), false);
     expect(record.transactions[0].changedObjects[0]).toMatchObject({ inputState: 'unknown', idOperation: 'unknown', outputOwner: { kind: 'unknown', address: null, version: null } });
   });
 
@@ -165,7 +166,7 @@ describe('decodeCheckpoint', () => {
   it.each(malformed)('rejects %s as a malformed (retryable) response', (_, build, message) => {
     let caught: unknown;
     try {
-      decodeCheckpoint(wire(build()));
+      decodeCheckpoint(wire(build()), true);
     } catch (error) {
       caught = error;
     }

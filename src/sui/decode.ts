@@ -102,8 +102,6 @@ export function decodeChangedObject(change: GrpcTypes.ChangedObject, where: stri
     objectId,
     inputState,
     inputVersion: inputState === 'exists' ? required(change.inputVersion, 'input_version', at) : (change.inputVersion ?? null),
-    inputDigest: change.inputDigest || null,
-    inputOwner: decodeOwner(change.inputOwner, `${at} input`),
     outputState,
     // For DOES_NOT_EXIST outputs V2 effects leave the output ref empty while V1 effects carry the
     // deleted ref; both are kept as given.
@@ -126,7 +124,8 @@ export function decodeTransaction(transaction: GrpcTypes.ExecutedTransaction, wh
   };
 }
 
-export function decodeCheckpoint(checkpoint: GrpcTypes.Checkpoint): CheckpointRecord {
+/** `withObjects`: whether the read mask asked for the object set (else `objects` is null, not empty). */
+export function decodeCheckpoint(checkpoint: GrpcTypes.Checkpoint, withObjects: boolean): CheckpointRecord {
   const sequenceNumber = required(checkpoint.sequenceNumber ?? checkpoint.summary?.sequenceNumber, 'sequence_number', 'checkpoint');
   const at = `checkpoint ${sequenceNumber}`;
   return {
@@ -135,6 +134,6 @@ export function decodeCheckpoint(checkpoint: GrpcTypes.Checkpoint): CheckpointRe
     epoch: checkpoint.summary?.epoch ?? null,
     networkTotalTransactions: checkpoint.summary?.totalNetworkTransactions ?? null,
     transactions: checkpoint.transactions.map((transaction) => decodeTransaction(transaction, at)),
-    objects: (checkpoint.objects?.objects ?? []).map((object) => decodeObject(object, `${at} objects set`)),
+    objects: withObjects ? (checkpoint.objects?.objects ?? []).map((object) => decodeObject(object, `${at} objects set`)) : null,
   };
 }

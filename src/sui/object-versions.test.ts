@@ -19,8 +19,6 @@ function change(objectId: string, fields: Partial<ChangedObjectRecord>): Changed
     objectId,
     inputState: 'exists',
     inputVersion: null,
-    inputDigest: null,
-    inputOwner: null,
     outputState: 'object_write',
     outputVersion: null,
     outputDigest: null,
@@ -31,7 +29,7 @@ function change(objectId: string, fields: Partial<ChangedObjectRecord>): Changed
   };
 }
 
-function checkpoint(transactions: TransactionRecord[], objects: ObjectRecord[] = []): CheckpointRecord {
+function checkpoint(transactions: TransactionRecord[], objects: ObjectRecord[] | null = null): CheckpointRecord {
   return { sequenceNumber: 77n, timestampMs: 1_700_000_000_000n, epoch: 3n, networkTotalTransactions: 1_000n, transactions, objects };
 }
 
@@ -47,8 +45,8 @@ describe('extractObjectVersions', () => {
         change(long('1'), { inputState: 'does_not_exist', outputVersion: 50n, outputDigest: 'c1', outputOwner: address(ALICE), idOperation: 'created', objectType: ORDER }),
         change(long('2'), { inputVersion: 40n, outputVersion: 50n, outputDigest: 'c2', outputOwner: shared(3n), objectType: BOOK }),
         change(long('3'), { inputState: 'does_not_exist', outputVersion: 50n, outputDigest: 'c3', outputOwner: { kind: 'object', address: long('2'), version: null }, objectType: ORDER }),
-        change(long('4'), { inputVersion: 41n, inputOwner: address(ALICE), outputState: 'does_not_exist', idOperation: 'deleted', objectType: ORDER }),
-        change(long('5'), { inputVersion: 42n, inputOwner: address(ALICE), outputState: 'does_not_exist', objectType: ORDER }),
+        change(long('4'), { inputVersion: 41n, outputState: 'does_not_exist', idOperation: 'deleted', objectType: ORDER }),
+        change(long('5'), { inputVersion: 42n, outputState: 'does_not_exist', objectType: ORDER }),
       ],
     };
     const base = { objectType: ORDER, typePackage: PKG, typeModule: 'book', typeName: 'Order', checkpoint: 77n, txDigest: 'TxA' };
@@ -101,9 +99,12 @@ describe('extractObjectVersions', () => {
   it('refuses to guess when neither the change nor the object set names the type', () => {
     const write = change(long('2'), { inputVersion: 40n, outputVersion: 50n, outputDigest: 'c2', outputOwner: shared(3n) });
     const onlyInput: ObjectRecord[] = [{ objectId: long('2'), version: 40n, digest: 'old', owner: shared(3n), objectType: BOOK }];
-    expect(() => extractObjectVersions(checkpoint([{ digest: 'TxB', lamportVersion: 50n, changedObjects: [write] }], onlyInput), everything)).toThrow(
-      /no object type/,
+    const tx = { digest: 'TxB', lamportVersion: 50n, changedObjects: [write] };
+    expect(() => extractObjectVersions(checkpoint([tx], onlyInput), everything)).toThrow(
+      /: no object type on the change, and the checkpoint's object set does not name it either$/,
     );
+    // Not fetched is told apart from fetched without it.
+    expect(() => extractObjectVersions(checkpoint([tx]), everything)).toThrow(/: no object type on the change, and the checkpoint's object set was not fetched$/);
   });
 
   it('records an object unwrapped and deleted in one transaction as deleted, and skips it when no one can name its type', () => {

@@ -11,7 +11,7 @@ type ObjectsIndex = Map<string, ObjectRecord>;
 
 const key = (objectId: string, version: bigint) => `${objectId}@${version}`;
 
-function indexObjects(objects: ObjectRecord[]): ObjectsIndex {
+function indexObjects(objects: readonly ObjectRecord[]): ObjectsIndex {
   const index: ObjectsIndex = new Map();
   for (const object of objects) index.set(key(object.objectId, object.version), object);
   return index;
@@ -62,13 +62,14 @@ export function extractObjectVersions(checkpoint: CheckpointRecord, matches: (ty
       const where = `checkpoint ${checkpoint.sequenceNumber} transaction ${transaction.digest} object ${change.objectId}`;
       const kind = changeKind(change, where);
       const written = change.outputState === 'object_write';
-      if (change.objectType === null) objects ??= indexObjects(checkpoint.objects);
+      if (change.objectType === null) objects ??= indexObjects(checkpoint.objects ?? []);
       const objectType = changedObjectType(change, written, objects ?? new Map());
       if (objectType === null) {
         // Unwrapped and deleted in one transaction: the object is in no object set, so a node
         // cannot name its type and nothing can attribute it to a package.
         if (kind === 'deleted' && change.inputState === 'does_not_exist') continue;
-        throw new MalformedResponseError(`${where}: no object type on the change nor in the checkpoint's object set`);
+        const set = checkpoint.objects === null ? "the checkpoint's object set was not fetched" : "the checkpoint's object set does not name it either";
+        throw new MalformedResponseError(`${where}: no object type on the change, and ${set}`);
       }
       if (objectType === PACKAGE_TYPE || !matches(objectType)) continue;
 

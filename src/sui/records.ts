@@ -21,8 +21,6 @@ export type ChangedObjectRecord = {
   objectId: string;
   inputState: InputState;
   inputVersion: bigint | null;
-  inputDigest: string | null;
-  inputOwner: OwnerRecord | null;
   outputState: OutputState;
   /** Set for writes; for deletions and wraps the node leaves it empty (use the tx's lamport version). */
   outputVersion: bigint | null;
@@ -56,9 +54,20 @@ export type CheckpointRecord = {
   epoch: bigint | null;
   networkTotalTransactions: bigint | null;
   transactions: TransactionRecord[];
-  /** Every input and output object of the checkpoint, sorted by (objectId, version). */
-  objects: ObjectRecord[];
+  /**
+   * The checkpoint's object set (its input and output objects), sorted by (objectId, version); null
+   * when it was not fetched. It is asked for only when a changed object came back without its type
+   * (or the caller wanted it); on the oversized-checkpoint route it then holds the sets of those
+   * transactions alone, which is where the missing types are.
+   */
+  objects: ObjectRecord[] | null;
 };
+
+/** Orders object versions by (objectId, version), the primary key of `sui_objects`. */
+export function compareObjectVersions(a: { objectId: string; version: bigint }, b: { objectId: string; version: bigint }): number {
+  if (a.objectId !== b.objectId) return a.objectId < b.objectId ? -1 : 1;
+  return a.version < b.version ? -1 : a.version > b.version ? 1 : 0;
+}
 
 export type ServiceInfo = {
   chainId: string | null;

@@ -12,7 +12,7 @@ import {
   TRANSACTION_EFFECTS_WITH_OBJECTS_MASK,
   type ReadMask,
 } from './read-masks.ts';
-import type { CheckpointRecord, ObjectRecord, ResolvedPackage, ServiceInfo, TransactionRecord } from './records.ts';
+import { compareObjectVersions, type CheckpointRecord, type ObjectRecord, type ResolvedPackage, type ServiceInfo, type TransactionRecord } from './records.ts';
 import { createRpcCaller, type RouteOptions, type RpcCall, type RpcCallerOptions, type RpcCallOptions, type RpcStats } from './rpc.ts';
 
 export type SuiSourceOptions = Omit<RpcCallerOptions, 'pool'> & {
@@ -30,8 +30,9 @@ export type SuiSource = {
   getServiceInfo(options?: RpcCallOptions): Promise<ServiceInfo>;
   /**
    * A checkpoint's transactions and changed objects. Its object set is fetched (a second call) only
-   * when `withObjects` asks for it or a changed object came back without its type. A checkpoint
-   * too large for the node to answer is read as its digests, then its transactions in batches.
+   * when `withObjects` asks for it or a changed object came back without its type; otherwise
+   * `objects` is null. A checkpoint too large for the node to answer is read as its digests, then
+   * its transactions in batches.
    */
   getCheckpoint(sequenceNumber: bigint, options?: RpcCallOptions & { withObjects?: boolean }): Promise<CheckpointRecord>;
   /** Checkpoints `from..to` inclusive, in order, fetched `concurrency` at a time. */
@@ -66,9 +67,6 @@ function lacksObjectTypes(transaction: TransactionRecord): boolean {
       !(change.inputState === 'does_not_exist' && change.outputState === 'does_not_exist'),
   );
 }
-
-const compareObjects = (a: ObjectRecord, b: ObjectRecord) =>
-  a.objectId < b.objectId ? -1 : a.objectId > b.objectId ? 1 : a.version < b.version ? -1 : a.version > b.version ? 1 : 0;
 
 /** The Sui RPC as the rest of the project sees it: typed records and typed errors, within the budget. */
 export function createSuiSource(options: SuiSourceOptions): SuiSource {
@@ -121,7 +119,7 @@ export function createSuiSource(options: SuiSourceOptions): SuiSource {
         const request = { checkpointId: { oneofKind: 'sequenceNumber' as const, sequenceNumber }, readMask };
         const response = await at.client.ledgerService.getCheckpoint(request, o).response;
         if (!response.checkpoint) throw new MalformedResponseError(`getCheckpoint(${sequenceNumber}) at ${at.url}: empty response`);
-        const record = decodeCheckpoint(response.checkpoint);
+        const record = decodeCheckpoint(response.checkpoint, readMask === CHECKPOINT_WITH_OBJECTS_MASK);
         if (record.sequenceNumber !== sequenceNumber) throw new MalformedResponseError(`getCheckpoint(${sequenceNumber}) at ${at.url}: got checkpoint ${record.sequenceNumber}`);
         return record;
       },
@@ -144,7 +142,7 @@ export function createSuiSource(options: SuiSourceOptions): SuiSource {
         const request = { checkpointId: { oneofKind: 'sequenceNumber' as const, sequenceNumber }, readMask: CHECKPOINT_DIGESTS_MASK };
         const { checkpoint } = await at.client.ledgerService.getCheckpoint(request, o).response;
         if (!checkpoint) throw new MalformedResponseError(`getCheckpoint(${sequenceNumber} digests) at ${at.url}: empty response`);
-        const header = decodeCheckpoint({ ...checkpoint, transactions: [] });
+        const header = decodeCheckpoint({ ...checkpoint, transactions: [] }, false);
         if (header.sequenceNumber !== sequenceNumber) throw new MalformedResponseError(`getCheckpoint(${sequenceNumber} digests) at ${at.url}: got checkpoint ${header.sequenceNumber}`);
         const digests = checkpoint.transactions.map((transaction, index) => {
           if (!transaction.digest) throw new MalformedResponseError(`getCheckpoint(${sequenceNumber} digests) at ${at.url}: transaction ${index} without digest`);
@@ -224,10 +222,10 @@ export function createSuiSource(options: SuiSourceOptions): SuiSource {
     let digests: string[];
     let fetched: Map<string, FetchedTransaction>;
     if (known) {
-      const { transactions, objects: _unused, ...summary } = known;
-      header = summary;
-      digests = transactions.map((transaction) => transaction.digest);
-      fetched = new Map(transactions.map((transaction) => [transaction.digest, { transaction, objects: [] }]));
+      // Its transactions and object set are replaced below.
+      header = known;
+      digests = known.transactions.map((transaction) => transaction.digest);
+      fetched = new Map(known.transactions.map((transaction) => [transaction.digest, { transaction, objects: [] }]));
     } else {
       try {
         ({ header, digests } = await checkpointDigests(sequenceNumber, callOptions));
@@ -239,9 +237,11 @@ export function createSuiSource(options: SuiSourceOptions): SuiSource {
     }
     const lacking = withObjects && !known ? [] : digests.filter((digest) => lacksObjectTypes(fetched.get(digest)!.transaction));
     for (const [digest, transaction] of await checkpointTransactions(sequenceNumber, lacking, true, callOptions)) fetched.set(digest, transaction);
+    const transactions = digests.map((digest) => fetched.get(digest)!.transaction);
+    if (!withObjects && lacking.length === 0) return { ...header, transactions, objects: null };
     const objects = new Map<string, ObjectRecord>();
     for (const { objects: set } of fetched.values()) for (const object of set) objects.set(`${object.objectId}@${object.version}`, object);
-    return { ...header, transactions: digests.map((digest) => fetched.get(digest)!.transaction), objects: [...objects.values()].sort(compareObjects) };
+    return { ...header, transactions, objects: [...objects.values()].sort(compareObjectVersions) };
   };
 
   const checkpoint = async (sequenceNumber: bigint, callOptions: RpcCallOptions & { withObjects?: boolean }): Promise<CheckpointRecord> => {

@@ -8,7 +8,7 @@ import type { Logger } from '../../src/common/logger.ts';
 import { createSimChain, type SimChain, type SimChainOptions } from '../../src/simnet/chain.ts';
 import { createSimnetServer, type SimnetKnobs, type SimnetServer } from '../../src/simnet/server.ts';
 import { createSourceFromConfig, type ConfiguredSuiSource } from '../../src/sui/from-config.ts';
-import type { MatchMode, ObjectVersionRow } from '../../src/sui/records.ts';
+import { compareObjectVersions, type MatchMode, type ObjectVersionRow } from '../../src/sui/records.ts';
 import { createTestDatabase, type TestDatabase } from './db.ts';
 import { createTestRedisNamespace } from './redis.ts';
 
@@ -40,9 +40,7 @@ export type Stack = {
 };
 
 export function sortRows(rows: ObjectVersionRow[]): ObjectVersionRow[] {
-  return [...rows].sort((a, b) =>
-    a.objectId < b.objectId ? -1 : a.objectId > b.objectId ? 1 : a.version < b.version ? -1 : a.version > b.version ? 1 : 0,
-  );
+  return [...rows].sort(compareObjectVersions);
 }
 
 export async function readObjects(database: TestDatabase): Promise<ObjectVersionRow[]> {
