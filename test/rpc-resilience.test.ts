@@ -112,14 +112,14 @@ describe('a node that caps its response size', () => {
     const to = stack.chain.tip();
     await backfill(stack, { packageId: dex.originalId, match: 'anywhere' });
     const { requests, responses } = stack.simnet.stats();
-    expect(responses.RESOURCE_EXHAUSTED).toBeGreaterThan(5);
-    expect(requests.BatchGetTransactions).toBeGreaterThan(responses.RESOURCE_EXHAUSTED);
+    expect(responses.OUT_OF_RANGE).toBeGreaterThan(5);
+    expect(requests.BatchGetTransactions).toBeGreaterThan(responses.OUT_OF_RANGE);
     expect(await stack.objects()).toEqual(stack.truth(dex.originalId, 'anywhere', from, to));
 
     const halved = captured.lines.filter((line) => line.msg === 'backfill chunk size halved');
     expect(halved.length).toBeGreaterThan(0);
     expect(halved[0]).toMatchObject({ from: 100, to: 50, reason: 'response_too_large' });
-    expect(String(halved[0].detail)).toMatch(/response of \d+ bytes exceeds the limit of 16000 bytes/);
+    expect(String(halved[0].detail)).toMatch(/OUT_OF_RANGE: Error, encoded message length too large: found \d+ bytes, the limit is: 16000 bytes$/);
     expect(captured.lines.some((line) => line.msg === 'backfill chunk size grown' && line.reason === 'successes')).toBe(true);
     // Batches of transactions are held to the same limit, and shrink to fit it.
     expect(captured.lines.some((line) => line.msg === 'transaction batch size changed' && line.reason === 'response_too_large')).toBe(true);

@@ -269,18 +269,21 @@ describe('faults, through the real client', () => {
     });
   });
 
-  it('a response over the limit even for one transaction: ResponseTooLarge saying nothing smaller can be asked', async () => {
+  it('a response over the limit even for one transaction: ResponseTooLarge, not retryable, saying nothing smaller can be asked', async () => {
     // Checkpoint 10's digests fit in 1,000 bytes; two of its transactions do not.
     await withKnobs({ maxResponseBytes: 1_000 }, async () => {
       const error = await caught(once().getCheckpoint(10n));
       expect(error).toBeInstanceOf(ResponseTooLargeError);
-      expect((error as Error).message).toMatch(/^checkpoint 10: transaction \w+ alone is larger than the node answers, and nothing smaller can be asked \(.*exceeds the limit of 1000 bytes\)$/);
+      expect((error as ResponseTooLargeError).retryable).toBe(false);
+      expect((error as Error).message).toMatch(
+        /^checkpoint 10: transaction \w+ alone is larger than the node answers, and nothing smaller can be asked \(.*OUT_OF_RANGE: Error, encoded message length too large: found \d+ bytes, the limit is: 1000 bytes\)$/,
+      );
     });
     // Checkpoint 1089 holds so many transactions that even their digests are over 30 kB.
     await withKnobs({ maxResponseBytes: 30_000 }, async () => {
       const error = await caught(once().getCheckpoint(1_089n));
       expect(error).toBeInstanceOf(ResponseTooLargeError);
-      expect((error as Error).message).toMatch(/^checkpoint 1089: even its list of transaction digests is larger than the node answers \(.*exceeds the limit of 30000 bytes\)$/);
+      expect((error as Error).message).toMatch(/^checkpoint 1089: even its list of transaction digests is larger than the node answers \(.*the limit is: 30000 bytes\)$/);
     });
   });
 

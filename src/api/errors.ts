@@ -9,6 +9,7 @@ import {
   InvalidRequestError,
   NotAPackageError,
   NotFoundError,
+  ResponseTooLargeError,
 } from '../sui/errors.ts';
 
 export type ApiErrorBody = { error: { code: string; message: string } };
@@ -45,6 +46,8 @@ export function toErrorResponse(error: unknown): { status: ContentfulStatusCode;
   if (error instanceof BelowLowestAvailableError) return { status: 422, body: body(error.code, error.message) };
   if (error instanceof InvalidRangeError) return { status: 422, body: body(error.code, error.message) };
   if (error instanceof InvalidRequestError) return { status: 400, body: body('invalid_request', error.message) };
+  // The node will not send an answer this large, now or later: no Retry-After.
+  if (error instanceof ResponseTooLargeError) return { status: 502, body: body(error.code, `the Sui RPC cannot answer within its response size limit (${error.message})`) };
   if (error instanceof ServiceUnavailableError) {
     return { status: 503, body: body(error.code, `${error.message}; retry later`), retryAfter: RETRY_AFTER_SECONDS };
   }

@@ -20,6 +20,9 @@ const urlList = z
   .transform((value) => value.split(',').map((part) => part.trim()).filter(Boolean))
   .pipe(z.array(url(['http:', 'https:'])).min(1, 'expected one or more http(s) URLs, comma-separated'));
 
+/** Retries of a failed RPC call unless RPC_MAX_RETRIES says otherwise (also the Sui source's default). */
+export const DEFAULT_RPC_MAX_RETRIES = 6;
+
 /**
  * The environment every process reads. Same names everywhere; a bad value stops the process with
  * one line naming the variable.
@@ -44,7 +47,7 @@ export const configSchema = z.object({
   RPC_CONCURRENCY: integer(1, 1024).default(32),
   RPC_REQUESTS_PER_SECOND: integer(1, 1_000_000).default(100),
   RPC_TIMEOUT_MS: integer(100, 600_000).default(30_000),
-  RPC_MAX_RETRIES: integer(0, 100).default(6),
+  RPC_MAX_RETRIES: integer(0, 100).default(DEFAULT_RPC_MAX_RETRIES),
   /** RPC_REQUESTS_PER_SECOND is the limit of all replicas together, enforced by a token bucket in Redis. */
   RPC_SHARED_BUDGET: z
     .enum(['true', 'false', '1', '0'], { error: 'expected true or false' })

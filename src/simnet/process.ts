@@ -42,7 +42,7 @@ Knobs (also settable at runtime through POST /simnet/knobs):
   --hang-rate F                    fraction of RPCs held for --hang-ms (default 0)
   --hang-ms N                      how long a hung RPC is held (default 120000)
   --truncate-rate F                fraction of responses cut inside the data frame (default 0)
-  --max-response-bytes N           refuse larger responses with RESOURCE_EXHAUSTED (default 0: none)
+  --max-response-bytes N           refuse larger responses with OUT_OF_RANGE, as tonic does (default 0: none)
   --omit-changed-object-types F    fraction of changed objects served without object_type (default 0)
   -h, --help                       show this help
 

@@ -36,7 +36,7 @@ export type SimnetKnobs = {
   hangMs: number;
   /** Fraction of RPCs whose body stops inside the data frame. */
   truncateRate: number;
-  /** Responses larger than this many bytes are refused with RESOURCE_EXHAUSTED; 0 = no limit. */
+  /** Responses larger than this many bytes are refused with OUT_OF_RANGE, as tonic words it; 0 = no limit. */
   maxResponseBytes: number;
   /** Fraction of changed objects served without `object_type` (recoverable from the object set). */
   omitChangedObjectTypes: number;
@@ -344,7 +344,13 @@ export async function createSimnetServer(options: SimnetServerOptions): Promise<
       return;
     }
     if (knobs.maxResponseBytes > 0 && response.length > knobs.maxResponseBytes) {
-      sendStatus(res, contentType, GrpcStatusCode.RESOURCE_EXHAUSTED, `response of ${response.length} bytes exceeds the limit of ${knobs.maxResponseBytes} bytes`);
+      // What a Sui full node's gRPC server (tonic) answers for a response over its encoding limit.
+      sendStatus(
+        res,
+        contentType,
+        GrpcStatusCode.OUT_OF_RANGE,
+        `Error, encoded message length too large: found ${response.length} bytes, the limit is: ${knobs.maxResponseBytes} bytes`,
+      );
       return;
     }
     if (truncate) {

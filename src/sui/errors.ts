@@ -60,10 +60,14 @@ export class MalformedResponseError extends SuiBackfillError {
   }
 }
 
-/** The response was larger than the client accepts; asking for less (a smaller chunk) can help. */
+/**
+ * The response was larger than the node sends or the client accepts. The same request would be too
+ * large again, so it is not retried; callers that can ask for less (fewer transactions per batch,
+ * a smaller chunk) catch it by type.
+ */
 export class ResponseTooLargeError extends SuiBackfillError {
   constructor(message: string, cause?: unknown) {
-    super('response_too_large', message, { retryable: true, cause });
+    super('response_too_large', message, { retryable: false, cause });
   }
 }
 

@@ -17,8 +17,13 @@ describe('toSuiError', () => {
   const cases: [string, RpcError, new (...args: never[]) => Error, boolean][] = [
     ['NOT_FOUND', new RpcError('checkpoint 42 not found', 'NOT_FOUND'), NotFoundError, false],
     ['RESOURCE_EXHAUSTED', new RpcError('rate limit exceeded', 'RESOURCE_EXHAUSTED'), RateLimitedError, true],
-    ['RESOURCE_EXHAUSTED for size', new RpcError('response size 5000000 exceeds the limit 4194304', 'RESOURCE_EXHAUSTED'), ResponseTooLargeError, true],
-    ['RESOURCE_EXHAUSTED for a message larger than max', new RpcError('message larger than max (5000000 vs. 4194304)', 'RESOURCE_EXHAUSTED'), ResponseTooLargeError, true],
+    // A Sui full node (tonic) refusing to send a response over its limit.
+    ['OUT_OF_RANGE from tonic encoding', new RpcError('Error, encoded message length too large: found 5000000 bytes, the limit is: 4194304 bytes', 'OUT_OF_RANGE'), ResponseTooLargeError, false],
+    // A receiving side (a tonic proxy or client) refusing a response over its decoding limit.
+    ['OUT_OF_RANGE from tonic decoding', new RpcError('Error, decoded message length too large: found 5000000 bytes, the limit is: 4194304 bytes', 'OUT_OF_RANGE'), ResponseTooLargeError, false],
+    ['OUT_OF_RANGE for anything else', new RpcError('checkpoint 99 is past the end of epoch 3', 'OUT_OF_RANGE'), InvalidRequestError, false],
+    ['RESOURCE_EXHAUSTED from grpc-go / grpc-js', new RpcError('grpc: received message larger than max (5000000 vs. 4194304)', 'RESOURCE_EXHAUSTED'), ResponseTooLargeError, false],
+    ['RESOURCE_EXHAUSTED from grpc-java', new RpcError('gRPC message exceeds maximum size 4194304: 5000000', 'RESOURCE_EXHAUSTED'), ResponseTooLargeError, false],
     ['UNAVAILABLE', new RpcError('upstream connect error', 'UNAVAILABLE'), UnavailableError, true],
     ['DEADLINE_EXCEEDED', new RpcError('The operation was aborted due to timeout', 'DEADLINE_EXCEEDED'), UnavailableError, true],
     ['CANCELLED', new RpcError('This operation was aborted', 'CANCELLED'), UnavailableError, true],

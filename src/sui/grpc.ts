@@ -39,7 +39,15 @@ export function callDeadline(timeoutMs: number, signal?: AbortSignal): { options
   };
 }
 
-const SIZE_LIMIT = /exceeds the limit|larger than max/i;
+/**
+ * A message over a size limit, as gRPC implementations word it: tonic (Sui full nodes are Rust)
+ * answers OUT_OF_RANGE "Error, encoded message length too large: found N bytes, the limit is: M
+ * bytes" for a response over the node's limit and "decoded message length too large" for one over
+ * a receiving side's (a relaying proxy's, a tonic client's); grpc-go and grpc-js say "received
+ * message larger than max (N vs. M)", grpc-java "message exceeds maximum size N", both
+ * RESOURCE_EXHAUSTED.
+ */
+const SIZE_LIMIT = /message length too large|larger than max|exceeds maximum size/i;
 const NETWORK_FAILURE = /fetch failed|terminated|other side closed|socket hang up|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|UND_ERR/i;
 const DECODE_FAILURE = /premature EOF|invalid wire type|cant skip wire type|illegal tag|invalid varint|invalid utf-?8|response content type/i;
 
@@ -65,6 +73,8 @@ export function toSuiError(error: unknown, context: string): unknown {
         return new NotFoundError(message, error);
       case 'RESOURCE_EXHAUSTED':
         return SIZE_LIMIT.test(error.message) ? new ResponseTooLargeError(message, error) : new RateLimitedError(message, retryAfterMs(error.meta), error);
+      case 'OUT_OF_RANGE':
+        return SIZE_LIMIT.test(error.message) ? new ResponseTooLargeError(message, error) : new InvalidRequestError(message, error);
       case 'UNAVAILABLE':
       case 'ABORTED':
         return new UnavailableError(message, 'unavailable', error);

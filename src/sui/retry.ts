@@ -9,8 +9,6 @@ export type RetryOptions = {
    * pacing us is not a failing node, and the budget slows down on each reply.
    */
   maxThrottledRetries?: number;
-  /** Narrows which retryable errors are retried (default all). */
-  retryIf?: (error: SuiBackfillError) => boolean;
   baseMs?: number;
   maxMs?: number;
   signal?: AbortSignal;
@@ -42,11 +40,12 @@ export function retryDelayMs(error: SuiBackfillError, retry: number, baseMs: num
 
 /**
  * Runs `fn` until it succeeds, retrying retryable `SuiBackfillError`s up to `maxRetries` times
- * (rate-limit replies up to `maxThrottledRetries` times), with exponential backoff per kind. Anything else, or the last error once the retries are spent, is thrown as is. An aborted
- * signal stops at once with the signal's reason.
+ * (rate-limit replies up to `maxThrottledRetries` times), with exponential backoff per kind.
+ * Anything else, or the last error once the retries are spent, is thrown as is. An aborted signal
+ * stops at once with the signal's reason.
  */
 export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
-  const { maxRetries, maxThrottledRetries = maxRetries, retryIf, baseMs = 100, maxMs = 10_000, signal, onRetry } = options;
+  const { maxRetries, maxThrottledRetries = maxRetries, baseMs = 100, maxMs = 10_000, signal, onRetry } = options;
   let failures = 0;
   let throttles = 0;
   for (let attempt = 0; ; attempt++) {
@@ -55,7 +54,7 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options:
       return await fn(attempt);
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
-      if (!(error instanceof SuiBackfillError) || !error.retryable || (retryIf && !retryIf(error))) throw error;
+      if (!(error instanceof SuiBackfillError) || !error.retryable) throw error;
       const throttled = error instanceof RateLimitedError;
       const retry = throttled ? throttles++ : failures++;
       if (retry >= (throttled ? maxThrottledRetries : maxRetries)) throw error;

@@ -1,3 +1,4 @@
+import { DEFAULT_RPC_MAX_RETRIES } from '../common/config.ts';
 import { SuiBackfillError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import type { Metrics } from '../common/metrics.ts';
@@ -7,8 +8,6 @@ import { RateLimitedError, ResponseTooLargeError, UnavailableError } from './err
 import { callDeadline, toSuiError, type CallOptions } from './grpc.ts';
 import { withRetry } from './retry.ts';
 
-/** As RPC_MAX_RETRIES defaults. */
-const DEFAULT_MAX_RETRIES = 6;
 /**
  * Rate-limit replies a call may meet before it gives up. Larger than the failure bound: each reply
  * already slows the whole process down, so they end once the budget has settled under the limit.
@@ -127,10 +126,8 @@ export function createRpcCaller(options: RpcCallerOptions): { call: RpcCall; sta
         }
       },
       {
-        maxRetries: options.maxRetries ?? DEFAULT_MAX_RETRIES,
+        maxRetries: options.maxRetries ?? DEFAULT_RPC_MAX_RETRIES,
         maxThrottledRetries: options.maxThrottledRetries ?? DEFAULT_MAX_THROTTLED_RETRIES,
-        // The same request would be too large again: the caller asks for less instead.
-        retryIf: (error) => !(error instanceof ResponseTooLargeError),
         baseMs: options.retryBaseMs,
         maxMs: options.retryMaxMs,
         signal,
