@@ -54,6 +54,17 @@ describe('/v1/config/rpc', () => {
     expect(stack.source.control.budget.stats().maxInFlight).toBe(8);
     expect(await stack.database.sql`select 1 from rpc_settings`).toHaveLength(0);
 
+    // Two partial changes at once, with no row and then over one: neither undoes the other.
+    for (const [rate, cap] of [
+      [30, 5],
+      [25, 6],
+    ]) {
+      const both = await Promise.all([stack.call('PUT', '/v1/config/rpc', { requestsPerSecond: rate }), stack.call('PUT', '/v1/config/rpc', { maxInFlight: cap })]);
+      expect(both.map((response) => response.status)).toEqual([200, 200]);
+      expect(await stack.database.sql`select requests_per_second, max_in_flight from rpc_settings`).toEqual([{ requests_per_second: rate, max_in_flight: cap }]);
+    }
+    expect((await stack.call('DELETE', '/v1/config/rpc')).status).toBe(200);
+
     const metrics = await (await fetch(`${stack.api.url}/metrics`, { headers: { authorization: `Bearer ${TEST_TOKEN}` } })).text();
     for (const name of ['sui_backfill_rpc_rate_limit', 'sui_backfill_rpc_rate_limit_effective', 'sui_backfill_rpc_achieved_rate', 'sui_backfill_rpc_throttled_total', 'sui_backfill_rpc_in_flight', 'sui_backfill_rpc_endpoint_up']) {
       expect(metrics).toMatch(new RegExp(`^${name}(\\{[^}]*\\})? `, 'm'));

@@ -1,22 +1,10 @@
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { captureLogs } from '../../test/helpers/logs.ts';
 import { createAdaptiveChunkSize } from './chunk-size.ts';
-
-function capture() {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line));
-      done();
-    },
-  });
-  return { logger: pino({ level: 'info' }, stream), lines };
-}
 
 describe('createAdaptiveChunkSize', () => {
   it('halves once per chunk down to one checkpoint, grows back after three clean chunks, logging each change and why', () => {
-    const { logger, lines } = capture();
+    const { logger, lines } = captureLogs();
     const size = createAdaptiveChunkSize({ max: 8, logger });
     expect(size.current()).toBe(8);
     size.strained('response_too_large', 10n, 'response of 90000 bytes exceeds the limit of 50000 bytes');

@@ -4,13 +4,17 @@ import { RateLimitedError } from './errors.ts';
 
 /**
  * The process-wide RPC budget: a token bucket and a cap on calls in flight, shared by everything
- * the process asks the RPC. Callers are served strictly first come, first served, so a busy
- * backfill cannot starve the live indexer's occasional call.
+ * the process asks the RPC. Callers are served strictly first come, first served: a call waits for
+ * the calls queued before it and is never passed over, so the live indexer's occasional call is
+ * delayed by a busy backfill's queue (which its fetch concurrency bounds) but always served.
  *
  * The bucket runs at an effective rate that adapts to the provider (AIMD): a rate-limit reply
  * halves it and pauses every call for the reply's retry-after; successful calls bring it back
  * additively, never above the configured rate. With a shared limiter (Redis), every call also
- * needs a token from a bucket all replicas draw from, so together they stay under the limit.
+ * needs a token from a bucket all replicas draw from, so together they stay under the limit. That
+ * bucket always runs at the configured rate (the stored setting every replica applies), never at
+ * one replica's lowered rate, so the replicas agree on it; a replica that drew rate-limit replies
+ * slows itself down through its own bucket.
  */
 export type RpcBudget = {
   run<T>(fn: () => Promise<T>, options?: { signal?: AbortSignal }): Promise<T>;
@@ -45,7 +49,8 @@ export type RpcBudgetStats = {
 export type SharedRateLimiter = {
   /**
    * Takes up to `want` tokens from a bucket refilled at `requestsPerSecond` holding at most
-   * `capacity`. Resolves with how many were granted and, when none, the milliseconds until one is due.
+   * `capacity` (the configured rate and its burst, the same from every replica). Resolves with how
+   * many were granted and, when none, the milliseconds until one is due.
    */
   take(want: number, requestsPerSecond: number, capacity: number): Promise<{ granted: number; waitMs: number }>;
 };
@@ -152,7 +157,7 @@ export function createRpcBudget(options: RpcBudgetOptions): RpcBudget {
     if (sharedPending || now < sharedRetryAt) return;
     sharedPending = true;
     const want = Math.max(1, Math.min(queue.length, maxInFlight - inFlight, Math.floor(tokens)));
-    shared!.take(want, effective, capacity()).then(
+    shared!.take(want, configured, Math.max(1, configured * burstSeconds)).then(
       ({ granted, waitMs }) => {
         sharedPending = false;
         sharedTokens += granted;

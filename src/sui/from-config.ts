@@ -3,6 +3,7 @@ import type { Common } from '../common/context.ts';
 import { createDb } from '../db/client.ts';
 import { createRpcBudget } from './budget.ts';
 import { createRpcControl, type RpcControl } from './rpc-control.ts';
+import { environmentRpcLimits } from './rpc-settings.ts';
 import { createRedisRateLimiter } from './shared-budget.ts';
 import { createSuiSource, type SuiSource } from './source.ts';
 
@@ -22,8 +23,7 @@ export function createSourceFromConfig(common: Pick<Common, 'config' | 'metrics'
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, commandTimeout: 1_000, retryStrategy: (attempt) => Math.min(attempt * 200, 2_000) });
   redis.on('error', () => {});
   const budget = createRpcBudget({
-    requestsPerSecond: config.RPC_REQUESTS_PER_SECOND,
-    maxInFlight: config.RPC_CONCURRENCY,
+    ...environmentRpcLimits(config),
     shared: config.RPC_SHARED_BUDGET ? createRedisRateLimiter(redis, `${config.REDIS_PREFIX}:rpc:budget`) : undefined,
     logger,
   });

@@ -6,8 +6,8 @@ import { errorMessage } from '../common/errors.ts';
 import type { Db } from '../db/client.ts';
 import type { RpcBudget } from './budget.ts';
 import type { EndpointHealth } from './endpoints.ts';
-import { createRpcSettingsStore, watchRpcSettings, type RpcSettingsStore } from './rpc-settings.ts';
-import { createRpcStateBoard, type RpcProcessState } from './rpc-state.ts';
+import { createRpcSettingsStore, environmentRpcLimits, watchRpcSettings, type RpcSettingsStore } from './rpc-settings.ts';
+import { createRpcStateBoard, sortById, type RpcProcessState } from './rpc-state.ts';
 
 /** How often a process publishes its state; GET drops a process silent for three of these. */
 const PUBLISH_INTERVAL_MS = 1_000;
@@ -42,7 +42,7 @@ export function createRpcControl(deps: RpcControlDeps): RpcControl {
   const { config, logger, metrics } = common;
   const id = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const processName = String(logger.bindings().process ?? 'process');
-  const settings = createRpcSettingsStore(db.db, { requestsPerSecond: config.RPC_REQUESTS_PER_SECOND, maxInFlight: config.RPC_CONCURRENCY });
+  const settings = createRpcSettingsStore(db.db, environmentRpcLimits(config));
   const watcher = watchRpcSettings({ store: settings, budget, intervalMs: config.RPC_SETTINGS_POLL_MS, logger });
   const board = createRpcStateBoard(redis, `${config.REDIS_PREFIX}:rpc:processes`, PUBLISH_INTERVAL_MS * 3);
 
@@ -88,7 +88,7 @@ export function createRpcControl(deps: RpcControlDeps): RpcControl {
       try {
         const processes = await board.list();
         // Ours may not be published yet (just started) or be a second old: show it as it is now.
-        return { processes: [...processes.filter((other) => other.id !== id), state()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)), complete: true };
+        return { processes: sortById([...processes.filter((other) => other.id !== id), state()]), complete: true };
       } catch (error) {
         logger.warn({ err: errorMessage(error) }, 'cannot read the rpc state of other processes from Redis');
         return { processes: [state()], complete: false };

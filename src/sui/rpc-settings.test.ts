@@ -1,24 +1,14 @@
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { waitFor } from '../../test/helpers/backfill-checks.ts';
+import { captureLogs } from '../../test/helpers/logs.ts';
 import { createRpcBudget, type RpcLimits } from './budget.ts';
 import { sleep } from './retry.ts';
 import { watchRpcSettings, type RpcSettings, type RpcSettingsStore } from './rpc-settings.ts';
 
-function capture() {
-  const messages: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line) messages.push((JSON.parse(line) as { msg: string }).msg);
-      done();
-    },
-  });
-  return { logger: pino({ level: 'info' }, stream), messages };
-}
-
 describe('watchRpcSettings', () => {
   it('applies the stored limits as they change, and keeps them while the store cannot be read', async () => {
-    const { logger, messages } = capture();
+    const { logger, lines } = captureLogs();
+    const messages = () => lines.map((line) => line.msg);
     let stored: RpcLimits & { source: RpcSettings['source'] } = { requestsPerSecond: 100, maxInFlight: 32, source: 'environment' };
     let reads = 0;
     let down = false;
@@ -34,20 +24,22 @@ describe('watchRpcSettings', () => {
     const budget = createRpcBudget({ requestsPerSecond: 100, maxInFlight: 32 });
     const watcher = watchRpcSettings({ store, budget, intervalMs: 20, logger });
     try {
-      await sleep(30);
-      expect(watcher.current()).toMatchObject({ requestsPerSecond: 100, source: 'environment' });
+      // Polls pick up the stored limits: a few 20 ms polls, however slowly a loaded machine runs them.
+      expect(await waitFor('the first read', async () => watcher.current(), 2_000, 5)).toMatchObject({ requestsPerSecond: 100, source: 'environment' });
 
       stored = { requestsPerSecond: 25, maxInFlight: 4, source: 'database' };
-      await sleep(60);
+      await waitFor('the new limits to be applied', async () => budget.stats().requestsPerSecond === 25, 2_000, 5);
       expect(budget.stats()).toMatchObject({ requestsPerSecond: 25, maxInFlight: 4 });
-      expect(messages).toEqual(['rpc limits changed']);
+      expect(messages()).toEqual(['rpc limits changed']);
 
       down = true;
       const before = reads;
+      await waitFor('a failed read', async () => messages().length === 2, 2_000, 5);
       await sleep(300);
-      // Slower polls while failing (20, 40, 80, 160 ms...), one warning, the limits unchanged.
+      // Slower polls while failing (20, 40, 80, 160 ms...), one warning, the limits unchanged. A
+      // loaded machine only polls less often.
       expect(reads - before).toBeLessThanOrEqual(5);
-      expect(messages).toEqual(['rpc limits changed', 'cannot read the rpc settings; the current limits stay in force']);
+      expect(messages()).toEqual(['rpc limits changed', 'cannot read the rpc settings; the current limits stay in force']);
       expect(budget.stats()).toMatchObject({ requestsPerSecond: 25, maxInFlight: 4 });
 
       down = false;

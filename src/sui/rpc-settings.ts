@@ -1,5 +1,6 @@
 import { eq, sql } from 'drizzle-orm';
 import { errorMessage } from '../common/errors.ts';
+import type { Config } from '../common/config.ts';
 import type { Logger } from '../common/logger.ts';
 import type { Database } from '../db/client.ts';
 import { rpcSettings } from '../db/schema/rpc.ts';
@@ -23,25 +24,39 @@ export type RpcSettingsStore = {
   reset(): Promise<RpcSettings>;
 };
 
+/** The limits a process starts with, and applies while no operator has stored any. */
+export function environmentRpcLimits(config: Pick<Config, 'RPC_REQUESTS_PER_SECOND' | 'RPC_CONCURRENCY'>): RpcLimits {
+  return { requestsPerSecond: config.RPC_REQUESTS_PER_SECOND, maxInFlight: config.RPC_CONCURRENCY };
+}
+
+const fromRow = (row: typeof rpcSettings.$inferSelect): RpcSettings => ({
+  requestsPerSecond: row.requestsPerSecond,
+  maxInFlight: row.maxInFlight,
+  source: 'database',
+  updatedAt: row.updatedAt,
+  updatedBy: row.updatedBy,
+});
+
 export function createRpcSettingsStore(db: Database, defaults: RpcLimits): RpcSettingsStore {
   const fromEnvironment = (): RpcSettings => ({ ...defaults, source: 'environment', updatedAt: null, updatedBy: null });
-  const read = async (): Promise<RpcSettings> => {
-    const [row] = await db.select().from(rpcSettings).where(eq(rpcSettings.scope, GLOBAL_SCOPE));
-    if (!row) return fromEnvironment();
-    return { requestsPerSecond: row.requestsPerSecond, maxInFlight: row.maxInFlight, source: 'database', updatedAt: row.updatedAt, updatedBy: row.updatedBy };
-  };
   return {
-    read,
+    async read() {
+      const [row] = await db.select().from(rpcSettings).where(eq(rpcSettings.scope, GLOBAL_SCOPE));
+      return row ? fromRow(row) : fromEnvironment();
+    },
     async write(limits, updatedBy) {
-      // A partial change keeps the other limit as it stands now (row, else environment).
-      const current = await read();
-      const next = { requestsPerSecond: limits.requestsPerSecond ?? current.requestsPerSecond, maxInFlight: limits.maxInFlight ?? current.maxInFlight };
+      // One statement that sets only the limits given: two concurrent partial changes (one the
+      // rate, one the cap) both stand. Without a row, a limit not given starts from the environment's.
+      const given = {
+        ...(limits.requestsPerSecond === undefined ? {} : { requestsPerSecond: limits.requestsPerSecond }),
+        ...(limits.maxInFlight === undefined ? {} : { maxInFlight: limits.maxInFlight }),
+      };
       const [row] = await db
         .insert(rpcSettings)
-        .values({ scope: GLOBAL_SCOPE, ...next, updatedBy })
-        .onConflictDoUpdate({ target: rpcSettings.scope, set: { ...next, updatedBy, updatedAt: sql`now()` } })
+        .values({ scope: GLOBAL_SCOPE, ...defaults, ...given, updatedBy })
+        .onConflictDoUpdate({ target: rpcSettings.scope, set: { ...given, updatedBy, updatedAt: sql`now()` } })
         .returning();
-      return { requestsPerSecond: row.requestsPerSecond, maxInFlight: row.maxInFlight, source: 'database', updatedAt: row.updatedAt, updatedBy: row.updatedBy };
+      return fromRow(row);
     },
     async reset() {
       await db.delete(rpcSettings).where(eq(rpcSettings.scope, GLOBAL_SCOPE));

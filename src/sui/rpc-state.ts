@@ -14,6 +14,11 @@ export type RpcProcessState = Omit<RpcBudgetStats, 'started'> & {
   publishedAt: string;
 };
 
+/** Process states in the order `GET /v1/config/rpc` lists them (sorts in place). */
+export function sortById(states: RpcProcessState[]): RpcProcessState[] {
+  return states.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
 /**
  * Where processes publish their RPC state for `GET /v1/config/rpc`: one Redis hash, a field per
  * process. A process that stops publishing (crashed, stopped) drops out after `staleAfterMs`.
@@ -50,7 +55,7 @@ export function createRpcStateBoard(redis: Redis, key: string, staleAfterMs: num
         else stale.push(id);
       }
       if (stale.length > 0) await redis.hdel(key, ...stale);
-      return live.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      return sortById(live);
     },
   };
 }

@@ -1,5 +1,5 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
-import { createRpcSettingsStore, type RpcSettings } from '../../sui/rpc-settings.ts';
+import { createRpcSettingsStore, environmentRpcLimits, type RpcSettings } from '../../sui/rpc-settings.ts';
 import type { RpcProcessState } from '../../sui/rpc-state.ts';
 import type { ApiDeps } from '../app.ts';
 import { ErrorSchema, RpcConfigSchema, RpcLimitsUpdateSchema } from '../schemas.ts';
@@ -50,7 +50,7 @@ const deleteRpcConfig = createRoute({
 export function registerRpcConfigRoutes(app: OpenAPIHono, deps: ApiDeps): void {
   const { config } = deps.common;
   // Without the process's control (an app built around a bare source), the row is still readable and writable.
-  const settings = deps.rpc?.settings ?? createRpcSettingsStore(deps.db.db, { requestsPerSecond: config.RPC_REQUESTS_PER_SECOND, maxInFlight: config.RPC_CONCURRENCY });
+  const settings = deps.rpc?.settings ?? createRpcSettingsStore(deps.db.db, environmentRpcLimits(config));
 
   const view = async (configured: RpcSettings) => {
     const { processes, complete } = deps.rpc ? await deps.rpc.processes() : { processes: [] as RpcProcessState[], complete: false };
