@@ -1,14 +1,21 @@
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { SuiGrpcClient } from '@mysten/sui/grpc';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { UsageError } from '../src/common/process.ts';
 import { parseSimnetFlags, runSimnet } from '../src/simnet/process.ts';
+import { hasMainnetFixtures, mainnetFixturesDir, withFixtures } from './helpers/fixtures.ts';
+import { spawnCli, waitForOutput, type Spawned } from './helpers/processes.ts';
 
-const REPO = path.resolve(import.meta.dirname, '..');
-const FIXTURES = path.resolve(import.meta.dirname, '../../shared/fixtures/sui');
+/** `sui-backfill simnet <args>` as its own process, once it logged the URL it listens on. */
+async function spawnSimnet(args: string[], env: Record<string, string>): Promise<Spawned & { url: string }> {
+  const simnet = spawnCli(['simnet', ...args], { LOG_FORMAT: 'json', LOG_LEVEL: 'info', ...env });
+  await waitForOutput(simnet, 'simnet listening');
+  const listening = simnet
+    .output()
+    .split('\n')
+    .map((line) => (line.startsWith('{') ? (JSON.parse(line) as { msg?: string; url?: string }) : {}))
+    .find((entry) => entry.msg?.startsWith('simnet listening'));
+  return { ...simnet, url: listening!.url! };
+}
 
 const FLAGS = [
   '--seed',
@@ -49,7 +56,6 @@ describe('sui-backfill simnet', () => {
   it('parses flags into chain options and knobs, and rejects bad values', () => {
     const parsed = parseSimnetFlags(
       ['--seed', '9', '--checkpoints', '5000', '--initial-tip', '100', '--lowest-available', '10', '--rate-limit-rps', '50', '--rate-limit-style', 'http', '--hang-rate', '0.25', '--port', '0', '--response-cache-mb', '512'],
-      { host: '127.0.0.1' },
     );
     expect(parsed.chain).toEqual({
       seed: 9,
@@ -62,46 +68,43 @@ describe('sui-backfill simnet', () => {
     expect(parsed.knobs).toEqual({ lowestAvailableCheckpoint: 10, rateLimitRps: 50, rateLimitStyle: 'http', hangRate: 0.25 });
     expect(parsed.port).toBe(0);
     expect(parsed.responseCacheMb).toBe(512);
-    expect(parsed.host).toBe('127.0.0.1');
-    expect(() => parseSimnetFlags(['--hang-rate', '2'], { host: 'x' })).toThrow(UsageError);
-    expect(() => parseSimnetFlags(['--rate-limit-style', 'smtp'], { host: 'x' })).toThrow(/--rate-limit-style/);
-    expect(() => parseSimnetFlags(['--bogus'], { host: 'x' })).toThrow(UsageError);
+    // Without --host, HOST decides once the environment is validated.
+    expect(parsed.host).toBeUndefined();
+    expect(parseSimnetFlags(['--host', '0.0.0.0']).host).toBe('0.0.0.0');
+    expect(() => parseSimnetFlags(['--hang-rate', '2'])).toThrow(UsageError);
+    expect(() => parseSimnetFlags(['--rate-limit-style', 'smtp'])).toThrow(/--rate-limit-style/);
+    expect(() => parseSimnetFlags(['--bogus'])).toThrow(UsageError);
 
-    const placed = parseSimnetFlags(['--objects-per-tx', '2.5', '--publish-at', 'dex=10,20,30', '--publish-at', 'token=5'], { host: 'x' });
+    const placed = parseSimnetFlags(['--objects-per-tx', '2.5', '--publish-at', 'dex=10,20,30', '--publish-at', 'token=5']);
     expect(placed.chain).toMatchObject({ objectsPerTransaction: 2.5, publishAt: { dex: [10, 20, 30], token: [5] } });
-    expect(() => parseSimnetFlags(['--publish-at', 'std=1'], { host: 'x' })).toThrow('--publish-at: expected NAME=C1[,C2,...] with NAME one of token, dex, book, nft, late');
+    expect(() => parseSimnetFlags(['--publish-at', 'std=1'])).toThrow('--publish-at: expected NAME=C1[,C2,...] with NAME one of token, dex, book, nft, late');
   });
 
-  it('serves until SIGTERM, then exits 0', async () => {
-    const args = ['--checkpoints', '600', '--port', '0', '--seed', '4'];
-    const withFixtures = existsSync(path.join(FIXTURES, 'mainnet'));
-    if (withFixtures) args.push('--mainnet-fixtures', FIXTURES);
-    const child = spawn(
-      process.execPath,
-      ['--input-type=module', '-e', "import { runSimnet } from './src/simnet/process.ts'; process.exitCode = await runSimnet(process.argv.slice(1));", '--', ...args],
-      { cwd: REPO, env: { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  it('serves until SIGTERM on the address HOST names, then exits 0', async () => {
+    const simnet = await spawnSimnet(['--checkpoints', '600', '--port', '0', '--seed', '4'], { HOST: '0.0.0.0' });
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        const lines = createInterface({ input: child.stdout });
-        lines.on('line', (line) => {
-          const entry = JSON.parse(line) as { url?: string; msg?: string };
-          if (entry.msg?.startsWith('simnet listening') && entry.url) resolve(entry.url);
-        });
-        child.once('exit', (code) => reject(new Error(`simnet exited early with ${code}`)));
-      });
-      expect(await (await fetch(`${url}/simnet/health`)).json()).toEqual({ ok: true, tip: 599 });
-      const client = new SuiGrpcClient({ network: 'localnet', baseUrl: url });
+      expect(simnet.url).toMatch(/^http:\/\/0\.0\.0\.0:\d+$/);
+      expect(await (await fetch(`${simnet.url}/simnet/health`)).json()).toEqual({ ok: true, tip: 599 });
+      const client = new SuiGrpcClient({ network: 'localnet', baseUrl: simnet.url });
       expect((await client.ledgerService.getServiceInfo({})).response.checkpointHeight).toBe(599n);
-      if (withFixtures) {
-        const { checkpoint } = (await client.ledgerService.getCheckpoint({ checkpointId: { oneofKind: 'sequenceNumber', sequenceNumber: 16005062n } })).response;
-        expect(checkpoint!.sequenceNumber).toBe(16005062n);
-      }
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
+      simnet.kill('SIGTERM');
+      expect(await simnet.exited).toEqual({ code: 0, signal: null });
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      if (simnet.child.exitCode === null) simnet.kill('SIGKILL');
+    }
+  });
+
+  it.skipIf(!hasMainnetFixtures())(withFixtures('serves the mainnet fixture checkpoints with --mainnet-fixtures, on the --host given'), async () => {
+    const simnet = await spawnSimnet(['--checkpoints', '600', '--port', '0', '--host', '127.0.0.1', '--mainnet-fixtures', mainnetFixturesDir()], { HOST: '0.0.0.0' });
+    try {
+      expect(simnet.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      const client = new SuiGrpcClient({ network: 'localnet', baseUrl: simnet.url });
+      const { checkpoint } = (await client.ledgerService.getCheckpoint({ checkpointId: { oneofKind: 'sequenceNumber', sequenceNumber: 16005062n } })).response;
+      expect(checkpoint!.sequenceNumber).toBe(16005062n);
+      simnet.kill('SIGTERM');
+      expect(await simnet.exited).toEqual({ code: 0, signal: null });
+    } finally {
+      if (simnet.child.exitCode === null) simnet.kill('SIGKILL');
     }
   });
 });

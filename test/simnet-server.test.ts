@@ -140,19 +140,40 @@ describe('simnet server', () => {
     }
     const missing = await rpcError(() => binary.ledgerService.getCheckpoint({ checkpointId: bySequence(BigInt(CHECKPOINTS + 5)) }));
     expect(missing.code).toBe('NOT_FOUND');
+    // Each answers in the content type it was asked in (the client does not show it: read the raw answer).
+    const message = GrpcTypes.GetCheckpointRequest.toBinary({ checkpointId: bySequence(7n), readMask: { paths: ['sequence_number'] } });
+    const dataFrame = (bytes: Uint8Array) => {
+      const header = Buffer.alloc(5);
+      header.writeUInt32BE(bytes.length, 1);
+      return Buffer.concat([header, bytes]);
+    };
+    const frame = dataFrame(message);
+    const expected = dataFrame(GrpcTypes.GetCheckpointResponse.toBinary({ checkpoint: { sequenceNumber: 7n, transactions: [] } }));
+    for (const [contentType, body] of [
+      ['application/grpc-web-text', frame.toString('base64')],
+      ['application/grpc-web', frame],
+    ] as const) {
+      const answer = await fetch(`${server.url}/sui.rpc.v2.LedgerService/GetCheckpoint`, { method: 'POST', headers: { 'content-type': contentType, 'x-grpc-web': '1' }, body });
+      expect(answer.headers.get('content-type')).toBe(contentType);
+      const raw = Buffer.from(await answer.arrayBuffer());
+      const bytes = contentType === 'application/grpc-web-text' ? Buffer.from(raw.toString('latin1'), 'base64') : raw;
+      expect(bytes.subarray(0, expected.length)).toEqual(expected);
+    }
   });
 
-  it('answers CORS preflights and exposes the gRPC headers', async () => {
-    const preflight = await fetch(`${server.url}/sui.rpc.v2.LedgerService/GetCheckpoint`, {
-      method: 'OPTIONS',
-      headers: { origin: 'http://example.test', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,x-grpc-web' },
-    });
-    expect(preflight.status).toBe(204);
-    expect(preflight.headers.get('access-control-allow-origin')).toBe('*');
-    expect(preflight.headers.get('access-control-allow-methods')).toContain('POST');
-    for (const header of ['content-type', 'x-grpc-web', 'x-user-agent', 'grpc-timeout', 'x-sui-client-protocol-version']) {
-      expect(preflight.headers.get('access-control-allow-headers')).toContain(header);
-    }
+  it('answers CORS preflights, allowing the headers asked for, and exposes the gRPC headers', async () => {
+    const preflight = (requestHeaders?: string) =>
+      fetch(`${server.url}/sui.rpc.v2.LedgerService/GetCheckpoint`, {
+        method: 'OPTIONS',
+        headers: { origin: 'http://example.test', 'access-control-request-method': 'POST', ...(requestHeaders ? { 'access-control-request-headers': requestHeaders } : {}) },
+      });
+    const asked = await preflight('content-type,x-grpc-web,x-custom-trace-id');
+    expect(asked.status).toBe(204);
+    expect(asked.headers.get('access-control-allow-origin')).toBe('*');
+    expect(asked.headers.get('access-control-allow-methods')).toBe('POST, GET, OPTIONS');
+    expect(asked.headers.get('access-control-allow-headers')).toBe('content-type,x-grpc-web,x-custom-trace-id');
+    const unasked = await preflight();
+    expect(unasked.headers.get('access-control-allow-headers')).toBe('content-type, x-grpc-web, x-user-agent, grpc-timeout, x-sui-client-protocol-version, authorization');
     const headers = await client.ledgerService.getServiceInfo({}).headers;
     expect(headers['access-control-allow-origin']).toBe('*');
     expect(headers['access-control-expose-headers']).toBe('grpc-status, grpc-message, retry-after');
@@ -197,6 +218,9 @@ describe('simnet server', () => {
     expect(transaction!.objects!.objects.some((o) => o.objectId === pool.objectId && o.version === pool.version)).toBe(true);
 
     const unknownDigest = chain.getCheckpoint(5n)!.digest!; // a checkpoint digest names no transaction
+    const notFound = await rpcError(() => client.ledgerService.getTransaction({ digest: unknownDigest }));
+    expect(notFound.code).toBe('NOT_FOUND');
+    expect(notFound.message).toBe(`transaction ${unknownDigest} not found`);
     const transactions = (
       await client.ledgerService.batchGetTransactions({ digests: [pool.txDigest, unknownDigest, 'xyz'], readMask: { paths: ['digest', 'checkpoint'] } })
     ).response.transactions.map((item) => item.result);

@@ -91,8 +91,11 @@ export type SimnetOptions = {
 
 export type RunningSimnet = { url: string; chain: SimChain; server: SimnetServer; close: () => Promise<void> };
 
-/** Parses `sui-backfill simnet` flags (without --help) into chain, server and knob options. */
-export function parseSimnetFlags(argv: string[], defaults: { host: string }): SimnetOptions & { help: boolean } {
+/**
+ * Parses `sui-backfill simnet` flags into chain, server and knob options. `host` is the flag's
+ * alone: without it the process listens on HOST, validated with the rest of the environment.
+ */
+export function parseSimnetFlags(argv: string[]): Omit<SimnetOptions, 'host'> & { host: string | undefined; help: boolean } {
   const options = Object.fromEntries(FLAG_NAMES.map((name) => [name, { type: 'string' as const, multiple: name === 'publish-at' }]));
   const { values } = parseFlags(argv, options);
   const { help, ...given } = values as Record<string, string | string[] | undefined> & { help?: boolean };
@@ -130,7 +133,7 @@ export function parseSimnetFlags(argv: string[], defaults: { host: string }): Si
       lowestAvailableCheckpoint: flags['lowest-available'],
     },
     knobs: Object.fromEntries(Object.entries(knobs).filter(([, value]) => value !== undefined)),
-    host: flags.host ?? defaults.host,
+    host: flags.host,
     port: flags.port ?? DEFAULT_PORT,
     responseCacheMb: flags['response-cache-mb'],
     mainnetFixtures: flags['mainnet-fixtures'],
@@ -162,14 +165,15 @@ export async function startSimnet(common: Pick<Common, 'logger'>, options: Simne
 
 /** `sui-backfill simnet`: runs until SIGTERM/SIGINT, then closes the server and resolves with 0. */
 export async function runSimnet(argv: string[]): Promise<number> {
-  const parsed = parseSimnetFlags(argv, { host: process.env.HOST || '127.0.0.1' });
+  const parsed = parseSimnetFlags(argv);
   if (parsed.help) {
     console.log(SIMNET_HELP);
     return EXIT.ok;
   }
+  // --host arrives as HOST, so the flag and the variable are validated alike.
   return runService('simnet', { env: { HOST: parsed.host } }, async (common) => {
     // A chain the flags cannot build (a publish past its end, upgrades out of order) is a usage error.
-    const simnet = await startSimnet(common, parsed).catch((error: unknown) => {
+    const simnet = await startSimnet(common, { ...parsed, host: common.config.HOST }).catch((error: unknown) => {
       throw error instanceof RangeError ? new UsageError(error.message) : error;
     });
     common.shutdown.add('simnet', () => simnet.close());

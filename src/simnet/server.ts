@@ -105,9 +105,10 @@ const CORS_HEADERS = {
 const PREFLIGHT_HEADERS = {
   ...CORS_HEADERS,
   'access-control-allow-methods': 'POST, GET, OPTIONS',
-  'access-control-allow-headers': 'content-type, x-grpc-web, x-user-agent, grpc-timeout, x-sui-client-protocol-version, authorization',
   'access-control-max-age': '86400',
 };
+/** Allowed when a preflight names no headers: what gRPC-web clients send. */
+const DEFAULT_ALLOWED_HEADERS = 'content-type, x-grpc-web, x-user-agent, grpc-timeout, x-sui-client-protocol-version, authorization';
 const MAX_REQUEST_BYTES = 8 * 1024 * 1024;
 const RPC_PATH = /^\/([A-Za-z0-9_.]+)\/([A-Za-z0-9_]+)$/;
 
@@ -391,7 +392,9 @@ export async function createSimnetServer(options: SimnetServerOptions): Promise<
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'OPTIONS') {
-      res.writeHead(204, PREFLIGHT_HEADERS);
+      // Whatever headers the browser asks to send are allowed, as a public full node's proxy does.
+      const requested = req.headers['access-control-request-headers'];
+      res.writeHead(204, { ...PREFLIGHT_HEADERS, 'access-control-allow-headers': requested || DEFAULT_ALLOWED_HEADERS, vary: 'Access-Control-Request-Headers' });
       res.end();
       return;
     }
