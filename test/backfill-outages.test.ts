@@ -16,7 +16,7 @@ import { sortRows, startStack, type Stack } from './helpers/stack.ts';
 
 type Posted = { id: string; from: bigint; to: bigint };
 
-async function post(stack: Stack, name: 'dex' | 'book', match: 'outer' | 'anywhere'): Promise<Posted & { enqueued: boolean }> {
+async function post(stack: Stack, name: 'dex' | 'book' | 'nft', match: 'outer' | 'anywhere'): Promise<Posted & { enqueued: boolean }> {
   const response = await stack.call('POST', '/v1/backfills', { packageId: stack.chain.package(name).originalId, match, fromCheckpoint: 100, toCheckpoint: 899 });
   expect(response.status).toBe(202);
   return { id: response.body.id, from: BigInt(response.body.fromCheckpoint), to: BigInt(response.body.toCheckpoint), enqueued: response.body.enqueued };
@@ -65,13 +65,18 @@ describe.skipIf(!hasRedisServer())(`Redis restarting during a backfill${hasRedis
       await redis.start();
       down = false;
       stack.simnet.setKnobs({ latencyMs: 0 });
+      // The API's own queue connection is back: a request posted now gets its job at once.
+      const after = await post(stack, 'nft', 'outer');
+      expect(after.enqueued).toBe(true);
 
       await stack.waitForStatus(running.id, ['completed'], 60_000);
       const done = await stack.waitForStatus(accepted.id, ['completed'], 60_000);
       expect(done.attempts).toBe(1);
+      expect((await stack.waitForStatus(after.id, ['completed'], 60_000)).attempts).toBe(1);
       await expectExact(stack, [
         [running, 'dex', 'anywhere'],
         [accepted, 'book', 'outer'],
+        [after, 'nft', 'outer'],
       ]);
     } finally {
       if (down) await redis.start();
@@ -110,6 +115,10 @@ describe.skipIf(!canRunPostgres)(postgresTitle, () => {
       const unavailable = await stack.call('GET', `/v1/backfills/${request.id}`);
       expect(unavailable.status).toBe(503);
       expect(unavailable.body.error.code).toBe('postgres_unavailable');
+      const refused = await stack.call('POST', '/v1/backfills', { packageId: stack.chain.package('book').originalId });
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).toBe('5');
+      expect(refused.body).toEqual({ error: { code: 'postgres_unavailable', message: 'Postgres is not available; retry later' } });
       await sleep(1_500);
       await cluster.start();
       stack.simnet.setKnobs({ latencyMs: 0 });
@@ -117,7 +126,7 @@ describe.skipIf(!canRunPostgres)(postgresTitle, () => {
       const done = await stack.waitForStatus(request.id, ['completed'], 60_000);
       expect(done.attempts).toBe(1);
       await expectExact(stack, [[request, 'dex', 'anywhere']]);
-      expect(worker.output()).toContain('chunk commit failed: Postgres is unavailable; retrying');
+      expect(worker.output()).toContain('chunk commit failed with a transient Postgres error; retrying');
       const signalled = Date.now();
       worker.kill('SIGTERM');
       expect(await worker.exited).toEqual({ code: 0, signal: null });

@@ -2,6 +2,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LostOwnershipError } from '../src/backfill/errors.ts';
 import { claimRequest, createOrFindActiveRequest } from '../src/backfill/requests.ts';
 import { commitChunk, ensureWatermark, pendingRanges } from '../src/backfill/watermarks.ts';
+import type { Logger } from '../src/common/logger.ts';
+import { createDb, isPostgresTransient, isPostgresUnavailable, withPostgresRetry } from '../src/db/client.ts';
 import type { ObjectVersionRow } from '../src/sui/records.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 
@@ -166,5 +168,61 @@ describe('requests', () => {
     });
     const claims = await Promise.all(['a', 'b', 'c', 'd'].map((worker) => claimRequest(database.db, request.id, worker, 30_000)));
     expect(claims.filter(Boolean)).toHaveLength(1);
+  });
+});
+
+describe('Postgres errors a retry can help with', () => {
+  /** The error Postgres itself raises with this SQLSTATE. */
+  const raised = (code: string): Promise<unknown> =>
+    database.sql.unsafe(`do $$ begin raise exception 'test %', '${code}' using errcode = '${code}'; end $$`).then(
+      () => {
+        throw new Error(`no error for ${code}`);
+      },
+      (error: unknown) => error,
+    );
+
+  it('are connection losses and the conflicts Postgres aborts a transaction for', async () => {
+    for (const code of ['40001', '40P01', '55P03', '53300', '57P01']) expect([code, isPostgresTransient(await raised(code))]).toEqual([code, true]);
+    for (const code of ['23505', '22023', 'P0001', '42P01']) expect([code, isPostgresTransient(await raised(code))]).toEqual([code, false]);
+    // A conflict is worth another try, but Postgres was there: not "unavailable".
+    expect(isPostgresUnavailable(await raised('40P01'))).toBe(false);
+    expect(isPostgresUnavailable(await raised('53300'))).toBe(true);
+    const unreachable = createDb('postgres://postgres@127.0.0.1:1/none', { max: 1 });
+    try {
+      expect(isPostgresTransient(await unreachable.sql`select 1`.then(() => undefined, (error: unknown) => error))).toBe(true);
+    } finally {
+      await unreachable.close();
+    }
+  });
+
+  it('withPostgresRetry retries a transient error with a log line each time, and gives any other error back at once', async () => {
+    const logged: string[] = [];
+    const logger = { warn: (_: unknown, message: string) => void logged.push(message) } as unknown as Logger;
+    const retry = { maxRetries: 2, baseMs: 1, maxMs: 5 };
+    let calls = 0;
+    const passed = await withPostgresRetry(
+      async () => {
+        if (++calls < 3) throw await raised('40P01');
+        return 'done';
+      },
+      { logger, what: 'test work', retry },
+    );
+    expect([passed, calls]).toEqual(['done', 3]);
+    expect(logged).toEqual(['test work failed with a transient Postgres error; retrying', 'test work failed with a transient Postgres error; retrying']);
+
+    calls = 0;
+    const permanent = await withPostgresRetry(async () => {
+      calls++;
+      throw await raised('22023');
+    }, { logger, what: 'test work', retry }).catch((error: unknown) => error);
+    expect([calls, (permanent as { code?: string }).code]).toEqual([1, '22023']);
+
+    calls = 0;
+    const spent = await withPostgresRetry(async () => {
+      calls++;
+      throw await raised('40001');
+    }, { logger, what: 'test work', retry }).catch((error: unknown) => error);
+    // The last error as Postgres raised it, once the retries are spent.
+    expect([calls, (spent as { code?: string }).code, (spent as Error).message]).toEqual([3, '40001', 'test 40001']);
   });
 });

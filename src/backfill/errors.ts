@@ -7,6 +7,16 @@ export class LostOwnershipError extends SuiBackfillError {
   }
 }
 
+/**
+ * An operator paused or cancelled the request while this worker walked it (a stop message): the
+ * chunk in flight is abandoned at once, never committed.
+ */
+export class StopRequestedError extends SuiBackfillError {
+  constructor(requestId: string, reason: string) {
+    super('stop_requested', `request ${requestId}: ${reason}`, { retryable: false });
+  }
+}
+
 /** The request named does not exist. */
 export class RequestNotFoundError extends SuiBackfillError {
   constructor(requestId: string) {
@@ -32,13 +42,16 @@ export class TransitionNotAllowedError extends SuiBackfillError {
   }
 }
 
+/** Where a chunk failed: reading its checkpoints, turning them into rows, or committing them. */
+export type ChunkStage = 'fetch' | 'process' | 'commit';
+
 /** A chunk that still failed after its retries: the request fails, keeping its watermark. */
 export class ChunkFailedError extends SuiBackfillError {
   readonly from: bigint;
   readonly to: bigint;
-  readonly stage: 'fetch' | 'commit';
+  readonly stage: ChunkStage;
   readonly attempts: number;
-  constructor(chunk: { from: bigint; to: bigint; stage: 'fetch' | 'commit'; attempts: number }, cause: unknown) {
+  constructor(chunk: { from: bigint; to: bigint; stage: ChunkStage; attempts: number }, cause: unknown) {
     const reason = cause instanceof Error ? cause.message : String(cause);
     super('chunk_failed', `chunk [${chunk.from}, ${chunk.to}] failed (${chunk.stage}, ${chunk.attempts} attempt(s)): ${reason}`, { retryable: false, cause });
     this.from = chunk.from;

@@ -1,5 +1,5 @@
 import type { Common } from '../common/context.ts';
-import type { Sql } from '../db/client.ts';
+import { withPostgresRetry, type Sql } from '../db/client.ts';
 import { extractObjectVersions } from '../sui/object-versions.ts';
 import { orderedStream } from '../sui/ordered-stream.ts';
 import type { CheckpointRecord, MatchMode, ObjectVersionRow } from '../sui/records.ts';
@@ -66,7 +66,13 @@ export async function walkRequest(common: Pick<Common, 'metrics' | 'logger'>, sq
   const concurrency = () => Math.min(options.concurrency, size.current());
   let chunks = 0;
 
-  for (const [lo, hi] of await pendingRanges(sql, target.id, target.fromCheckpoint, target.toCheckpoint)) {
+  const pending = await withPostgresRetry(() => pendingRanges(sql, target.id, target.fromCheckpoint, target.toCheckpoint), {
+    logger: common.logger,
+    what: 'reading the ranges left to walk',
+    signal: options.signal,
+    context: { requestId: target.id },
+  });
+  for (const [lo, hi] of pending) {
     let chunkFrom = lo;
     let rows: ObjectVersionRow[] = [];
     let rpcCalls = 0;
@@ -86,7 +92,7 @@ export async function walkRequest(common: Pick<Common, 'metrics' | 'logger'>, sq
         });
         return { rows: extractObjectVersions(checkpoint, matches), attempts: Math.max(attempts, 1) };
       },
-    }), () => ({ from: chunkFrom, to: chunkFrom + chunkSize() - 1n < hi ? chunkFrom + chunkSize() - 1n : hi }));
+    }), () => ({ from: chunkFrom, to: chunkFrom + chunkSize() - 1n < hi ? chunkFrom + chunkSize() - 1n : hi }), options.signal);
     for await (const { sequence, value } of stream) {
       for (const row of value.rows) rows.push(row);
       rpcCalls += value.attempts;
@@ -127,12 +133,16 @@ export async function walkRequest(common: Pick<Common, 'metrics' | 'logger'>, sq
   return { outcome: 'done', chunks };
 }
 
-/** A checkpoint the RPC would not serve fails its whole chunk, named by range. */
-async function* nameFailingChunk<T>(stream: AsyncGenerator<T>, chunk: () => { from: bigint; to: bigint }): AsyncGenerator<T> {
+/**
+ * A checkpoint the RPC would not serve fails its whole chunk, named by range; so does anything else
+ * that breaks while the chunk's checkpoints are turned into rows. An abort is passed on as it is.
+ */
+async function* nameFailingChunk<T>(stream: AsyncGenerator<T>, chunk: () => { from: bigint; to: bigint }, signal: AbortSignal): AsyncGenerator<T> {
   try {
     yield* stream;
   } catch (error) {
-    if (!(error instanceof CheckpointFetchError)) throw error;
-    throw new ChunkFailedError({ ...chunk(), stage: 'fetch', attempts: error.attempts }, error.cause);
+    if (signal.aborted || error instanceof ChunkFailedError) throw error;
+    if (error instanceof CheckpointFetchError) throw new ChunkFailedError({ ...chunk(), stage: 'fetch', attempts: error.attempts }, error.cause);
+    throw new ChunkFailedError({ ...chunk(), stage: 'process', attempts: 1 }, error);
   }
 }

@@ -1,10 +1,10 @@
 import type postgres from 'postgres';
-import { errorMessage, ServiceUnavailableError } from '../common/errors.ts';
+import { ServiceUnavailableError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
-import { isPostgresUnavailable, type Sql } from '../db/client.ts';
+import { withTimeout } from '../common/timeout.ts';
+import { DEFAULT_POSTGRES_RETRY, withPostgresRetry, type PostgresRetry, type Sql } from '../db/client.ts';
 import { insertObjectVersions } from '../db/objects.ts';
 import type { ObjectVersionRow } from '../sui/records.ts';
-import { withRetry } from '../sui/retry.ts';
 import { ChunkFailedError, LostOwnershipError } from './errors.ts';
 
 export type WatermarkState = {
@@ -122,35 +122,18 @@ export async function commitChunk(sql: Sql, chunk: ChunkCommit): Promise<{ rowsI
   });
 }
 
-export type CommitRetry = {
-  maxRetries: number;
-  baseMs: number;
-  maxMs: number;
+export type CommitRetry = PostgresRetry & {
   /** An attempt that has not answered by then counts as Postgres unavailable (a connection lost mid-write can leave it pending forever). */
   attemptTimeoutMs: number;
 };
 
-/** Long enough to ride out a Postgres restart or failover (about 20 s of backoff in all), never forever. */
-export const DEFAULT_COMMIT_RETRY: CommitRetry = { maxRetries: 10, baseMs: 500, maxMs: 5_000, attemptTimeoutMs: 60_000 };
-
-async function withinTime<T>(operation: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      operation,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new ServiceUnavailableError('postgres', `the chunk commit did not answer within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+export const DEFAULT_COMMIT_RETRY: CommitRetry = { ...DEFAULT_POSTGRES_RETRY, attemptTimeoutMs: 60_000 };
 
 /**
- * `commitChunk`, retried with backoff while Postgres is unreachable, each retry logged. A retry
- * checks ownership again, and does not count twice a range whose first attempt committed before
- * its connection dropped. What still fails is a `ChunkFailedError` naming the range and attempts.
+ * `commitChunk`, retried with backoff while Postgres is unreachable or aborts the transaction in a
+ * conflict (deadlock, serialization failure), each retry logged. A retry checks ownership again,
+ * and does not count twice a range whose first attempt committed before its connection dropped.
+ * What still fails is a `ChunkFailedError` naming the range and attempts.
  */
 export async function commitChunkWithRetry(
   logger: Logger,
@@ -161,29 +144,20 @@ export async function commitChunkWithRetry(
   const retry = options.retry ?? DEFAULT_COMMIT_RETRY;
   let attempts = 0;
   try {
-    return await withRetry(
-      async (attempt) => {
+    return await withPostgresRetry(
+      (attempt) => {
         attempts = attempt + 1;
-        try {
-          // An attempt given up on may still commit; the next one waits for its row lock, then skips the range it finds done.
-          return await withinTime(commitChunk(sql, { ...chunk, skipIfDone: chunk.skipIfDone || attempt > 0 }), retry.attemptTimeoutMs);
-        } catch (error) {
-          throw isPostgresUnavailable(error) ? new ServiceUnavailableError('postgres', errorMessage(error), error) : error;
-        }
+        // An attempt given up on may still commit; the next one waits for its row lock, then skips the range it finds done.
+        return withTimeout(
+          commitChunk(sql, { ...chunk, skipIfDone: chunk.skipIfDone || attempt > 0 }),
+          retry.attemptTimeoutMs,
+          () => new ServiceUnavailableError('postgres', `the chunk commit did not answer within ${retry.attemptTimeoutMs} ms`),
+        );
       },
-      {
-        ...retry,
-        signal: options.signal,
-        onRetry: ({ attempt, delayMs, error }) =>
-          logger.warn(
-            { requestId: chunk.requestId, from: chunk.from, to: chunk.to, attempt, delayMs: Math.round(delayMs), err: error.message },
-            'chunk commit failed: Postgres is unavailable; retrying',
-          ),
-      },
+      { logger, what: 'chunk commit', retry, signal: options.signal, context: { requestId: chunk.requestId, from: chunk.from, to: chunk.to } },
     );
   } catch (error) {
     if (error instanceof LostOwnershipError || options.signal?.aborted) throw error;
-    const cause = error instanceof ServiceUnavailableError && error.cause !== undefined ? error.cause : error;
-    throw new ChunkFailedError({ from: chunk.from, to: chunk.to, stage: 'commit', attempts }, cause);
+    throw new ChunkFailedError({ from: chunk.from, to: chunk.to, stage: 'commit', attempts }, error);
   }
 }

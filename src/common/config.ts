@@ -72,6 +72,12 @@ export const configSchema = z.object({
   INDEXER_BATCH_SIZE: integer(1, 10_000).default(100),
   /** How long intake waits for a running indexer to start covering a newly tracked package. */
   INDEXER_HANDOFF_TIMEOUT_MS: integer(0, 600_000).default(10_000),
+}).refine((config) => config.STALE_AFTER_MS >= 3 * config.HEARTBEAT_INTERVAL_MS, {
+  error: (issue) => {
+    const heartbeat = (issue.input as { HEARTBEAT_INTERVAL_MS?: number } | undefined)?.HEARTBEAT_INTERVAL_MS;
+    return `must be at least 3 times HEARTBEAT_INTERVAL_MS (${heartbeat} ms), so that a few late heartbeats are not taken for a dead worker`;
+  },
+  path: ['STALE_AFTER_MS'],
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -1,4 +1,5 @@
 import type { Logger } from './logger.ts';
+import { withTimeout } from './timeout.ts';
 
 export type Shutdown = {
   /** Aborted when shutdown begins; long loops watch it. */
@@ -28,18 +29,10 @@ export function createShutdown(logger: Logger): Shutdown {
         logger.info({ reason }, 'shutting down');
         controller.abort(new Error(`shutdown: ${reason}`));
         for (const { name, close } of closers.reverse()) {
-          let timer: NodeJS.Timeout | undefined;
           try {
-            await Promise.race([
-              Promise.resolve().then(close),
-              new Promise((_, reject) => {
-                timer = setTimeout(() => reject(new Error(`${name} did not close within ${timeoutMs} ms`)), timeoutMs);
-              }),
-            ]);
+            await withTimeout(Promise.resolve().then(close), timeoutMs, () => new Error(`${name} did not close within ${timeoutMs} ms`));
           } catch (error) {
             logger.warn({ err: error, closer: name }, 'closer failed');
-          } finally {
-            clearTimeout(timer);
           }
         }
       })();

@@ -1,6 +1,8 @@
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
+import { errorMessage, ServiceUnavailableError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
+import { withRetry } from '../sui/retry.ts';
 import * as schema from './schema/index.ts';
 
 export type Database = PostgresJsDatabase<typeof schema>;
@@ -39,6 +41,7 @@ const UNAVAILABLE_CODES = new Set([
   'CONNECTION_CLOSED',
   'CONNECTION_DESTROYED',
   'CONNECTION_ENDED',
+  '53300', // too_many_connections: a connection may be free at the next try
   '57P01', // admin_shutdown
   '57P02', // crash_shutdown
   '57P03', // cannot_connect_now
@@ -77,10 +80,76 @@ export function isPostgresWriteAfterClose(error: unknown): boolean {
 
 /** Whether an error means Postgres could not be reached (retry later), rather than a bad query. */
 export function isPostgresUnavailable(error: unknown): boolean {
+  return hasCode(error, UNAVAILABLE_CODES);
+}
+
+/** Transactions Postgres aborted to resolve a conflict between sessions; the same statement run again can succeed. */
+const CONFLICT_CODES = new Set([
+  '40001', // serialization_failure
+  '40P01', // deadlock_detected
+  '55P03', // lock_not_available
+]);
+
+/** Whether retrying the same database work can help: Postgres unreachable, or a conflict it aborted. */
+export function isPostgresTransient(error: unknown): boolean {
+  return isPostgresUnavailable(error) || hasCode(error, CONFLICT_CODES);
+}
+
+function hasCode(error: unknown, codes: ReadonlySet<string>): boolean {
   for (let current: unknown = error; current instanceof Error; current = current.cause) {
     const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) return true;
-    if ((current as { errors?: unknown[] }).errors?.some(isPostgresUnavailable)) return true;
+    if (typeof code === 'string' && codes.has(code)) return true;
+    if ((current as { errors?: unknown[] }).errors?.some((inner) => hasCode(inner, codes))) return true;
   }
   return false;
+}
+
+export type PostgresRetry = { maxRetries: number; baseMs: number; maxMs: number };
+
+/** A transient Postgres error as the retry loop sees it; unwrapped again when the retries are spent. */
+class TransientPostgresError extends ServiceUnavailableError {}
+
+/** Long enough to ride out a Postgres restart or failover (about 20 s of backoff in all), never forever. */
+export const DEFAULT_POSTGRES_RETRY: PostgresRetry = { maxRetries: 10, baseMs: 500, maxMs: 5_000 };
+
+/**
+ * Runs `work`, retrying it with backoff while it fails transiently (`isPostgresTransient`), each
+ * retry logged. Retryable project errors the work throws itself (a timeout) are retried too. Other
+ * errors, and the last transient one once the retries are spent, are thrown as they came.
+ */
+export async function withPostgresRetry<T>(
+  work: (attempt: number) => Promise<T>,
+  options: { logger: Pick<Logger, 'warn'>; what: string; retry?: PostgresRetry; signal?: AbortSignal; context?: Record<string, unknown> },
+): Promise<T> {
+  try {
+    return await withRetry(
+      async (attempt) => {
+        try {
+          return await work(attempt);
+        } catch (error) {
+          throw isPostgresTransient(error) ? new TransientPostgresError('postgres', errorMessage(error), error) : error;
+        }
+      },
+      {
+        ...(options.retry ?? DEFAULT_POSTGRES_RETRY),
+        signal: options.signal,
+        onRetry: ({ attempt, delayMs, error }) =>
+          options.logger.warn(
+            { ...options.context, attempt, delayMs: Math.round(delayMs), code: postgresCode(error.cause) ?? error.code, err: error.message },
+            `${options.what} failed with a transient Postgres error; retrying`,
+          ),
+      },
+    );
+  } catch (error) {
+    throw error instanceof TransientPostgresError ? error.cause : error;
+  }
+}
+
+/** The SQLSTATE or driver code of an error or its causes, for logs and error details. */
+export function postgresCode(error: unknown): string | undefined {
+  for (let current: unknown = error; current instanceof Error; current = current.cause) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+  }
+  return undefined;
 }
