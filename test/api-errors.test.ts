@@ -46,20 +46,29 @@ describe('POST /v1/backfills errors', () => {
     expect(response.body.error.message).toBe(message);
   });
 
+  it('400 naming packageId for a POST with no body and no Content-Type (curl -X POST)', async () => {
+    const response = await fetch(`${stack.api.url}/v1/backfills`, { method: 'POST', headers: { authorization: `Bearer ${TEST_TOKEN}` } });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({ error: { code: 'invalid_request', message: 'packageId: required' } });
+  });
+
   it('401 without the token or with a wrong one, and nothing is created', async () => {
     const none = await stack.call('POST', '/v1/backfills', { packageId: stack.chain.package('dex').originalId }, { authorization: '' });
     expect(none.status).toBe(401);
     expect(none.body.error.code).toBe('unauthorized');
     const wrong = await post({ packageId: stack.chain.package('dex').originalId }, { authorization: `Bearer ${TEST_TOKEN}x` });
     expect(wrong.status).toBe(401);
+    expect(wrong.body).toEqual({ error: { code: 'unauthorized', message: 'send the API token as "Authorization: Bearer <API_TOKEN>"' } });
+    expect(none.body).toEqual(wrong.body);
     const [{ count }] = await stack.database.sql`select count(*)::int from package_backfill_requests`;
     expect(count).toBe(0);
   });
 
   it('404 for an ID no object has', async () => {
-    const response = await post({ packageId: `0x${randomBytes(32).toString('hex')}` });
+    const id = `0x${randomBytes(32).toString('hex')}`;
+    const response = await post({ packageId: id });
     expect(response.status).toBe(404);
-    expect(response.body.error.code).toBe('package_not_found');
+    expect(response.body).toEqual({ error: { code: 'package_not_found', message: `no package or object with ID ${id} exists` } });
   });
 
   it('422 for an object that is not a package, naming its type', async () => {
@@ -93,6 +102,23 @@ describe('POST /v1/backfills errors', () => {
     } finally {
       stack.simnet.setKnobs({ lowestAvailableCheckpoint: 0 });
     }
+  });
+
+  it('202 with the whole request for a default-range POST: from the publish checkpoint to the tip read at intake', async () => {
+    const dex = stack.chain.package('dex');
+    const upgraded = dex.versions[dex.versions.length - 1].id;
+    const response = await post({ packageId: upgraded });
+    expect(response.status).toBe(202);
+    expect(response.body).toEqual({
+      id: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/),
+      status: 'queued',
+      packageId: upgraded,
+      originalPackageId: dex.originalId,
+      match: 'outer',
+      fromCheckpoint: String(stack.chain.publishCheckpoint(dex.originalId)),
+      toCheckpoint: String(stack.chain.tip()),
+      enqueued: true,
+    });
   });
 
   it('200 with the same request for a duplicate POST; a different match mode is a new request', async () => {
@@ -178,16 +204,22 @@ describe('POST /v1/backfills errors', () => {
 describe('reads', () => {
   it('GET /v1/backfills/:id: 400 for a malformed id, 404 for an unknown one', async () => {
     expect((await stack.call('GET', '/v1/backfills/nope')).status).toBe(400);
-    const unknown = await stack.call('GET', `/v1/backfills/${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}`);
+    const id = `${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}`;
+    const unknown = await stack.call('GET', `/v1/backfills/${id}`);
     expect(unknown.status).toBe(404);
-    expect(unknown.body.error.code).toBe('request_not_found');
+    expect(unknown.body).toEqual({ error: { code: 'request_not_found', message: `no backfill request ${id}` } });
+    const chunks = await stack.call('GET', `/v1/backfills/${id}/chunks`);
+    expect(chunks.status).toBe(404);
+    expect(chunks.body).toEqual(unknown.body);
+    expect((await stack.call('GET', `/v1/backfills/${id}/chunks?cursor=x1`)).body).toEqual({ error: { code: 'invalid_request', message: 'cursor: not a cursor this API gave out' } });
+    expect((await stack.call('GET', `/v1/backfills/${id}/chunks?limit=0`)).status).toBe(400);
   });
 
   it('GET /v1/packages/:id/watermark: 400 malformed, 404 when never backfilled', async () => {
     expect((await stack.call('GET', '/v1/packages/0xzz/watermark')).status).toBe(400);
     const none = await stack.call('GET', `/v1/packages/0x${'7'.repeat(64)}/watermark`);
     expect(none.status).toBe(404);
-    expect(none.body.error.code).toBe('no_backfill');
+    expect(none.body).toEqual({ error: { code: 'no_backfill', message: `no outer backfill of package 0x${'7'.repeat(64)} (or of its family) was requested` } });
   });
 
   it('serves an OpenAPI document generated from the schemas', async () => {
@@ -197,6 +229,7 @@ describe('reads', () => {
       '/v1/backfills',
       '/v1/backfills/{id}',
       '/v1/backfills/{id}/cancel',
+      '/v1/backfills/{id}/chunks',
       '/v1/backfills/{id}/pause',
       '/v1/backfills/{id}/resume',
       '/v1/config/rpc',

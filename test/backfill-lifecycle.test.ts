@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { cancelRequest, pauseRequest } from '../src/backfill/operations.ts';
+import { cancelRequest, pauseRequest, resumeRequest } from '../src/backfill/operations.ts';
 import { claimRequest, createOrFindActiveRequest, finishHeldRequest } from '../src/backfill/requests.ts';
 import { chunksOf, isChain, tiling, transitionsOf, waitFor, walkers, writtenSoFar } from './helpers/backfill-checks.ts';
 import { sortRows, startStack, type Stack } from './helpers/stack.ts';
@@ -134,54 +134,148 @@ describe('operator routes', () => {
     expect(transitions.every((t) => t.actor === 'api')).toBe(true);
     expect(view.transitions.map((t: { to: string }) => t.to)).toEqual(transitions.map((t) => t.to));
   });
+
+  it('race a pause against a resume: each call answers as the order Postgres chose allows, and the history says which', async () => {
+    const { id } = await post('nft', 300, 399);
+    const expected: string[] = ['queued'];
+    for (let round = 0; round < 8; round++) {
+      const [pause, resume] = await Promise.all([action(id, 'pause'), action(id, 'resume')]);
+      // From queued: the pause always wins; the resume wins only when it came second.
+      expect(pause.status).toBe(200);
+      if (resume.status === 200) {
+        expect(resume.body).toMatchObject({ id, status: 'queued', enqueued: true });
+        expected.push('paused', 'queued');
+      } else {
+        expect(resume.status).toBe(409);
+        expect(resume.body.error.message).toBe(`cannot resume backfill ${id}: it is queued; only paused, failed and cancelled backfills can be resumed`);
+        expected.push('paused');
+        expect((await action(id, 'resume')).status).toBe(200);
+        expected.push('queued');
+      }
+    }
+    const transitions = await transitionsOf(stack.database, id);
+    expect(isChain(transitions)).toBe(true);
+    expect(transitions.map((t) => t.to)).toEqual(expected);
+  });
+
+  it('race pauses and resumes against a live walk: it ends completed, each checkpoint walked once, the rows exact', async () => {
+    stack.simnet.setKnobs({ latencyMs: 20 });
+    const worker = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 10, RECONCILE_INTERVAL_MS: 600_000 });
+    try {
+      const { id } = await post('token', 100, 499);
+      for (let round = 0; round < 5; round++) {
+        const committed = (await chunksOf(stack.database, id)).length;
+        await waitFor('a chunk committed since the last round', async () => (await chunksOf(stack.database, id)).length > committed);
+        const [pause, resume] = await Promise.all([action(id, 'pause'), action(id, 'resume')]);
+        expect(pause.status).toBe(200);
+        expect([200, 409]).toContain(resume.status);
+        if ((await stack.call('GET', `/v1/backfills/${id}`)).body.status === 'paused') expect((await action(id, 'resume')).status).toBe(200);
+      }
+      stack.simnet.setKnobs({ latencyMs: 0 });
+      const done = await stack.waitForStatus(id, ['completed'], 30_000);
+      const chunks = await chunksOf(stack.database, id);
+      expect(tiling(chunks, 100n, 499n).ok).toBe(true);
+      expect(await stack.objects()).toEqual(truth('token', 100, 499));
+      expect(done.rowsInserted).toBe(truth('token', 100, 499).length);
+      const transitions = await transitionsOf(stack.database, id);
+      expect(isChain(transitions)).toBe(true);
+      expect(transitions.at(-1)).toMatchObject({ from: 'running', to: 'completed', actor: `worker:${worker.workerId}` });
+      // Every claim came from a queued request (no takeover: one walk at a time), and each pause won once.
+      expect(transitions.filter((t) => t.to === 'running').every((t) => t.from === 'queued')).toBe(true);
+      expect(transitions.filter((t) => t.to === 'paused')).toHaveLength(5);
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it('record the caller named in X-Actor as the actor, and refuse a malformed one', async () => {
+    const created = await stack.call('POST', '/v1/backfills', { packageId: stack.chain.package('book').originalId, fromCheckpoint: 10, toCheckpoint: 20 }, { 'x-actor': 'alice@ops-host' });
+    expect(created.status).toBe(202);
+    const { id } = created.body;
+    expect((await stack.call('POST', `/v1/backfills/${id}/pause`, { reason: 'window' }, { 'x-actor': 'bob' })).status).toBe(200);
+    expect((await action(id, 'resume')).status).toBe(200);
+    expect((await stack.call('POST', `/v1/backfills/${id}/cancel`, undefined, { 'x-actor': 'carol@laptop' })).status).toBe(200);
+    expect((await history(id)).map(([from, to, actor]) => [from, to, actor])).toEqual([
+      [null, 'queued', 'api:alice@ops-host'],
+      ['queued', 'paused', 'api:bob'],
+      ['paused', 'queued', 'api'],
+      ['queued', 'cancelled', 'api:carol@laptop'],
+    ]);
+    for (const actor of ['x'.repeat(65), 'tab\there']) {
+      const refused = await stack.call('POST', `/v1/backfills/${id}/resume`, undefined, { 'x-actor': actor });
+      expect(refused.status).toBe(400);
+      expect(refused.body).toEqual({
+        error: { code: 'invalid_request', message: 'x-actor: expected 1 to 64 printable ASCII characters, not starting or ending with a space' },
+      });
+    }
+    expect((await stack.call('GET', `/v1/backfills/${id}`)).body.status).toBe('cancelled');
+  });
 });
 
 describe('a walk steered by operators', () => {
-  it('pause stops the walk with nothing committed after it; resume on another replica continues from the watermark', async () => {
-    // A slow heartbeat: only the commit fence keeps the chunk in flight from committing.
-    const first = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 20, HEARTBEAT_INTERVAL_MS: 2_000 });
+  it('pause stops the walk with nothing committed after it; resume on another live replica continues from the watermark', async () => {
+    const first = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 20 });
     const { id } = await post('dex', 100, 499);
     await chunkInFlight(id);
-    const paused = await action(id, 'pause', { reason: 'maintenance' });
-    expect(paused.status).toBe(200);
-    expect(paused.body.status).toBe('paused');
-    const atPause = await writtenSoFar(stack.database, id);
-    await sleep(1_000);
-    expect(await writtenSoFar(stack.database, id)).toEqual(atPause);
-    await first.close();
-    stack.simnet.setKnobs({ latencyMs: 40 });
-
+    // Both replicas are live from here on; the first holds the walk.
     const second = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 20 });
-    const resumed = await action(id, 'resume');
-    expect(resumed.status).toBe(200);
-    expect(resumed.body).toMatchObject({ id, status: 'queued', enqueued: true });
-    const done = await stack.waitForStatus(id, ['completed']);
-    await second.close();
+    try {
+      const paused = await action(id, 'pause', { reason: 'maintenance' });
+      expect(paused.status).toBe(200);
+      expect(paused.body.status).toBe('paused');
+      const atPause = await writtenSoFar(stack.database, id);
+      await sleep(1_000);
+      expect(await writtenSoFar(stack.database, id)).toEqual(atPause);
+      stack.simnet.setKnobs({ latencyMs: 40 });
 
-    const chunks = await chunksOf(stack.database, id);
-    expect(walkers(chunks)).toEqual([first.workerId, second.workerId]);
-    expect(chunks.find((chunk) => chunk.workerId === second.workerId)!.from).toBe(BigInt(atPause.hi) + 1n);
-    expect(tiling(chunks, 100n, 499n).ok).toBe(true);
-    const expected = truth('dex', 100, 499);
-    expect(await stack.objects()).toEqual(expected);
-    expect(done.rowsInserted).toBe(expected.length);
-    expect(await rowsSum()).toBe(expected.length);
-    expect(done.attempts).toBe(2);
-    expect(await history(id)).toEqual([
-      [null, 'queued', 'api', null],
-      ['queued', 'running', `worker:${first.workerId}`, 'claimed'],
-      ['running', 'paused', 'api', 'maintenance'],
-      ['paused', 'queued', 'api', null],
-      ['queued', 'running', `worker:${second.workerId}`, 'claimed'],
-      ['running', 'completed', `worker:${second.workerId}`, 'walked to checkpoint 499'],
-    ]);
-    expect(done.transitions.map((t: { from: string; to: string; actor: string }) => [t.from, t.to, t.actor])).toEqual(
-      (await history(id)).map(([from, to, actor]) => [from, to, actor]),
-    );
+      const resumed = await action(id, 'resume');
+      expect(resumed.status).toBe(200);
+      expect(resumed.body).toMatchObject({ id, status: 'queued', enqueued: true });
+      // Whichever replica takes the job continues; until the other one does, pause and resume again.
+      const claimer = async () =>
+        waitFor('the claim after the resume', async () => {
+          const { body } = await stack.call('GET', `/v1/backfills/${id}`);
+          return body.status === 'running' || body.status === 'completed' ? body.transitions.findLast((t: { to: string }) => t.to === 'running').actor : undefined;
+        });
+      let rounds = 1;
+      while ((await claimer()) !== `worker:${second.workerId}` && rounds < 10) {
+        expect((await action(id, 'pause')).status).toBe(200);
+        await waitFor('the job to end', async () => !(await stack.queue.hasJob(id)));
+        expect((await action(id, 'resume')).status).toBe(200);
+        rounds++;
+      }
+      const done = await stack.waitForStatus(id, ['completed']);
+
+      const chunks = await chunksOf(stack.database, id);
+      expect(walkers(chunks)).toEqual([first.workerId, second.workerId]);
+      expect(chunks.find((chunk) => chunk.workerId === second.workerId)!.from).toBeGreaterThan(BigInt(atPause.hi));
+      expect(tiling(chunks, 100n, 499n).ok).toBe(true);
+      const expected = truth('dex', 100, 499);
+      expect(await stack.objects()).toEqual(expected);
+      expect(done.rowsInserted).toBe(expected.length);
+      expect(await rowsSum()).toBe(expected.length);
+      expect(done.attempts).toBe(rounds + 1);
+      const steps = await history(id);
+      expect(steps.slice(0, 4)).toEqual([
+        [null, 'queued', 'api', null],
+        ['queued', 'running', `worker:${first.workerId}`, 'claimed'],
+        ['running', 'paused', 'api', 'maintenance'],
+        ['paused', 'queued', 'api', null],
+      ]);
+      expect(steps.slice(-2)).toEqual([
+        ['queued', 'running', `worker:${second.workerId}`, 'claimed'],
+        ['running', 'completed', `worker:${second.workerId}`, 'walked to checkpoint 499'],
+      ]);
+      expect(steps).toHaveLength(4 + 3 * (rounds - 1) + 2);
+      expect(done.transitions.map((t: { from: string; to: string; actor: string }) => [t.from, t.to, t.actor])).toEqual(steps.map(([from, to, actor]) => [from, to, actor]));
+    } finally {
+      await second.close();
+      await first.close();
+    }
   });
 
   it('cancel stops the walk with nothing committed after it; resume continues it as a new backfill from its watermark', async () => {
-    const worker = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 20, HEARTBEAT_INTERVAL_MS: 2_000 });
+    const worker = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 20 });
     try {
       const { id } = await post('book', 200, 599);
       await chunkInFlight(id);
@@ -253,6 +347,27 @@ describe('a walk steered by operators', () => {
       });
       expect(failed.lastError).toMatch(new RegExp(`^chunk \\[${hi + 1n}, ${end}\\] failed \\(fetch, 4 attempt\\(s\\)\\): `));
 
+      // The detail view's chunk log is the newest ten of the log; the chunks route pages through all of it.
+      const chunkViews = (rows: typeof chunks) =>
+        rows.map((chunk) => ({ fromCheckpoint: String(chunk.from), toCheckpoint: String(chunk.to), rowsInserted: chunk.rowsInserted, workerId: chunk.workerId }));
+      const newestFirst = chunkViews([...chunks].reverse());
+      const pick = (views: Record<string, unknown>[]) => views.map(({ fromCheckpoint, toCheckpoint, rowsInserted, workerId }) => ({ fromCheckpoint, toCheckpoint, rowsInserted, workerId }));
+      expect(pick(failed.recentChunks)).toEqual(newestFirst.slice(0, 10));
+      const paged: Record<string, unknown>[] = [];
+      let cursor: string | null = null;
+      do {
+        const page: { status: number; body: { items: Record<string, unknown>[]; nextCursor: string | null } } = await stack.call(
+          'GET',
+          `/v1/backfills/${id}/chunks?limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+        );
+        expect(page.status).toBe(200);
+        expect(page.body.items.length).toBeLessThanOrEqual(2);
+        paged.push(...page.body.items);
+        cursor = page.body.nextCursor;
+      } while (cursor);
+      expect(pick(paged)).toEqual(newestFirst);
+      expect(Object.keys(paged[0]).sort()).toEqual(['durationMs', 'finishedAt', 'fromCheckpoint', 'objectsMatched', 'rowsInserted', 'rpcCalls', 'toCheckpoint', 'workerId']);
+
       const resumed = await action(id, 'resume');
       expect(resumed.status).toBe(200);
       expect(resumed.body.status).toBe('queued');
@@ -267,6 +382,235 @@ describe('a walk steered by operators', () => {
         ['queued', 'running', `worker:${worker.workerId}`],
         ['running', 'completed', `worker:${worker.workerId}`],
       ]);
+    } finally {
+      await worker.close();
+    }
+  });
+});
+
+describe('stopping and resuming a walk in flight', () => {
+  it('a pause reaches the replica walking the request at once: the chunk in flight is abandoned, never committed', async () => {
+    // Heartbeats far apart: only the stop message can end the walk before the slow chunk is fetched.
+    const worker = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 1, HEARTBEAT_INTERVAL_MS: 10_000, STALE_AFTER_MS: 30_000 });
+    try {
+      const { id } = await post('nft', 100, 139);
+      await waitFor('three chunks', async () => (await chunksOf(stack.database, id)).length >= 3);
+      // From the next commit on, the checkpoint being fetched takes 3 s to arrive.
+      stack.simnet.setKnobs({ latencyMs: 3_000 });
+      const committed = (await chunksOf(stack.database, id)).length;
+      await waitFor('one more chunk', async () => (await chunksOf(stack.database, id)).length > committed, 10_000, 10);
+      const atPause = await writtenSoFar(stack.database, id);
+      const pausedAt = Date.now();
+      expect((await action(id, 'pause')).status).toBe(200);
+      await waitFor('the job to end', async () => !(await stack.queue.hasJob(id)), 10_000, 10);
+      expect(Date.now() - pausedAt).toBeLessThan(1_500);
+      // Past the moment the abandoned chunk would have arrived and committed.
+      await sleep(3_000);
+      expect(await writtenSoFar(stack.database, id)).toEqual(atPause);
+
+      stack.simnet.setKnobs({ latencyMs: 0 });
+      expect((await action(id, 'resume')).status).toBe(200);
+      await stack.waitForStatus(id, ['completed']);
+      expect(tiling(await chunksOf(stack.database, id), 100n, 139n).ok).toBe(true);
+      expect(await stack.objects()).toEqual(truth('nft', 100, 139));
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it('a pause and a resume before the walking job has ended: the walk continues at once, not at the next reconcile', async () => {
+    const worker = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 20, RECONCILE_INTERVAL_MS: 600_000 });
+    try {
+      const { id } = await post('book', 100, 399);
+      await chunkInFlight(id);
+      // What the routes do, minus the stop message: the resume's job is added while the walk's job is still active.
+      await pauseRequest(stack.database.db, id, { actor: 'api' });
+      await resumeRequest(stack.database.db, id, { actor: 'api' });
+      await stack.queue.enqueue(id);
+      const resumedAt = Date.now();
+      await waitFor('the second claim', async () => (await transitionsOf(stack.database, id)).filter((t) => t.to === 'running').length === 2, 10_000);
+      expect(Date.now() - resumedAt).toBeLessThan(5_000);
+      stack.simnet.setKnobs({ latencyMs: 0 });
+      await stack.waitForStatus(id, ['completed']);
+      expect(tiling(await chunksOf(stack.database, id), 100n, 399n).ok).toBe(true);
+      expect(await stack.objects()).toEqual(truth('book', 100, 399));
+      expect((await history(id)).map(([from, to]) => [from, to])).toEqual([
+        [null, 'queued'],
+        ['queued', 'running'],
+        ['running', 'paused'],
+        ['paused', 'queued'],
+        ['queued', 'running'],
+        ['running', 'completed'],
+      ]);
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it('resume of a cancelled backfill whose continuation was cancelled too continues the newest one from its watermark', async () => {
+    const worker = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 20 });
+    try {
+      const { id: first } = await post('dex', 200, 599);
+      await chunkInFlight(first);
+      expect((await action(first, 'cancel')).status).toBe(200);
+      const second = (await action(first, 'resume')).body;
+      expect(second).toMatchObject({ status: 'queued', resumedFromId: first });
+      await chunkInFlight(second.id);
+      expect((await action(second.id, 'cancel')).status).toBe(200);
+      const secondHi = BigInt((await stack.call('GET', `/v1/backfills/${second.id}`)).body.watermark.checkpointHiInclusive);
+      expect(secondHi).toBeGreaterThanOrEqual(BigInt(second.fromCheckpoint));
+
+      stack.simnet.setKnobs({ latencyMs: 0 });
+      const resumed = await action(first, 'resume');
+      expect(resumed.status).toBe(202);
+      const third = resumed.body;
+      expect(third).toMatchObject({ status: 'queued', resumedFromId: second.id, fromCheckpoint: String(secondHi + 1n), toCheckpoint: '599', enqueued: true });
+      await stack.waitForStatus(third.id, ['completed']);
+      // Resuming any of the chain again finds the completed newest one.
+      for (const id of [first, second.id]) {
+        const again = await action(id, 'resume');
+        expect(again.status).toBe(200);
+        expect(again.body).toMatchObject({ id: third.id, status: 'completed' });
+      }
+      expect(tiling(await chunksOf(stack.database, third.id), secondHi + 1n, 599n).ok).toBe(true);
+      expect(await stack.objects()).toEqual(truth('dex', 200, 599));
+      expect(await rowsSum()).toBe(truth('dex', 200, 599).length);
+    } finally {
+      await worker.close();
+    }
+  });
+});
+
+describe('database errors in a walk', () => {
+  /** Real Postgres errors of a chosen SQLSTATE, raised by triggers the test installs (and always removes). */
+  async function withFaults(sql: string, run: () => Promise<void>) {
+    await stack.database.sql.unsafe(sql);
+    try {
+      await run();
+    } finally {
+      await stack.database.sql.unsafe(`
+        drop trigger if exists test_fault on package_backfill_chunks;
+        drop trigger if exists test_fault on package_backfill_requests;
+        drop trigger if exists test_fault on package_backfill_watermarks;
+        drop function if exists test_fault();
+        drop sequence if exists test_faults;
+        drop sequence if exists test_completion_faults;`);
+    }
+  }
+
+  it('a deadlock in a chunk commit and serialization failures recording the completion are retried; the backfill completes', async () => {
+    await withFaults(
+      `create sequence test_faults;
+       create sequence test_completion_faults;
+       create function test_fault() returns trigger language plpgsql as $$
+       begin
+         -- Nested: a condition on a column of one table must not be evaluated for the other.
+         if tg_table_name = 'package_backfill_chunks' then
+           if new.from_checkpoint = 140 and nextval('test_faults') = 1 then raise exception 'test: deadlock' using errcode = '40P01'; end if;
+         elsif new.status = 'completed' then
+           if nextval('test_completion_faults') <= 2 then raise exception 'test: serialization failure' using errcode = '40001'; end if;
+         end if;
+         return new;
+       end $$;
+       create trigger test_fault before insert on package_backfill_chunks for each row execute function test_fault();
+       create trigger test_fault before update on package_backfill_requests for each row execute function test_fault();`,
+      async () => {
+        const worker = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 20 });
+        try {
+          const { id } = await post('token', 100, 199);
+          const done = await stack.waitForStatus(id, ['completed', 'failed'], 30_000);
+          expect([done.status, done.lastError, done.lastErrorDetail]).toEqual(['completed', null, null]);
+          const [faults] = await stack.database.sql`select (select last_value::int from test_faults) as commits, (select last_value::int from test_completion_faults) as completions`;
+          // One commit refused then retried; two completions refused, the third recorded.
+          expect(faults).toEqual({ commits: 2, completions: 3 });
+          expect((await history(id)).map(([from, to]) => [from, to])).toEqual([
+            [null, 'queued'],
+            ['queued', 'running'],
+            ['running', 'completed'],
+          ]);
+          expect(tiling(await chunksOf(stack.database, id), 100n, 199n).ok).toBe(true);
+          expect(await stack.objects()).toEqual(truth('token', 100, 199));
+        } finally {
+          await worker.close();
+        }
+      },
+    );
+  });
+
+  it('an error outside any chunk fails the request saying where and with which code; resume finishes it', async () => {
+    const worker = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 50 });
+    try {
+      let id = '';
+      await withFaults(
+        `create function test_fault() returns trigger language plpgsql as $$
+         begin raise exception 'test: refused' using errcode = '22023'; end $$;
+         create trigger test_fault before insert on package_backfill_watermarks for each row execute function test_fault();`,
+        async () => {
+          id = (await post('nft', 300, 399)).id;
+          const failed = await stack.waitForStatus(id, ['failed'], 30_000);
+          expect(failed.lastError).toBe('test: refused');
+          expect(failed.lastErrorDetail).toEqual({ stage: 'start', range: { fromCheckpoint: '300', toCheckpoint: '399' }, code: '22023' });
+        },
+      );
+      expect((await action(id, 'resume')).status).toBe(200);
+      await stack.waitForStatus(id, ['completed']);
+      expect(await stack.objects()).toEqual(truth('nft', 300, 399));
+    } finally {
+      await worker.close();
+    }
+  });
+});
+
+describe('GET /v1/packages/:packageId/watermark', () => {
+  it('is the coverage of every backfill of the family from its publish checkpoint, found by any ID of the family', async () => {
+    const dex = stack.chain.package('dex');
+    const [original, upgraded, newest] = dex.versions.map((version) => version.id);
+    const publish = Number(dex.versions[0].publishCheckpoint);
+    const worker = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 50 });
+    try {
+      const backfill = async (packageId: string, from: number, to: number) => {
+        const response = await stack.call('POST', '/v1/backfills', { packageId, fromCheckpoint: from, toCheckpoint: to });
+        expect(response.status).toBe(202);
+        await stack.waitForStatus(response.body.id, ['completed']);
+        return response.body.id as string;
+      };
+      const watermark = async (packageId: string, query = '') => (await stack.call('GET', `/v1/packages/${packageId}/watermark${query}`)).body;
+      const contributor = (id: string, from: number, to: number) => ({
+        id,
+        status: 'completed',
+        fromCheckpoint: String(from),
+        toCheckpoint: String(to),
+        checkpointHiInclusive: String(to),
+        doneRanges: `{[${from},${to + 1})}`,
+      });
+
+      const a = await backfill(newest, publish, publish + 99);
+      expect(await watermark(upgraded)).toEqual({
+        packageId: upgraded,
+        originalPackageId: original,
+        match: 'outer',
+        publishCheckpoint: String(publish),
+        checkpointHiInclusive: String(publish + 99),
+        doneRanges: `{[${publish},${publish + 100})}`,
+        requests: [contributor(a, publish, publish + 99)],
+      });
+
+      // A later backfill past a gap is not the package's watermark: the coverage stops at the gap.
+      const b = await backfill(original, publish + 200, publish + 299);
+      expect(await watermark(newest)).toMatchObject({
+        checkpointHiInclusive: String(publish + 99),
+        doneRanges: `{[${publish},${publish + 100}),[${publish + 200},${publish + 300})}`,
+        requests: [contributor(b, publish + 200, publish + 299), contributor(a, publish, publish + 99)],
+      });
+      const c = await backfill(upgraded, publish + 100, publish + 199);
+      expect(await watermark(original)).toMatchObject({
+        checkpointHiInclusive: String(publish + 299),
+        doneRanges: `{[${publish},${publish + 300})}`,
+        requests: [contributor(c, publish + 100, publish + 199), contributor(b, publish + 200, publish + 299), contributor(a, publish, publish + 99)],
+      });
+      const anywhere = await stack.call('GET', `/v1/packages/${upgraded}/watermark?match=anywhere`);
+      expect(anywhere.status).toBe(404);
+      expect(anywhere.body).toEqual({ error: { code: 'no_backfill', message: `no anywhere backfill of package ${upgraded} (or of its family) was requested` } });
     } finally {
       await worker.close();
     }
@@ -350,8 +694,29 @@ describe('GET /v1/backfills', () => {
     expect(await ids_(`packageId=0x${'a1'.repeat(32)}`)).toEqual([ids[1], ids[0]]);
     expect(await ids_(`packageId=0x${'a2'.repeat(32)}&status=cancelled`)).toEqual([ids[3]]);
     expect(await ids_(`packageId=0x${'a2'.repeat(32)}&status=completed`)).toEqual([]);
+    const metrics = (await (await fetch(`${stack.api.url}/metrics`)).text()).split('\n').filter((line) => line.startsWith('sui_backfill_requests{'));
+    expect(metrics.sort()).toEqual(
+      ['cancelled 1', 'completed 1', 'failed 0', 'paused 1', 'queued 1', 'running 1'].map((pair) => `sui_backfill_requests{status="${pair.split(' ')[0]}"} ${pair.split(' ')[1]}`),
+    );
     expect((await stack.call('GET', '/v1/backfills?cursor=bogus')).status).toBe(400);
     expect((await stack.call('GET', '/v1/backfills?status=bogus')).status).toBe(400);
     expect((await stack.call('GET', '/v1/backfills?limit=0')).status).toBe(400);
+  });
+
+  it('pages without skipping requests created within the same millisecond', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push(await requestIn('queued', 'b1', BigInt(10 + 20 * i)));
+    // Microseconds apart, all in one millisecond; the ids in descending order of time.
+    await stack.database.sql`
+      update package_backfill_requests r set created_at = '2026-01-01T00:00:00.123Z'::timestamptz + make_interval(secs => n.i / 1e6)
+      from (select id, row_number() over (order by created_at) as i from package_backfill_requests) n where n.id = r.id`;
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { body: { items: { id: string; createdAt: string }[]; nextCursor: string | null } } = await stack.call('GET', `/v1/backfills?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      seen.push(...page.body.items.map((item) => item.id));
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    expect(seen).toEqual([...ids].reverse());
   });
 });

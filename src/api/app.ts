@@ -2,8 +2,11 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import type { ZodError } from 'zod';
 import type { Intake } from '../backfill/intake.ts';
 import type { BackfillQueue } from '../backfill/queue.ts';
+import { countRequestsByStatus } from '../backfill/views.ts';
 import type { Common } from '../common/context.ts';
+import { ConfigError, errorMessage } from '../common/errors.ts';
 import type { Db } from '../db/client.ts';
+import { BACKFILL_STATUSES } from '../db/schema/backfill.ts';
 import type { RpcControl } from '../sui/rpc-control.ts';
 import { adminPage } from './admin-page.ts';
 import { requireTokenForMutations } from './auth.ts';
@@ -36,8 +39,10 @@ export function describeZodError(error: ZodError): string {
     .join('; ');
 }
 
+/** The API: every mutating route needs `Authorization: Bearer <API_TOKEN>`, so there is no API without a token. */
 export function createApp(deps: ApiDeps): OpenAPIHono {
   const { common } = deps;
+  if (!common.config.API_TOKEN) throw new ConfigError('Invalid configuration: API_TOKEN: required by the api, expected at least 16 characters (missing)');
   const app = new OpenAPIHono({
     defaultHook: (result, c) => {
       if (!result.success) {
@@ -50,7 +55,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono {
     await next();
     common.metrics.httpRequests.inc({ method: c.req.method, route: c.req.routePath, status: String(c.res.status) });
   });
-  if (common.config.API_TOKEN) app.use('/v1/*', requireTokenForMutations(common.config.API_TOKEN));
+  app.use('/v1/*', requireTokenForMutations(common.config.API_TOKEN));
 
   registerBackfillRoutes(app, deps);
   registerPackageRoutes(app, deps);
@@ -69,6 +74,15 @@ export function createApp(deps: ApiDeps): OpenAPIHono {
     return c.json({ ok, ...services }, ok ? 200 : 503);
   });
   app.get('/metrics', async (c) => {
+    // Counted where the truth is, at each scrape; with Postgres down the gauge is left out rather than stale.
+    const gauge = common.metrics.backfillRequests;
+    try {
+      const counts = await countRequestsByStatus(deps.db);
+      for (const status of BACKFILL_STATUSES) gauge.set({ status }, counts[status]);
+    } catch (error) {
+      gauge.reset();
+      common.logger.warn({ err: errorMessage(error) }, 'could not count backfill requests for /metrics');
+    }
     c.header('Content-Type', common.metrics.registry.contentType);
     return c.body(await common.metrics.registry.metrics());
   });

@@ -63,8 +63,12 @@ const requestFields = {
 export const BackfillCreatedSchema = z
   .object({
     ...requestFields,
-    /** False when Redis was down: the request is safe in Postgres and will be enqueued when it returns. */
-    enqueued: z.boolean(),
+    enqueued: z.boolean().openapi({
+      description:
+        'Whether the request has its job in the queue. A new queued request: false when Redis was down (the request is safe in Postgres and is ' +
+        'enqueued when Redis returns). An existing request (200): whether its job exists now. A request created completed (the live indexer ' +
+        'already covers its whole range): false, there is nothing to queue.',
+    }),
   })
   .openapi('BackfillCreated');
 
@@ -85,7 +89,7 @@ export const TransitionSchema = z
   .object({
     from: StatusSchema.nullable().openapi({ description: 'null for the creation' }),
     to: StatusSchema,
-    actor: z.string().openapi({ example: 'api', description: '`api`, `worker:<host>:<pid>:<id>`, `handoff`, ...' }),
+    actor: z.string().openapi({ example: 'api:alice@ops-host', description: '`api` (or `api:<X-Actor>`), `worker:<host>:<pid>:<id>`, `handoff`, ...' }),
     reason: z.string().nullable(),
     at: z.string(),
   })
@@ -118,7 +122,7 @@ export const BackfillSchema = z
     lastErrorDetail: z
       .record(z.string(), z.unknown())
       .nullable()
-      .openapi({ description: 'Of a failed chunk: `stage` (fetch or commit), `chunk` {fromCheckpoint, toCheckpoint}, `attempts`, `code`' }),
+      .openapi({ description: 'Of a failed chunk: `stage` (fetch, process or commit), `chunk` {fromCheckpoint, toCheckpoint}, `attempts`, `code`; of a failure outside a chunk: `stage` start, `code`' }),
     resumedFromId: z.string().uuid().nullable().openapi({ description: 'The cancelled backfill this one continues' }),
     createdAt: z.string(),
     startedAt: z.string().nullable(),
@@ -144,12 +148,23 @@ export const PackageWatermarkSchema = z
     packageId: z.string(),
     originalPackageId: z.string(),
     match: MatchSchema,
-    requestId: z.string().uuid(),
-    status: StatusSchema,
-    fromCheckpoint: checkpointString,
-    toCheckpoint: checkpointString,
-    checkpointHiInclusive: checkpointString,
-    percent: z.number(),
+    publishCheckpoint: checkpointString.nullable().openapi({ description: "The family's publish checkpoint, where the coverage starts; null when the registry does not know it (the lowest first checkpoint of the backfills is used)" }),
+    checkpointHiInclusive: checkpointString.openapi({
+      description: 'Every checkpoint from the publish checkpoint up to this one is done, by one backfill of the family in this match mode or another',
+    }),
+    doneRanges: z.string().openapi({ description: 'The done ranges of all those backfills together', example: '{[67456359,67460000)}' }),
+    requests: z
+      .array(
+        z.object({
+          id: z.string().uuid(),
+          status: StatusSchema,
+          fromCheckpoint: checkpointString,
+          toCheckpoint: checkpointString,
+          checkpointHiInclusive: checkpointString,
+          doneRanges: z.string(),
+        }),
+      )
+      .openapi({ description: 'The backfills that did some of that work, newest first' }),
   })
   .openapi('PackageWatermark');
 
@@ -171,6 +186,22 @@ export const BackfillSummarySchema = z
     finishedAt: z.string().nullable(),
   })
   .openapi('BackfillSummary');
+
+export const ChunkPageSchema = z.object({ items: z.array(ChunkSchema), nextCursor: z.string().nullable() }).openapi('ChunkPage');
+
+export const ListChunksQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: z.string().min(1).optional().openapi({ description: 'nextCursor of the previous page' }),
+});
+
+/** Who makes an operator change, recorded in the history as `api:<actor>`. */
+export const ActorHeaderSchema = z.object({
+  'x-actor': z
+    .string()
+    .regex(/^[\x21-\x7e](?:[\x20-\x7e]{0,62}[\x21-\x7e])?$/, 'expected 1 to 64 printable ASCII characters, not starting or ending with a space')
+    .optional()
+    .openapi({ param: { name: 'x-actor', in: 'header' }, example: 'alice@ops-host', description: 'Who makes the change; recorded in the history as `api:<X-Actor>`' }),
+});
 
 export const BackfillPageSchema = z
   .object({ items: z.array(BackfillSummarySchema), nextCursor: z.string().nullable() })

@@ -26,6 +26,8 @@ export type BackfillSubmission = {
   match: MatchMode;
   fromCheckpoint?: bigint;
   toCheckpoint?: bigint;
+  /** Who posts it, for the request's history (default `api`). */
+  actor?: string;
 };
 
 export type IntakeResult = { request: BackfillRequest; created: boolean; enqueued: boolean };
@@ -124,6 +126,7 @@ export function createIntake(common: Pick<Common, 'logger' | 'config'>, db: Db, 
         fromCheckpoint,
         toCheckpoint: empty ? fromCheckpoint - 1n : toCheckpoint,
         status: empty ? 'completed' : 'queued',
+        actor: submission.actor,
       });
       if (!created || empty) return { request, created, enqueued: !empty };
 

@@ -19,6 +19,11 @@ import type { BackfillRequest } from './requests.ts';
 
 export const FINISHED_STATUSES = ['completed', 'failed', 'cancelled'] as const satisfies readonly BackfillStatus[];
 
+/** Whether a status is final for a walk: nothing runs until an operator resumes it (failed) or ever (completed, cancelled). */
+export function isFinished(status: string): boolean {
+  return (FINISHED_STATUSES as readonly string[]).includes(status);
+}
+
 export type DbTransaction = Parameters<Parameters<Database['transaction']>[0]>[0];
 
 export type TransitionSpec = {

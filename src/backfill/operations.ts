@@ -51,8 +51,8 @@ export type ResumeResult = {
   /**
    * `requeued`: a paused or failed request is queued again and continues from its watermark.
    * `continued`: a cancelled request is continued by a new request from its watermark.
-   * `existing`: that new request already exists (a repeated resume), or another active backfill
-   * of the same package and options does; it is returned.
+   * `existing`: the newest continuation of a cancelled request is active or completed, or another
+   * active backfill of the same package and options exists; it is returned.
    */
   kind: 'requeued' | 'continued' | 'existing';
 };
@@ -65,15 +65,16 @@ function isUniqueViolation(error: unknown): boolean {
 }
 
 /**
- * Resumes a paused or failed request (back to queued, same request), or continues a cancelled one
- * with a new request over [its watermark + 1, its end], same family, match and options: a
- * cancelled request stays cancelled in the history, and the continuation names it in
- * `resumed_from_id`.
+ * Resumes a paused or failed request (back to queued, same request), or continues a cancelled one.
+ * A cancelled request stays cancelled in the history; it is continued by a new request over
+ * [its watermark + 1, its end], same family, match and options, naming it in `resumed_from_id`.
+ * When it was continued before, the chain of continuations is followed to the newest one, which is
+ * resumed in turn (queued again, or continued itself if it was cancelled too) or returned as it is.
  */
 export async function resumeRequest(db: Database, id: string, operator: Operator): Promise<ResumeResult> {
   const current = await getRequest(db, id);
   if (!current) throw new RequestNotFoundError(id);
-  if (current.status === 'cancelled') return continueCancelled(db, current, operator);
+  if (current.status === 'cancelled') return resumeCancelled(db, current, operator);
   let outcome;
   try {
     outcome = await transition(db, id, {
@@ -89,13 +90,28 @@ export async function resumeRequest(db: Database, id: string, operator: Operator
     throw new TransitionNotAllowedError(id, current.status, `cannot resume backfill ${id}: another active backfill of the same package and options exists`);
   }
   if (outcome.ok) return { request: outcome.request, kind: 'requeued' };
-  if (outcome.current?.status === 'cancelled') return continueCancelled(db, outcome.current, operator);
+  if (outcome.current?.status === 'cancelled') return resumeCancelled(db, outcome.current, operator);
   return refuse('resume', id, outcome.current, [...REQUEUEABLE, 'cancelled']);
 }
 
+/** The newest request of the chain of continuations that starts at `request` (itself when nothing continues it). */
+async function newestContinuation(db: Database, request: BackfillRequest): Promise<BackfillRequest> {
+  let newest = request;
+  for (;;) {
+    const [next] = await db.select().from(requests).where(eq(requests.resumedFromId, newest.id)).orderBy(desc(requests.createdAt)).limit(1);
+    if (!next) return newest;
+    newest = next;
+  }
+}
+
+async function resumeCancelled(db: Database, cancelled: BackfillRequest, operator: Operator): Promise<ResumeResult> {
+  const newest = await newestContinuation(db, cancelled);
+  if (newest.id === cancelled.id) return continueCancelled(db, cancelled, operator);
+  if (newest.status === 'cancelled' || newest.status === 'paused' || newest.status === 'failed') return resumeRequest(db, newest.id, operator);
+  return { request: newest, kind: 'existing' };
+}
+
 async function continueCancelled(db: Database, cancelled: BackfillRequest, operator: Operator): Promise<ResumeResult> {
-  const [previous] = await db.select().from(requests).where(eq(requests.resumedFromId, cancelled.id)).orderBy(desc(requests.createdAt)).limit(1);
-  if (previous) return { request: previous, kind: 'existing' };
   const [watermark] = await db
     .select({ hi: packageBackfillWatermarks.checkpointHiInclusive })
     .from(packageBackfillWatermarks)

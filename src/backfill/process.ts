@@ -4,15 +4,15 @@ import { EXIT, parseFlags, runService, type Command } from '../common/process.ts
 import { createDb, type Db } from '../db/client.ts';
 import { runMigrations } from '../db/migrate.ts';
 import { createSourceFromConfig } from '../sui/from-config.ts';
+import type { ResolvedPackage } from '../sui/records.ts';
+import { createHandoff } from './handoff.ts';
 import { createBackfillQueue } from './queue.ts';
 import { createReconciler } from './reconciler.ts';
-import { createHandoff } from './handoff.ts';
-import type { ResolvedPackage } from '../sui/records.ts';
 import type { CheckpointSource } from './walker.ts';
+import { createBackfillWorker } from './worker.ts';
 
 /** What a worker process asks the Sui RPC: checkpoints to walk, families to continue. */
 export type WorkerSource = CheckpointSource & { resolvePackage: (id: string) => Promise<ResolvedPackage> };
-import { createBackfillWorker } from './worker.ts';
 
 export type WorkerService = { workerId: string; close: () => Promise<void> };
 
@@ -25,7 +25,7 @@ export async function startWorker(common: Common, deps: { db: Db; source: Worker
   const handoff = createHandoff(common, deps.db, deps.source, queue);
   await handoff.runOnce();
   handoff.start();
-  const worker = createBackfillWorker(common, deps.db, deps.source);
+  const worker = createBackfillWorker(common, { db: deps.db, source: deps.source, queue });
   common.logger.info(
     { workerId: worker.workerId, concurrency: common.config.WORKER_CONCURRENCY, chunkSize: common.config.BACKFILL_CHUNK_SIZE },
     'backfill worker started',

@@ -1,16 +1,39 @@
 import { Queue } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
+import { z } from 'zod';
 import { ServiceUnavailableError, errorMessage } from '../common/errors.ts';
+import type { Logger } from '../common/logger.ts';
+import { withTimeout } from '../common/timeout.ts';
 
 export const BACKFILL_QUEUE = 'package-backfills';
 
 export type BackfillJobData = { requestId: string };
+
+/**
+ * An operator paused or cancelled a request: whichever worker walks it abandons the chunk in flight
+ * at once. `attempts` is the request's claim count at the change, so a late message never stops a
+ * later walk of the same request.
+ */
+export const StopMessageSchema = z.object({
+  requestId: z.string().uuid(),
+  status: z.enum(['paused', 'cancelled']),
+  attempts: z.number().int().min(0),
+});
+export type StopMessage = z.infer<typeof StopMessageSchema>;
+
+/** The pub/sub channel of stop messages, in the deployment's Redis namespace. */
+export const stopChannel = (prefix: string) => `${prefix}:backfill-stops`;
 
 export type BackfillQueue = {
   queue: Queue<BackfillJobData>;
   /** Adds the job for a request; a job with the same id already there makes this a no-op (BullMQ jobId dedupe). */
   enqueue: (requestId: string) => Promise<void>;
   hasJob: (requestId: string) => Promise<boolean>;
+  /**
+   * Tells the workers to stop a walk now. Best effort: false when Redis is not connected, and then
+   * the walk stops at its next chunk commit or heartbeat, which read the status in Postgres.
+   */
+  publishStop: (message: StopMessage) => Promise<boolean>;
   close: () => Promise<void>;
 };
 
@@ -39,31 +62,56 @@ export function createBackfillQueue(options: { redisUrl: string; prefix: string 
   });
   queue.on('error', () => {});
 
-  const withTimeout = async <T>(operation: Promise<T>): Promise<T> => {
-    let timer: NodeJS.Timeout | undefined;
+  const answered = async <T>(operation: Promise<T>): Promise<T> => {
     try {
-      return await Promise.race([
-        operation,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`no answer within ${ENQUEUE_TIMEOUT_MS} ms`)), ENQUEUE_TIMEOUT_MS);
-        }),
-      ]);
+      return await withTimeout(operation, ENQUEUE_TIMEOUT_MS, () => new Error(`no answer within ${ENQUEUE_TIMEOUT_MS} ms`));
     } catch (error) {
       throw new ServiceUnavailableError('redis', `Redis is not available: ${errorMessage(error)}`, error);
-    } finally {
-      clearTimeout(timer);
     }
   };
 
   return {
     queue,
     enqueue: async (requestId) => {
-      await withTimeout(queue.add('backfill', { requestId }, { jobId: requestId }));
+      await answered(queue.add('backfill', { requestId }, { jobId: requestId }));
     },
-    hasJob: async (requestId) => (await withTimeout(queue.getJob(requestId))) !== undefined,
+    hasJob: async (requestId) => (await answered(queue.getJob(requestId))) !== undefined,
+    publishStop: async (message) => {
+      // Not queued offline: a stop delivered after Redis returns would be stale.
+      if (connection.status !== 'ready') return false;
+      await answered(connection.publish(stopChannel(options.prefix), JSON.stringify(message)));
+      return true;
+    },
     close: async () => {
       await queue.close();
       connection.disconnect();
     },
   };
+}
+
+/**
+ * Listens for stop messages on a connection of its own (a subscribed connection can do nothing
+ * else); ioredis subscribes again after every reconnection. Malformed messages are logged and dropped.
+ */
+export function subscribeToStops(
+  options: { redisUrl: string; prefix: string; logger: Logger },
+  onStop: (message: StopMessage) => void,
+): { close: () => void } {
+  const channel = stopChannel(options.prefix);
+  const subscriber = createRedisConnection(options.redisUrl);
+  subscriber.on('error', (error) => options.logger.warn({ err: errorMessage(error) }, 'redis subscriber connection error'));
+  subscriber.subscribe(channel).catch((error: unknown) => options.logger.warn({ err: errorMessage(error) }, 'could not subscribe to stop messages'));
+  subscriber.on('message', (from, text) => {
+    if (from !== channel) return;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    const message = StopMessageSchema.safeParse(parsed);
+    if (message.success) onStop(message.data);
+    else options.logger.warn({ channel, message: text }, 'ignored a malformed stop message');
+  });
+  return { close: () => subscriber.disconnect() };
 }

@@ -26,6 +26,12 @@ export type NewBackfillRequest = {
   reason?: string;
 };
 
+/**
+ * The predicate of the partial unique index on active requests, as literal SQL: ON CONFLICT infers
+ * the index only from a predicate Postgres can compare with the index's own at planning time.
+ */
+const ACTIVE_PREDICATE = sql.raw(`status in (${ACTIVE_STATUSES.map((status) => `'${status}'`).join(', ')})`);
+
 /** Two requests are "the same" when package, match mode and any explicitly asked range agree. */
 export function optionsKey(request: Pick<NewBackfillRequest, 'match' | 'explicitFrom' | 'explicitTo'>): string {
   const parts = [`match=${request.match}`];
@@ -61,7 +67,7 @@ export async function createOrFindActiveRequest(
         })
         .onConflictDoNothing({
           target: [packageBackfillRequests.packageId, packageBackfillRequests.optionsKey],
-          where: sql`status in ('queued', 'running', 'paused')`,
+          where: ACTIVE_PREDICATE,
         })
         .returning();
       const reason = input.reason ?? (input.status === 'completed' ? 'nothing to do: the live indexer covers the whole range' : null);

@@ -1,98 +1,92 @@
-import { and, desc, eq, inArray, or, sql } from 'drizzle-orm';
+import type { z } from '@hono/zod-openapi';
+import { and, desc, eq, lt, or, sql } from 'drizzle-orm';
+import type {
+  BackfillPageSchema,
+  BackfillSchema,
+  BackfillSummarySchema,
+  ChunkPageSchema,
+  ChunkSchema,
+  PackageWatermarkSchema,
+} from '../api/schemas.ts';
 import type { Db } from '../db/client.ts';
-import { packageBackfillChunks, packageBackfillRequests, packageBackfillWatermarks } from '../db/schema/backfill.ts';
+import { BACKFILL_STATUSES, packageBackfillChunks, packageBackfillRequests, packageBackfillWatermarks, type BackfillStatus } from '../db/schema/backfill.ts';
 import { suiPackages } from '../db/schema/framework.ts';
 import type { MatchMode } from '../sui/records.ts';
 import { listTransitions } from './lifecycle.ts';
 import type { BackfillRequest } from './requests.ts';
 
-export type ChunkView = {
-  fromCheckpoint: string;
-  toCheckpoint: string;
-  objectsMatched: number;
-  rowsInserted: number;
-  rpcCalls: number;
-  durationMs: number;
-  workerId: string;
-  finishedAt: string;
-};
+/** What the API answers is what these functions build: the types are the API's schemas. */
+export type BackfillView = z.infer<typeof BackfillSchema>;
+export type ChunkView = z.infer<typeof ChunkSchema>;
+export type ChunkPage = z.infer<typeof ChunkPageSchema>;
+export type BackfillSummary = z.infer<typeof BackfillSummarySchema>;
+export type BackfillPage = z.infer<typeof BackfillPageSchema>;
+export type PackageWatermarkView = z.infer<typeof PackageWatermarkSchema>;
 
-export type BackfillView = {
-  id: string;
-  status: BackfillRequest['status'];
-  packageId: string;
-  originalPackageId: string;
-  familyIds: string[];
-  match: MatchMode;
-  fromCheckpoint: string;
-  toCheckpoint: string;
-  watermark: {
-    checkpointHiInclusive: string;
-    doneRanges: string;
-  };
-  progress: {
-    checkpointsTotal: number;
-    checkpointsDone: number;
-    percent: number;
-    /** Over the last minute of chunks; null when not running. */
-    checkpointsPerSecond: number | null;
-    etaSeconds: number | null;
-  };
-  rowsInserted: number;
-  objectsMatched: number;
-  attempts: number;
-  workerId: string | null;
-  heartbeatAt: string | null;
-  lastError: string | null;
-  /** The failed chunk's range, the attempts and the error code, when a chunk failed. */
-  lastErrorDetail: Record<string, unknown> | null;
-  /** The cancelled request this one continues. */
-  resumedFromId: string | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  recentChunks: ChunkView[];
-  /** Every status change, oldest first. */
-  transitions: TransitionView[];
-};
-
-export type TransitionView = { from: BackfillRequest['status'] | null; to: BackfillRequest['status']; actor: string; reason: string | null; at: string };
-
-const RATE_WINDOW_MS = 60_000;
+/** The rate is measured over the chunks of the last minute. */
+export const RATE_WINDOW_MS = 60_000;
+/** At most this many chunks are read for the rate: a minute of chunks at 10 per second. */
+export const RATE_WINDOW_MAX_CHUNKS = 600;
 const RECENT_CHUNKS = 10;
 
-/** Percent with two decimals; an empty range (nothing to do) is complete. */
-export function percentDone(done: bigint, total: bigint): number {
-  return total <= 0n ? 100 : Number((done * 10_000n) / total) / 100;
+type Range = Pick<BackfillRequest, 'fromCheckpoint' | 'toCheckpoint'>;
+
+/**
+ * Where a request stands: its watermark (just below its first checkpoint while nothing is done),
+ * checkpoints done and in all, and the percent done with two decimals (an empty range is complete).
+ */
+export function watermarkProgress(request: Range, checkpointHiInclusive: bigint | null | undefined) {
+  const hi = checkpointHiInclusive ?? request.fromCheckpoint - 1n;
+  const total = request.toCheckpoint - request.fromCheckpoint + 1n;
+  const done = hi - request.fromCheckpoint + 1n;
+  return { hi, total, done, percent: total <= 0n ? 100 : Number((done * 10_000n) / total) / 100 };
 }
 
 const iso = (date: Date | null) => (date === null ? null : date.toISOString());
 
-/** Progress numbers from the watermark and the recent chunk log. */
+export type ChunkTiming = { from: bigint; to: bigint; durationMs: number; finishedAt: Date };
+
+/**
+ * Progress numbers from the watermark and the chunk log: the rate is the checkpoints of the chunks
+ * finished within the last minute over the time since the first of them started (a running request
+ * only); the ETA is what is left at that rate.
+ */
 export function computeProgress(
-  request: Pick<BackfillRequest, 'fromCheckpoint' | 'toCheckpoint' | 'status'>,
+  request: Range & Pick<BackfillRequest, 'status'>,
   checkpointHiInclusive: bigint,
-  recent: { from: bigint; to: bigint; durationMs: number; finishedAt: Date }[],
+  recent: ChunkTiming[],
   now: Date,
 ): BackfillView['progress'] {
-  const total = request.toCheckpoint - request.fromCheckpoint + 1n;
-  const done = checkpointHiInclusive - request.fromCheckpoint + 1n;
-  const percent = percentDone(done, total);
+  const { total, done, percent } = watermarkProgress(request, checkpointHiInclusive);
   let rate: number | null = null;
   const windowed = recent.filter((chunk) => now.getTime() - chunk.finishedAt.getTime() <= RATE_WINDOW_MS);
   if (request.status === 'running' && windowed.length > 0) {
     const checkpoints = windowed.reduce((sum, chunk) => sum + Number(chunk.to - chunk.from + 1n), 0);
     const since = Math.min(...windowed.map((chunk) => chunk.finishedAt.getTime() - chunk.durationMs));
-    const seconds = Math.max((now.getTime() - since) / 1000, 0.001);
-    rate = Math.round((checkpoints / seconds) * 100) / 100;
+    rate = checkpoints / Math.max((now.getTime() - since) / 1000, 0.001);
   }
   const remaining = Number(total - done);
   return {
     checkpointsTotal: Number(total),
     checkpointsDone: Number(done),
     percent,
-    checkpointsPerSecond: rate,
+    checkpointsPerSecond: rate === null ? null : Math.round(rate * 100) / 100,
     etaSeconds: rate && rate > 0 ? Math.ceil(remaining / rate) : remaining === 0 ? 0 : null,
+  };
+}
+
+type ChunkRow = typeof packageBackfillChunks.$inferSelect;
+
+function toChunkView(chunk: ChunkRow): ChunkView {
+  return {
+    fromCheckpoint: chunk.fromCheckpoint.toString(),
+    toCheckpoint: chunk.toCheckpoint.toString(),
+    objectsMatched: chunk.objectsMatched,
+    rowsInserted: chunk.rowsInserted,
+    rpcCalls: chunk.rpcCalls,
+    durationMs: chunk.durationMs,
+    workerId: chunk.workerId,
+    finishedAt: chunk.finishedAt.toISOString(),
   };
 }
 
@@ -110,8 +104,8 @@ export async function getBackfillView(db: Db, id: string): Promise<BackfillView 
     .from(packageBackfillChunks)
     .where(eq(packageBackfillChunks.requestId, id))
     .orderBy(desc(packageBackfillChunks.id))
-    .limit(Math.max(RECENT_CHUNKS, 200));
-  const hi = watermark?.checkpointHiInclusive ?? request.fromCheckpoint - 1n;
+    .limit(RATE_WINDOW_MAX_CHUNKS);
+  const hi = watermarkProgress(request, watermark?.checkpointHiInclusive).hi;
   const progress = computeProgress(
     request,
     hi,
@@ -140,102 +134,117 @@ export async function getBackfillView(db: Db, id: string): Promise<BackfillView 
     createdAt: request.createdAt.toISOString(),
     startedAt: iso(request.startedAt),
     finishedAt: iso(request.finishedAt),
-    recentChunks: chunks.slice(0, RECENT_CHUNKS).map((chunk) => ({
-      fromCheckpoint: chunk.fromCheckpoint.toString(),
-      toCheckpoint: chunk.toCheckpoint.toString(),
-      objectsMatched: chunk.objectsMatched,
-      rowsInserted: chunk.rowsInserted,
-      rpcCalls: chunk.rpcCalls,
-      durationMs: chunk.durationMs,
-      workerId: chunk.workerId,
-      finishedAt: chunk.finishedAt.toISOString(),
-    })),
+    recentChunks: chunks.slice(0, RECENT_CHUNKS).map(toChunkView),
     transitions: (await listTransitions(db.db, id)).map((transition) => ({ ...transition, at: transition.at.toISOString() })),
   };
 }
 
-export type PackageWatermarkView = {
-  packageId: string;
-  originalPackageId: string;
-  match: MatchMode;
-  requestId: string;
-  status: BackfillRequest['status'];
-  fromCheckpoint: string;
-  toCheckpoint: string;
-  checkpointHiInclusive: string;
-  percent: number;
-};
+/** A request's chunk log, newest first, a page at a time; undefined when there is no such request. */
+export async function listChunks(db: Db, requestId: string, page: { limit: number; cursor?: bigint }): Promise<ChunkPage | undefined> {
+  const [request] = await db.db.select({ id: packageBackfillRequests.id }).from(packageBackfillRequests).where(eq(packageBackfillRequests.id, requestId));
+  if (!request) return undefined;
+  const rows = await db.db
+    .select()
+    .from(packageBackfillChunks)
+    .where(and(eq(packageBackfillChunks.requestId, requestId), page.cursor === undefined ? undefined : lt(packageBackfillChunks.id, page.cursor)))
+    .orderBy(desc(packageBackfillChunks.id))
+    .limit(page.limit + 1);
+  const items = rows.slice(0, page.limit);
+  const last = items[items.length - 1];
+  return { items: items.map(toChunkView), nextCursor: rows.length > page.limit && last ? last.id.toString() : null };
+}
+
+/** Parses a chunk cursor (the id of the last chunk of the previous page). */
+export function decodeChunkCursor(cursor: string): bigint | undefined {
+  return /^\d{1,19}$/.test(cursor) ? BigInt(cursor) : undefined;
+}
+
+/** The request rows of a package family in one match mode, found from any ID of the family. */
+async function familyOriginalId(db: Db, packageId: string): Promise<string | undefined> {
+  const [registered] = await db.db.select({ originalId: suiPackages.originalId }).from(suiPackages).where(eq(suiPackages.packageId, packageId));
+  if (registered) return registered.originalId;
+  const [requested] = await db.db
+    .select({ originalId: packageBackfillRequests.packageId })
+    .from(packageBackfillRequests)
+    .where(or(eq(packageBackfillRequests.packageId, packageId), sql`${packageBackfillRequests.familyIds} @> array[${packageId}]::text[]`))
+    .limit(1);
+  return requested?.originalId;
+}
 
 /**
- * The watermark of a package's newest backfill in the given match mode. Any ID of the family finds
- * it: the registry maps upgraded IDs to the original, and a request stores its whole family.
+ * A package's watermark in one match mode, over every backfill of its family in that mode: the done
+ * ranges of all of them together, and the watermark, the end of the coverage that runs without a
+ * gap from the package's publish checkpoint (or, when the registry does not know it, from the
+ * lowest first checkpoint of those backfills). The backfills that did some of that work are listed,
+ * newest first. Any ID of the family finds it; undefined when the family has no backfill in that mode.
  */
 export async function getPackageWatermark(db: Db, packageId: string, match: MatchMode): Promise<PackageWatermarkView | undefined> {
-  const [registered] = await db.db.select({ originalId: suiPackages.originalId }).from(suiPackages).where(eq(suiPackages.packageId, packageId));
-  const originalId = registered?.originalId ?? packageId;
-  const [row] = await db.db
+  const originalId = await familyOriginalId(db, packageId);
+  if (originalId === undefined) return undefined;
+  const [published] = await db.db.select({ checkpoint: suiPackages.publishCheckpoint }).from(suiPackages).where(eq(suiPackages.packageId, originalId));
+  const publishCheckpoint = published?.checkpoint ?? null;
+  const [coverage] = await db.sql<{ requests: number; start: string | null; ranges: string; hi: string | null }[]>`
+    with family as (
+      select r.from_checkpoint, coalesce(w.done_ranges, '{}'::int8multirange) as done_ranges
+      from package_backfill_requests r left join package_backfill_watermarks w on w.request_id = r.id
+      where r.package_id = ${originalId} and r.match = ${match}
+    ), covered as (
+      select coalesce(${publishCheckpoint?.toString() ?? null}::int8, min(from_checkpoint)) as start,
+             coalesce(range_agg(done_ranges), '{}'::int8multirange) as ranges, count(*)::int as requests
+      from family
+    )
+    select requests, start::text as start, ranges::text as ranges,
+           (select upper(r) - 1 from unnest(covered.ranges) r where r @> covered.start)::text as hi
+    from covered`;
+  if (!coverage || coverage.requests === 0 || coverage.start === null) return undefined;
+  const contributors = await db.db
     .select()
     .from(packageBackfillRequests)
-    .leftJoin(packageBackfillWatermarks, eq(packageBackfillWatermarks.requestId, packageBackfillRequests.id))
-    .where(
-      and(
-        or(eq(packageBackfillRequests.packageId, originalId), sql`${packageBackfillRequests.familyIds} @> array[${packageId}]::text[]`),
-        eq(packageBackfillRequests.match, match),
-        inArray(packageBackfillRequests.status, ['queued', 'running', 'paused', 'completed', 'failed']),
-      ),
-    )
-    .orderBy(desc(packageBackfillRequests.createdAt))
-    .limit(1);
-  if (!row) return undefined;
-  const request = row.package_backfill_requests;
-  const hi = row.package_backfill_watermarks?.checkpointHiInclusive ?? request.fromCheckpoint - 1n;
-  const total = request.toCheckpoint - request.fromCheckpoint + 1n;
+    .innerJoin(packageBackfillWatermarks, eq(packageBackfillWatermarks.requestId, packageBackfillRequests.id))
+    .where(and(eq(packageBackfillRequests.packageId, originalId), eq(packageBackfillRequests.match, match), sql`not isempty(${packageBackfillWatermarks.doneRanges})`))
+    .orderBy(desc(packageBackfillRequests.createdAt), desc(packageBackfillRequests.id));
   return {
     packageId,
-    originalPackageId: request.packageId,
+    originalPackageId: originalId,
     match,
-    requestId: request.id,
-    status: request.status,
-    fromCheckpoint: request.fromCheckpoint.toString(),
-    toCheckpoint: request.toCheckpoint.toString(),
-    checkpointHiInclusive: hi.toString(),
-    percent: percentDone(hi - request.fromCheckpoint + 1n, total),
+    publishCheckpoint: publishCheckpoint?.toString() ?? null,
+    checkpointHiInclusive: coverage.hi ?? (BigInt(coverage.start) - 1n).toString(),
+    doneRanges: coverage.ranges,
+    requests: contributors.map(({ package_backfill_requests: request, package_backfill_watermarks: watermark }) => ({
+      id: request.id,
+      status: request.status,
+      fromCheckpoint: request.fromCheckpoint.toString(),
+      toCheckpoint: request.toCheckpoint.toString(),
+      checkpointHiInclusive: watermark.checkpointHiInclusive.toString(),
+      doneRanges: watermark.doneRanges,
+    })),
   };
 }
 
-export type BackfillSummary = {
-  id: string;
-  status: BackfillRequest['status'];
-  packageId: string;
-  originalPackageId: string;
-  match: MatchMode;
-  fromCheckpoint: string;
-  toCheckpoint: string;
-  checkpointHiInclusive: string;
-  percent: number;
-  rowsInserted: number;
-  createdAt: string;
-  finishedAt: string | null;
-};
-
-export type BackfillPage = { items: BackfillSummary[]; nextCursor: string | null };
-
-/** Cursor of keyset pagination: the (created_at, id) of the last item, opaque to clients. */
-export function encodeCursor(createdAt: Date, id: string): string {
-  return Buffer.from(`${createdAt.toISOString()}|${id}`).toString('base64url');
+/**
+ * Cursor of keyset pagination: the (created_at, id) of the last item, opaque to clients. The time
+ * keeps Postgres' microseconds: requests created within one millisecond must still be told apart.
+ */
+export function encodeCursor(createdAt: string, id: string): string {
+  return Buffer.from(`${createdAt}|${id}`).toString('base64url');
 }
 
-export function decodeCursor(cursor: string): { createdAt: Date; id: string } | undefined {
-  const [at, id] = Buffer.from(cursor, 'base64url').toString().split('|');
-  const createdAt = new Date(at ?? '');
-  if (!id || Number.isNaN(createdAt.getTime()) || !/^[0-9a-f-]{36}$/.test(id)) return undefined;
+export type BackfillCursor = { createdAt: string; id: string };
+
+const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+
+export function decodeCursor(cursor: string): BackfillCursor | undefined {
+  const [createdAt, id] = Buffer.from(cursor, 'base64url').toString().split('|');
+  if (!createdAt || !CURSOR_TIME.test(createdAt) || Number.isNaN(Date.parse(createdAt)) || !id || !/^[0-9a-f-]{36}$/.test(id)) return undefined;
   return { createdAt, id };
 }
+
+const createdAtText = sql<string>`to_char(${packageBackfillRequests.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
 /** Backfills newest first, optionally by status and by package (any ID of its family). */
 export async function listBackfills(
   db: Db,
-  filter: { status?: BackfillRequest['status']; packageId?: string; limit: number; cursor?: { createdAt: Date; id: string } },
+  filter: { status?: BackfillStatus; packageId?: string; limit: number; cursor?: BackfillCursor },
 ): Promise<BackfillPage> {
   const conditions = [];
   if (filter.status) conditions.push(eq(packageBackfillRequests.status, filter.status));
@@ -245,21 +254,18 @@ export async function listBackfills(
     );
   }
   if (filter.cursor) {
-    conditions.push(
-      sql`(${packageBackfillRequests.createdAt}, ${packageBackfillRequests.id}) < (${filter.cursor.createdAt.toISOString()}::timestamptz, ${filter.cursor.id}::uuid)`,
-    );
+    conditions.push(sql`(${packageBackfillRequests.createdAt}, ${packageBackfillRequests.id}) < (${filter.cursor.createdAt}::timestamptz, ${filter.cursor.id}::uuid)`);
   }
   const rows = await db.db
-    .select()
+    .select({ request: packageBackfillRequests, watermark: packageBackfillWatermarks, createdAt: createdAtText })
     .from(packageBackfillRequests)
     .leftJoin(packageBackfillWatermarks, eq(packageBackfillWatermarks.requestId, packageBackfillRequests.id))
     .where(and(...conditions))
     .orderBy(desc(packageBackfillRequests.createdAt), desc(packageBackfillRequests.id))
     .limit(filter.limit + 1);
   const page = rows.slice(0, filter.limit);
-  const items = page.map(({ package_backfill_requests: request, package_backfill_watermarks: watermark }) => {
-    const hi = watermark?.checkpointHiInclusive ?? request.fromCheckpoint - 1n;
-    const total = request.toCheckpoint - request.fromCheckpoint + 1n;
+  const items = page.map(({ request, watermark }): BackfillSummary => {
+    const { hi, percent } = watermarkProgress(request, watermark?.checkpointHiInclusive);
     return {
       id: request.id,
       status: request.status,
@@ -269,12 +275,23 @@ export async function listBackfills(
       fromCheckpoint: request.fromCheckpoint.toString(),
       toCheckpoint: request.toCheckpoint.toString(),
       checkpointHiInclusive: hi.toString(),
-      percent: percentDone(hi - request.fromCheckpoint + 1n, total),
+      percent,
       rowsInserted: Number(watermark?.rowsInserted ?? 0n),
       createdAt: request.createdAt.toISOString(),
       finishedAt: iso(request.finishedAt),
     };
   });
-  const last = page[page.length - 1]?.package_backfill_requests;
-  return { items, nextCursor: rows.length > filter.limit && last ? encodeCursor(last.createdAt, last.id) : null };
+  const last = page[page.length - 1];
+  return { items, nextCursor: rows.length > filter.limit && last ? encodeCursor(last.createdAt, last.request.id) : null };
+}
+
+/** How many requests are in each status (every status listed, zero included). */
+export async function countRequestsByStatus(db: Db): Promise<Record<BackfillStatus, number>> {
+  const rows = await db.db
+    .select({ status: packageBackfillRequests.status, count: sql<number>`count(*)::int` })
+    .from(packageBackfillRequests)
+    .groupBy(packageBackfillRequests.status);
+  const counts = Object.fromEntries(BACKFILL_STATUSES.map((status) => [status, 0])) as Record<BackfillStatus, number>;
+  for (const row of rows) counts[row.status] = Number(row.count);
+  return counts;
 }

@@ -3,10 +3,11 @@ import { randomBytes } from 'node:crypto';
 import { DelayedError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Common } from '../common/context.ts';
 import { errorMessage } from '../common/errors.ts';
-import type { Db } from '../db/client.ts';
-import { ChunkFailedError, LostOwnershipError, WorkerShuttingDownError } from './errors.ts';
-import { BACKFILL_QUEUE, createRedisConnection, type BackfillJobData } from './queue.ts';
-import { beatHeartbeat, claimBlocker, claimRequest, finishHeldRequest, holdsRequest } from './requests.ts';
+import { postgresCode, withPostgresRetry, type Db } from '../db/client.ts';
+import { ChunkFailedError, LostOwnershipError, StopRequestedError, WorkerShuttingDownError } from './errors.ts';
+import { BACKFILL_QUEUE, createRedisConnection, subscribeToStops, type BackfillJobData, type BackfillQueue } from './queue.ts';
+import { beatHeartbeat, claimBlocker, claimRequest, finishHeldRequest, getRequest, holdsRequest, type BackfillRequest } from './requests.ts';
+import { watermarkProgress } from './views.ts';
 import { walkRequest, type CheckpointSource, type ChunkReport } from './walker.ts';
 import { ensureWatermark } from './watermarks.ts';
 
@@ -33,26 +34,51 @@ export function createWorkerId(): string {
   return `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
 }
 
+/** What `last_error_detail` keeps of a failure: the chunk's range for a chunk, else where it happened. */
+function failureDetail(error: unknown, request: BackfillRequest): Record<string, unknown> {
+  if (error instanceof ChunkFailedError) return error.detail();
+  return {
+    stage: 'start',
+    range: { fromCheckpoint: request.fromCheckpoint.toString(), toCheckpoint: request.toCheckpoint.toString() },
+    code: postgresCode(error) ?? null,
+  };
+}
+
 /**
  * The BullMQ worker that walks backfill requests. Postgres decides who holds a request (a
  * conditional update), BullMQ only delivers jobs. A job redelivered while the holder's heartbeat is
  * fresh (its BullMQ lock expired: a frozen or overloaded process) waits, delayed, until that
  * heartbeat would be stale, then takes the request over or ends; a job for a paused, cancelled or
- * finished request ends at once.
+ * finished request ends at once. An operator's pause or cancel reaches the walk through a stop
+ * message and BullMQ's job abort, so the chunk in flight is abandoned at once; without the message
+ * (Redis down) the next chunk commit or heartbeat finds the status in Postgres.
  */
-export function createBackfillWorker(common: Common, db: Db, source: CheckpointSource): BackfillWorker {
+export function createBackfillWorker(common: Common, deps: { db: Db; source: CheckpointSource; queue: BackfillQueue }): BackfillWorker {
   const { config, logger } = common;
+  const { db, source, queue } = deps;
   const workerId = createWorkerId();
   const connection = createRedisConnection(config.REDIS_URL);
   connection.on('error', (error) => logger.warn({ err: errorMessage(error) }, 'redis connection error'));
   let closing = false;
-  /** Walks in progress, aborted when the shutdown grace period ends. */
-  const walks = new Set<AbortController>();
+  /**
+   * Walks in progress by request: aborted when the shutdown grace period ends. `attempts` is the
+   * claim count of the walk, so a stop message meant for an earlier walk is ignored.
+   */
+  const walks = new Map<string, { controller: AbortController; attempts: number }>();
+
+  /** Claims the request, or finds it already held by this worker with no walk here (a claim whose answer was lost). */
+  const claim = async (requestId: string, log: typeof logger): Promise<BackfillRequest | undefined> => {
+    const claimed = await withPostgresRetry(() => claimRequest(db.db, requestId, workerId, config.STALE_AFTER_MS), { logger: log, what: 'claiming the request' });
+    if (claimed || walks.has(requestId)) return claimed;
+    const current = await getRequest(db.db, requestId);
+    return current?.status === 'running' && current.workerId === workerId ? current : undefined;
+  };
 
   const processJob = async (job: Job<BackfillJobData, JobOutcome>, token?: string, jobSignal?: AbortSignal): Promise<JobOutcome> => {
     const { requestId } = job.data;
     const log = logger.child({ requestId, workerId });
-    const request = await claimRequest(db.db, requestId, workerId, config.STALE_AFTER_MS);
+    const retrying = <T>(what: string, work: () => Promise<T>) => withPostgresRetry(work, { logger: log, what });
+    const request = await claim(requestId, log);
     if (!request) {
       const blocker = await claimBlocker(db.db, requestId, config.STALE_AFTER_MS);
       if (blocker?.status === 'running') {
@@ -64,16 +90,12 @@ export function createBackfillWorker(common: Common, db: Db, source: CheckpointS
       log.info({ status: blocker?.status ?? 'deleted' }, 'request is not claimable (paused, cancelled, finished or deleted); job ends');
       return 'skipped';
     }
-    await ensureWatermark(db.sql, request.id, request.fromCheckpoint);
-    log.info(
-      { packageId: request.packageId, match: request.match, from: request.fromCheckpoint, to: request.toCheckpoint, attempt: request.attempts },
-      'backfill walk started',
-    );
 
     const walk = new AbortController();
-    walks.add(walk);
+    walks.set(request.id, { controller: walk, attempts: request.attempts });
     const abortWalk = (reason: unknown) => walk.abort(reason);
-    jobSignal?.addEventListener('abort', () => abortWalk(jobSignal.reason), { once: true });
+    // BullMQ's abort of this job: a stop message named it (see the subscription below).
+    jobSignal?.addEventListener('abort', () => abortWalk(new StopRequestedError(request.id, String(jobSignal.reason))), { once: true });
     const heartbeat = setInterval(() => {
       beatHeartbeat(db.db, request.id, workerId).then(
         (held) => held || abortWalk(new LostOwnershipError(request.id)),
@@ -81,13 +103,12 @@ export function createBackfillWorker(common: Common, db: Db, source: CheckpointS
       );
     }, config.HEARTBEAT_INTERVAL_MS);
 
-    const total = request.toCheckpoint - request.fromCheckpoint + 1n;
     const onChunk = async (chunk: ChunkReport) => {
-      const done = chunk.watermark.checkpointHiInclusive - request.fromCheckpoint + 1n;
+      const { percent } = watermarkProgress(request, chunk.watermark.checkpointHiInclusive);
       const progress: BackfillProgress = {
         checkpointHiInclusive: chunk.watermark.checkpointHiInclusive.toString(),
         toCheckpoint: request.toCheckpoint.toString(),
-        percent: Number((done * 10_000n) / total) / 100,
+        percent,
         rowsInserted: chunk.watermark.rowsInserted.toString(),
       };
       log.info(
@@ -99,7 +120,7 @@ export function createBackfillWorker(common: Common, db: Db, source: CheckpointS
           rpcCalls: chunk.rpcCalls,
           ms: Math.round(chunk.durationMs),
           watermark: chunk.watermark.checkpointHiInclusive,
-          percent: progress.percent,
+          percent,
         },
         'chunk committed',
       );
@@ -109,7 +130,7 @@ export function createBackfillWorker(common: Common, db: Db, source: CheckpointS
 
     /** Shutting down: hand the request back so any replica continues from the watermark at once. */
     const handBack = async (reason: string): Promise<JobOutcome> => {
-      if (!(await finishHeldRequest(db.db, request.id, workerId, 'queued', { reason }))) {
+      if (!(await retrying('handing the request back', () => finishHeldRequest(db.db, request.id, workerId, 'queued', { reason })))) {
         log.info('request is no longer held by this worker; walk stopped');
         return 'lost';
       }
@@ -118,45 +139,65 @@ export function createBackfillWorker(common: Common, db: Db, source: CheckpointS
       throw new WaitingError();
     };
 
-    try {
-      const result = await walkRequest(common, db.sql, source, request, {
-        workerId,
-        chunkSize: config.BACKFILL_CHUNK_SIZE,
-        concurrency: config.RPC_CONCURRENCY,
-        signal: walk.signal,
-        // Between chunks: stop for a shutdown, or when the request was paused, cancelled or taken
-        // over (Postgres says so; a failed check is no answer, the next commit checks again).
-        shouldStop: async () => closing || !(await holdsRequest(db.db, request.id, workerId).catch(() => true)),
-        idleTimeoutMs: config.STALE_AFTER_MS / 2,
-        onChunk,
-      });
-      if (result.outcome === 'stopped') {
+    /** Walks what is left; 'done' when the whole range is, else how the job ends. */
+    const walkToEnd = async (): Promise<'done' | JobOutcome> => {
+      try {
+        await retrying('creating the watermark', () => ensureWatermark(db.sql, request.id, request.fromCheckpoint));
+        log.info(
+          { packageId: request.packageId, match: request.match, from: request.fromCheckpoint, to: request.toCheckpoint, attempt: request.attempts },
+          'backfill walk started',
+        );
+        const result = await walkRequest(common, db.sql, source, request, {
+          workerId,
+          chunkSize: config.BACKFILL_CHUNK_SIZE,
+          concurrency: config.RPC_CONCURRENCY,
+          signal: walk.signal,
+          // Between chunks: stop for a shutdown, or when the request was paused, cancelled or taken
+          // over (Postgres says so; a failed check is no answer, the next commit checks again).
+          shouldStop: async () => closing || !(await holdsRequest(db.db, request.id, workerId).catch(() => true)),
+          idleTimeoutMs: config.STALE_AFTER_MS / 2,
+          onChunk,
+        });
+        if (result.outcome === 'done') return 'done';
         if (closing) return await handBack('worker shutting down');
         log.info('request is no longer held by this worker (paused, cancelled or taken over); walk stopped');
         return 'lost';
+      } catch (error) {
+        if (error instanceof WaitingError) throw error;
+        const reason: unknown = walk.signal.reason;
+        if (reason instanceof StopRequestedError) {
+          log.info({ reason: reason.message }, 'walk stopped at once by an operator; the chunk in flight is abandoned');
+          return 'lost';
+        }
+        if (error instanceof LostOwnershipError || reason instanceof LostOwnershipError) {
+          log.info('request is no longer held by this worker; walk stopped');
+          return 'lost';
+        }
+        if (reason instanceof WorkerShuttingDownError) return await handBack(reason.message);
+        log.error({ err: error }, 'backfill failed');
+        const failed = await retrying('recording the failure', () =>
+          finishHeldRequest(db.db, request.id, workerId, 'failed', { error: errorMessage(error), errorDetail: failureDetail(error, request) }),
+        );
+        return failed ? 'failed' : 'lost';
       }
-      if (!(await finishHeldRequest(db.db, request.id, workerId, 'completed', { reason: `walked to checkpoint ${request.toCheckpoint}` }))) {
+    };
+
+    try {
+      const walked = await walkToEnd();
+      if (walked !== 'done') return walked;
+      // Everything is walked: a failure to record that now is retried, and never turns into a failed backfill.
+      const completed = await retrying('recording the completion', () =>
+        finishHeldRequest(db.db, request.id, workerId, 'completed', { reason: `walked to checkpoint ${request.toCheckpoint}` }),
+      );
+      if (!completed) {
         log.info('walk finished but the request is no longer held by this worker; it stays as it is');
         return 'lost';
       }
-      log.info({ chunks: result.chunks }, 'backfill completed');
+      log.info('backfill completed');
       return 'completed';
-    } catch (error) {
-      if (error instanceof WaitingError) throw error;
-      if (error instanceof LostOwnershipError || walk.signal.reason instanceof LostOwnershipError) {
-        log.info('request is no longer held by this worker; walk stopped');
-        return 'lost';
-      }
-      if (walk.signal.reason instanceof WorkerShuttingDownError) return await handBack(walk.signal.reason.message);
-      log.error({ err: error }, 'backfill failed');
-      const failed = await finishHeldRequest(db.db, request.id, workerId, 'failed', {
-        error: errorMessage(error),
-        errorDetail: error instanceof ChunkFailedError ? error.detail() : { code: (error as { code?: unknown }).code ?? null },
-      });
-      return failed ? 'failed' : 'lost';
     } finally {
       clearInterval(heartbeat);
-      walks.delete(walk);
+      walks.delete(request.id);
     }
   };
 
@@ -172,6 +213,25 @@ export function createBackfillWorker(common: Common, db: Db, source: CheckpointS
     stalledInterval: Math.max(config.STALE_AFTER_MS / 4, 100),
   });
   worker.on('error', (error) => logger.warn({ err: errorMessage(error) }, 'worker error'));
+  // A resume while the job was still active could not add a job of the same id (BullMQ keeps the
+  // first); now that this one is gone, a request queued again meanwhile gets its job at once.
+  worker.on('completed', (job, outcome) => {
+    if (outcome === 'completed') return;
+    const { requestId } = job.data;
+    getRequest(db.db, requestId)
+      .then(async (current) => {
+        if (current?.status !== 'queued') return;
+        await queue.enqueue(requestId);
+        logger.info({ requestId, workerId }, 'request was queued again while its job ran; enqueued it anew');
+      })
+      .catch((error: unknown) => logger.warn({ requestId, err: errorMessage(error) }, 'could not enqueue a request queued again; the reconciler will'));
+  });
+
+  const stops = subscribeToStops({ redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX, logger }, (stop) => {
+    const walk = walks.get(stop.requestId);
+    if (!walk || walk.attempts !== stop.attempts) return;
+    if (worker.cancelJob(stop.requestId, `${stop.status} by an operator`)) logger.info({ requestId: stop.requestId, workerId, status: stop.status }, 'stop message: aborting the walk');
+  });
 
   return {
     workerId,
@@ -179,12 +239,13 @@ export function createBackfillWorker(common: Common, db: Db, source: CheckpointS
     close: async () => {
       closing = true;
       const abandon = setTimeout(() => {
-        for (const walk of walks) walk.abort(new WorkerShuttingDownError(config.WORKER_SHUTDOWN_GRACE_MS));
+        for (const { controller } of walks.values()) controller.abort(new WorkerShuttingDownError(config.WORKER_SHUTDOWN_GRACE_MS));
       }, config.WORKER_SHUTDOWN_GRACE_MS);
       try {
         await worker.close();
       } finally {
         clearTimeout(abandon);
+        stops.close();
         connection.disconnect();
       }
     },

@@ -83,7 +83,7 @@ export function createMetrics() {
     }),
     backfillRequests: new Gauge({
       name: 'sui_backfill_requests',
-      help: 'Backfill requests by status (as last seen by this process)',
+      help: 'Backfill requests by status, counted in Postgres when the API is scraped',
       labelNames: ['status'] as const,
       registers,
     }),

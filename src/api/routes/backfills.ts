@@ -1,17 +1,21 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { RequestNotFoundError } from '../../backfill/errors.ts';
 import { cancelRequest, deleteRequest, pauseRequest, resumeRequest } from '../../backfill/operations.ts';
-import { decodeCursor, getBackfillView, listBackfills, type BackfillView } from '../../backfill/views.ts';
+import type { BackfillRequest } from '../../backfill/requests.ts';
+import { decodeChunkCursor, decodeCursor, getBackfillView, listBackfills, listChunks, type BackfillView } from '../../backfill/views.ts';
 import { errorMessage } from '../../common/errors.ts';
 import { ApiError } from '../errors.ts';
 import type { ApiDeps } from '../app.ts';
 import {
+  ActorHeaderSchema,
   BackfillCreatedSchema,
   BackfillPageSchema,
   BackfillSchema,
+  ChunkPageSchema,
   CreateBackfillSchema,
   ErrorSchema,
   ListBackfillsQuerySchema,
+  ListChunksQuerySchema,
   OperatorActionSchema,
   RequestIdParamSchema,
   ResumedBackfillSchema,
@@ -33,7 +37,7 @@ const createBackfill = createRoute({
     'Resolves the package (any ID of its upgrade family), fixes the checkpoint range and queues the backfill. ' +
     'Posting a package that already has an active backfill with the same options returns that one (200).',
   security: [{ bearer: [] }],
-  request: { body: { content: { 'application/json': { schema: CreateBackfillSchema } }, required: true } },
+  request: { headers: ActorHeaderSchema, body: { content: { 'application/json': { schema: CreateBackfillSchema } }, required: true } },
   responses: {
     202: json(BackfillCreatedSchema, 'A new backfill was queued'),
     200: json(BackfillCreatedSchema, 'An active backfill for the same package and options already exists'),
@@ -51,6 +55,21 @@ const getBackfill = createRoute({
   request: { params: RequestIdParamSchema },
   responses: {
     200: json(BackfillSchema, 'The backfill'),
+    400: errors[400],
+    404: json(ErrorSchema, 'No such backfill'),
+    503: errors[503],
+  },
+});
+
+const listChunksRoute = createRoute({
+  method: 'get',
+  path: '/v1/backfills/{id}/chunks',
+  tags: ['backfills'],
+  summary: "A backfill's chunk log, newest first",
+  description: 'Every committed chunk: range, objects matched, rows inserted, RPC calls, duration, worker. Cursor pagination: `nextCursor` of one page is the `cursor` of the next.',
+  request: { params: RequestIdParamSchema, query: ListChunksQuerySchema },
+  responses: {
+    200: json(ChunkPageSchema, 'A page of chunks'),
     400: errors[400],
     404: json(ErrorSchema, 'No such backfill'),
     503: errors[503],
@@ -84,7 +103,7 @@ const pauseBackfill = createRoute({
     'The worker walking it stops within one chunk: the chunk in flight is not committed once the pause is visible. ' +
     'Resume continues from the watermark.',
   security: [{ bearer: [] }],
-  request: { params: RequestIdParamSchema, ...actionBody },
+  request: { params: RequestIdParamSchema, headers: ActorHeaderSchema, ...actionBody },
   responses: { 200: json(BackfillSchema, 'The paused backfill'), ...actionErrors },
 });
 
@@ -97,7 +116,7 @@ const cancelBackfill = createRoute({
     'Final: the worker walking it stops within one chunk and nothing commits once the cancel is visible; the rows ' +
     'written so far stay. Resuming a cancelled backfill starts a new one from its watermark.',
   security: [{ bearer: [] }],
-  request: { params: RequestIdParamSchema, ...actionBody },
+  request: { params: RequestIdParamSchema, headers: ActorHeaderSchema, ...actionBody },
   responses: { 200: json(BackfillSchema, 'The cancelled backfill'), ...actionErrors },
 });
 
@@ -109,10 +128,11 @@ const resumeBackfill = createRoute({
   description:
     'A paused or failed backfill is queued again and continues from its watermark (200). A cancelled one stays ' +
     'cancelled and is continued by a new backfill over [its watermark + 1, its end] with the same family, match ' +
-    'and options, naming it in `resumedFromId` (202); resuming it again returns that continuation (200), as does ' +
-    'an active backfill of the same package and options.',
+    'and options, naming it in `resumedFromId` (202); an active backfill of the same package and options is returned ' +
+    'instead (200). A cancelled backfill continued before resumes its newest continuation: an active or completed one ' +
+    'is returned (200), a paused or failed one is queued again (200), a cancelled one is continued in turn (202).',
   security: [{ bearer: [] }],
-  request: { params: RequestIdParamSchema, ...actionBody },
+  request: { params: RequestIdParamSchema, headers: ActorHeaderSchema, ...actionBody },
   responses: {
     200: json(ResumedBackfillSchema, 'The backfill, queued again (or the existing continuation)'),
     202: json(ResumedBackfillSchema, 'The new backfill continuing the cancelled one'),
@@ -127,21 +147,32 @@ const deleteBackfill = createRoute({
   summary: 'Delete a finished backfill',
   description: 'Completed, failed and cancelled backfills only; their watermark, chunk log and history go, the rows written stay in sui_objects.',
   security: [{ bearer: [] }],
-  request: { params: RequestIdParamSchema },
+  request: { params: RequestIdParamSchema, headers: ActorHeaderSchema },
   responses: { 204: { description: 'Deleted' }, ...actionErrors },
 });
 
+/** Who makes a change: `api`, or `api:<X-Actor>` when the caller names itself. */
+const actorOf = (headers: { 'x-actor'?: string }) => (headers['x-actor'] ? `api:${headers['x-actor']}` : 'api');
+
 export function registerBackfillRoutes(app: OpenAPIHono, deps: ApiDeps): void {
-  const operator = (reason: string | undefined) => ({ actor: 'api', reason });
+  const { logger } = deps.common;
   const view = async (id: string): Promise<BackfillView> => {
     const found = await getBackfillView(deps.db, id);
     if (!found) throw new RequestNotFoundError(id);
     return found;
   };
+  /** After a pause or cancel: the worker walking the request abandons its chunk in flight now, not at its next commit. */
+  const stopWalk = async (request: BackfillRequest, status: 'paused' | 'cancelled') => {
+    const published = await deps.queue.publishStop({ requestId: request.id, status, attempts: request.attempts }).catch((error: unknown) => {
+      logger.warn({ requestId: request.id, err: errorMessage(error) }, 'stop message failed');
+      return false;
+    });
+    if (!published) logger.warn({ requestId: request.id, status }, 'stop message not sent (Redis unavailable); the walk stops at its next chunk commit or heartbeat');
+  };
 
   app.openapi(createBackfill, async (c) => {
     const body = c.req.valid('json');
-    const { request, created, enqueued } = await deps.intake.submit(body);
+    const { request, created, enqueued } = await deps.intake.submit({ ...body, actor: actorOf(c.req.valid('header')) });
     return c.json(
       {
         id: request.id,
@@ -169,28 +200,40 @@ export function registerBackfillRoutes(app: OpenAPIHono, deps: ApiDeps): void {
     return c.json(await view(id), 200);
   });
 
+  app.openapi(listChunksRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    const query = c.req.valid('query');
+    const cursor = query.cursor === undefined ? undefined : decodeChunkCursor(query.cursor);
+    if (query.cursor !== undefined && cursor === undefined) throw new ApiError(400, 'invalid_request', 'cursor: not a cursor this API gave out');
+    const page = await listChunks(deps.db, id, { limit: query.limit, cursor });
+    if (!page) throw new RequestNotFoundError(id);
+    return c.json(page, 200);
+  });
+
   app.openapi(pauseBackfill, async (c) => {
     const { id } = c.req.valid('param');
-    await pauseRequest(deps.db.db, id, operator(c.req.valid('json').reason));
+    const paused = await pauseRequest(deps.db.db, id, { actor: actorOf(c.req.valid('header')), reason: c.req.valid('json').reason });
+    await stopWalk(paused, 'paused');
     return c.json(await view(id), 200);
   });
 
   app.openapi(cancelBackfill, async (c) => {
     const { id } = c.req.valid('param');
-    await cancelRequest(deps.db.db, id, operator(c.req.valid('json').reason));
+    const cancelled = await cancelRequest(deps.db.db, id, { actor: actorOf(c.req.valid('header')), reason: c.req.valid('json').reason });
+    await stopWalk(cancelled, 'cancelled');
     return c.json(await view(id), 200);
   });
 
   app.openapi(resumeBackfill, async (c) => {
     const { id } = c.req.valid('param');
-    const { request, kind } = await resumeRequest(deps.db.db, id, operator(c.req.valid('json').reason));
+    const { request, kind } = await resumeRequest(deps.db.db, id, { actor: actorOf(c.req.valid('header')), reason: c.req.valid('json').reason });
     let enqueued = false;
     if (request.status === 'queued') {
       // As at intake: with Redis down the request is safe in Postgres and the reconciler enqueues it.
       enqueued = await deps.queue.enqueue(request.id).then(
         () => true,
         (error) => {
-          deps.common.logger.warn({ requestId: request.id, err: errorMessage(error) }, 'resumed but not enqueued; the reconciler will enqueue it');
+          logger.warn({ requestId: request.id, err: errorMessage(error) }, 'resumed but not enqueued; the reconciler will enqueue it');
           return false;
         },
       );
@@ -201,7 +244,7 @@ export function registerBackfillRoutes(app: OpenAPIHono, deps: ApiDeps): void {
   app.openapi(deleteBackfill, async (c) => {
     const { id } = c.req.valid('param');
     const deleted = await deleteRequest(deps.db.db, id);
-    deps.common.logger.info({ requestId: id, status: deleted.status, packageId: deleted.packageId }, 'backfill deleted');
+    logger.info({ requestId: id, status: deleted.status, packageId: deleted.packageId, actor: actorOf(c.req.valid('header')) }, 'backfill deleted');
     return c.body(null, 204);
   });
 }

@@ -9,7 +9,10 @@ const getWatermark = createRoute({
   path: '/v1/packages/{packageId}/watermark',
   tags: ['packages'],
   summary: "A package's backfill watermark",
-  description: 'The watermark of the newest backfill of the package in the given match mode. Any ID of the upgrade family works.',
+  description:
+    'Over every backfill of the package family in the given match mode (default outer): their done ranges together, and ' +
+    'the watermark, the last checkpoint of the coverage that runs without a gap from the publish checkpoint. Lists the ' +
+    'backfills that contributed. Any ID of the upgrade family works.',
   request: { params: PackageIdParamSchema, query: z.object({ match: MatchSchema.default('outer') }) },
   responses: {
     200: { content: { 'application/json': { schema: PackageWatermarkSchema } }, description: 'The watermark' },
