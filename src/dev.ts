@@ -1,5 +1,6 @@
 import { startApi } from './api/process.ts';
-import { progressLine, type ProgressView } from './api/progress-bar.ts';
+import { createApiClient } from './api/client.ts';
+import { watchBackfill } from './api/watch.ts';
 import { startWorker } from './backfill/process.ts';
 import { BACKFILL_QUEUE } from './backfill/queue.ts';
 import { Queue } from 'bullmq';
@@ -17,28 +18,6 @@ import { createSourceFromConfig } from './sui/from-config.ts';
 const DEV_TOKEN = 'dev-token-not-for-production';
 const DEV_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/sui_backfill_dev';
 const DEV_REDIS_PREFIX = 'sui-backfill-dev';
-
-/** Shows a backfill's progress on the terminal until it ends. */
-/** Prints the request's progress until it finishes (its last view) or the process stops (undefined). */
-async function followProgress(apiUrl: string, id: string, signal: AbortSignal): Promise<ProgressView | undefined> {
-  const tty = process.stdout.isTTY;
-  let lastPrinted = 0;
-  for (;;) {
-    const view = (await (await fetch(`${apiUrl}/v1/backfills/${id}`)).json()) as ProgressView;
-    const finished = ['completed', 'failed', 'cancelled'].includes(view.status);
-    if (tty) process.stdout.write(`\r${progressLine(view)}\x1b[K${finished ? '\n' : ''}`);
-    else if (finished || Date.now() - lastPrinted > 2_000) {
-      console.log(progressLine(view));
-      lastPrinted = Date.now();
-    }
-    if (finished) return view;
-    if (signal.aborted) {
-      if (tty) process.stdout.write('\n');
-      return undefined;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
 
 function banner(common: Common, apiUrl: string, simnetUrl: string, packages: Record<string, string>): string {
   const curl = `curl -s -X POST ${apiUrl}/v1/backfills -H 'Authorization: Bearer ${common.config.API_TOKEN}' -H 'Content-Type: application/json'`;
@@ -199,7 +178,8 @@ production cannot touch production data; it refuses DEV_ values equal to those):
       if (!posted) return;
       console.log(`Demo: backfill of the dex package (posted by its newest upgrade ${newest}), match anywhere,`);
       console.log(`checkpoints ${posted.fromCheckpoint}..${posted.toCheckpoint}, request ${posted.id}\n`);
-      void followProgress(api.url, posted.id, common.shutdown.signal).then(
+      // The demo's progress until it ends or the process stops: a live bar, or a line every 2 s without a terminal.
+      void watchBackfill(createApiClient({ baseUrl: api.url }), posted.id, { intervalMs: 250, lineEveryMs: 2_000, signal: common.shutdown.signal }).then(
         (view) => {
           if (view) console.log(`\nDemo backfill ${view.status}: ${view.rowsInserted} object versions written. Still serving; Ctrl-C to stop.`);
         },

@@ -1,7 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { hostname, userInfo } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { startApi } from '../src/api/process.ts';
 import { main } from '../src/cli.ts';
+import { waitFor } from './helpers/backfill-checks.ts';
 import { runCli } from './helpers/processes.ts';
+import { freePort } from './helpers/servers.ts';
 import { startStack, TEST_TOKEN, type Stack } from './helpers/stack.ts';
 
 let stack: Stack;
@@ -30,6 +35,8 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string; s
 }
 
 const SUBCOMMANDS = ['start', 'list', 'status', 'pause', 'resume', 'cancel', 'delete'];
+/** The CLI names its operator in X-Actor; the history records it. */
+const ACTOR = `api:${userInfo().username}@${hostname()}`;
 const pkg = (name: 'dex' | 'book' | 'token' | 'nft') => stack.chain.package(name).originalId;
 
 describe('sui-backfill backfill --help', () => {
@@ -91,8 +98,8 @@ describe('sui-backfill backfill against the API', () => {
     expect(status.code).toBe(0);
     expect(status.stdout).toContain(`backfill   ${id}`);
     expect(status.stdout).toContain('range      100..399  watermark 99');
-    expect(status.stdout).toMatch(/history:\n {2}\S+ {2}\(new\) → queued +api$/m);
-    expect(JSON.parse((await cli('status', id, '--json')).stdout)).toMatchObject({ id, status: 'queued', transitions: [{ from: null, to: 'queued', actor: 'api' }] });
+    expect(status.stdout).toMatch(new RegExp(`history:\n {2}\\S+ {2}\\(new\\) → queued +${ACTOR}$`, 'm'));
+    expect(JSON.parse((await cli('status', id, '--json')).stdout)).toMatchObject({ id, status: 'queued', transitions: [{ from: null, to: 'queued', actor: ACTOR }] });
 
     expect(await cli('pause', id, '--reason', 'window')).toMatchObject({ code: 0, stdout: expect.stringMatching(new RegExp(`^paused: ${id}  paused  `)) });
     const conflict = await cli('pause', id, '--json');
@@ -102,7 +109,16 @@ describe('sui-backfill backfill against the API', () => {
     });
     expect(await cli('resume', id)).toMatchObject({ code: 0, stdout: expect.stringMatching(new RegExp(`^resumed: ${id}  queued  `)) });
     expect((await cli('delete', id)).code).toBe(5);
-    expect(await cli('cancel', id)).toMatchObject({ code: 0, stdout: expect.stringMatching(new RegExp(`^cancelled: ${id}  cancelled  `)) });
+    const cancelled = await cli('cancel', id, '--json', '--reason', 'not needed');
+    expect(cancelled.code).toBe(0);
+    const cancelledView = JSON.parse(cancelled.stdout);
+    expect(cancelledView).toMatchObject({ id, status: 'cancelled', finishedAt: expect.any(String) });
+    expect(cancelledView.transitions.map((t: { from: string; to: string; actor: string; reason: string }) => [t.from, t.to, t.actor, t.reason])).toEqual([
+      [null, 'queued', ACTOR, null],
+      ['queued', 'paused', ACTOR, 'window'],
+      ['paused', 'queued', ACTOR, null],
+      ['queued', 'cancelled', ACTOR, 'not needed'],
+    ]);
     // A cancelled backfill: status exits 1; resume continues it as a new backfill.
     expect((await cli('status', id)).code).toBe(1);
     const continued = await cli('resume', id, '--json');
@@ -114,8 +130,8 @@ describe('sui-backfill backfill against the API', () => {
     expect(await cli('status', id)).toMatchObject({ code: 4, stderr: `request_not_found: no backfill request ${id}` });
 
     const history = JSON.parse((await cli('status', next.id, '--json')).stdout).transitions;
-    expect(history).toEqual([{ from: null, to: 'queued', actor: 'api', reason: `continues cancelled backfill ${id} from its watermark 99`, at: expect.any(String) }]);
-    expect((await cli('cancel', next.id)).code).toBe(0);
+    expect(history).toEqual([{ from: null, to: 'queued', actor: ACTOR, reason: `continues cancelled backfill ${id} from its watermark 99`, at: expect.any(String) }]);
+    expect(await cli('cancel', next.id)).toMatchObject({ code: 0, stdout: expect.stringMatching(new RegExp(`^cancelled: ${next.id}  cancelled  `)) });
   });
 
   it('follows a backfill to the end with --watch, and exits 3, 7 when the API is unreachable or the token wrong', async () => {
@@ -146,9 +162,102 @@ describe('sui-backfill backfill against the API', () => {
     process.env.API_TOKEN = 'not-the-token-0123456789';
     try {
       expect(await cli('pause', '00000000-0000-4000-8000-000000000000')).toMatchObject({ code: 7, stderr: expect.stringMatching(/^unauthorized: /) });
+      // The environment goes through the same validation as every process.
+      process.env.API_TOKEN = 'short';
+      expect(await cli('list')).toEqual({ code: 2, stdout: '', stderr: 'Invalid configuration: API_TOKEN: expected at least 16 characters (got "***")' });
     } finally {
       process.env.API_TOKEN = token;
     }
+  });
+
+  it('start --watch exits 1 when the backfill fails', async () => {
+    const worker = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 20 });
+    try {
+      stack.simnet.setKnobs({ latencyMs: 20 });
+      const watching = cli('start', pkg('book'), '--from', '500', '--to', '999', '--watch', '--interval', '50');
+      await waitFor('the walk to commit a chunk', async () => {
+        const rows = await stack.database.sql`select 1 from package_backfill_chunks c join package_backfill_requests r on r.id = c.request_id where r.from_checkpoint = 500 and r.package_id = ${pkg('book')}`;
+        return rows.length > 0;
+      });
+      stack.simnet.setKnobs({ unavailableRate: 1 });
+      const { code, stdout } = await watching;
+      expect(code).toBe(1);
+      expect(stdout.split('\n')[0]).toMatch(/^started: \S+  queued  /);
+      expect(stdout.split('\n').at(-1)).toMatch(/  failed$/);
+    } finally {
+      stack.simnet.setKnobs({ latencyMs: 0, unavailableRate: 0 });
+      await worker.close();
+    }
+  });
+
+  it('status --watch on a terminal draws a live bar with the rate and ETA while the backfill runs', async () => {
+    const worker = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 10 });
+    const writes: string[] = [];
+    const tty = Object.getOwnPropertyDescriptor(process.stdout, 'isTTY');
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      writes.push(String(chunk));
+      return true;
+    });
+    Object.defineProperty(process.stdout, 'isTTY', { value: true, configurable: true });
+    try {
+      stack.simnet.setKnobs({ latencyMs: 30 });
+      const { body } = await stack.call('POST', '/v1/backfills', { packageId: pkg('nft'), fromCheckpoint: 800, toCheckpoint: 1199 });
+      const { code } = await cli('status', body.id, '--watch', '--interval', '100');
+      expect(code).toBe(0);
+    } finally {
+      write.mockRestore();
+      if (tty) Object.defineProperty(process.stdout, 'isTTY', tty);
+      else delete (process.stdout as { isTTY?: boolean }).isTTY;
+      stack.simnet.setKnobs({ latencyMs: 0 });
+      await worker.close();
+    }
+    const bars = writes.filter((chunk) => chunk.startsWith('\r['));
+    // Redrawn in place while running, with the rate and ETA; the last one ends the line.
+    const live = bars.filter((bar) => /^\r\[[█░]{30}\] +\d+\.\d%  cp \d+\/1199  \d+ cp\/s  ETA \d+s  rows \d+  running\x1b\[K$/.test(bar));
+    expect(live.length).toBeGreaterThan(2);
+    expect(bars.at(-1)).toMatch(/^\r\[█{30}\] 100\.0%  cp 1199\/1199  rows \d+  completed\x1b\[K\n$/);
+  });
+
+  it('--watch rides out an API restart, saying so on stderr, and gives up with exit 3 after a sustained outage', async () => {
+    const port = await freePort();
+    const common = { ...stack.common, config: { ...stack.common.config, PORT: port } };
+    let api = await startApi(common, { db: stack.database, source: stack.source });
+    const worker = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 20 });
+    try {
+      stack.simnet.setKnobs({ latencyMs: 20 });
+      const { body } = await stack.call('POST', '/v1/backfills', { packageId: pkg('dex'), fromCheckpoint: 800, toCheckpoint: 1199 });
+      const watching = cli('status', body.id, '--watch', '--interval', '50', '--api', api.url);
+      await sleep(300);
+      await api.close();
+      await sleep(1_500);
+      api = await startApi(common, { db: stack.database, source: stack.source });
+      const { code, stdout, stderr } = await watching;
+      expect(code).toBe(0);
+      expect(stdout).toContain(`backfill   ${body.id}`);
+      expect(stdout).toContain('status     completed');
+      const lines = stderr.split('\n');
+      expect(lines[0]).toMatch(new RegExp(`^api_unreachable: the API at ${api.url} did not answer: .+; retrying in 0\\.5s \\(giving up after 1m00s without an answer\\)$`));
+      expect(lines.at(-1)).toMatch(new RegExp(`^the API answers again after \\ds; following ${body.id}$`));
+      expect(lines.slice(0, -1).every((line) => line.startsWith('api_unreachable: '))).toBe(true);
+    } finally {
+      stack.simnet.setKnobs({ latencyMs: 0 });
+      await worker.close();
+      await api.close();
+    }
+
+    // Nothing answers: retried for the time given, then exit 3.
+    const started = Date.now();
+    const { code, stderr } = await cli('status', '00000000-0000-4000-8000-000000000000', '--watch', '--give-up-after', '2000', '--api', api.url);
+    expect(code).toBe(3);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2_000);
+    const lines = stderr.split('\n').map((line) => line.replace(/did not answer: .+; retrying/, 'did not answer: …; retrying'));
+    // Backoff doubling from half a second, the last wait cut to what is left of the 2 s.
+    expect(lines.slice(0, 2)).toEqual([
+      `api_unreachable: the API at ${api.url} did not answer: …; retrying in 0.5s (giving up after 2s without an answer)`,
+      `api_unreachable: the API at ${api.url} did not answer: …; retrying in 1.0s (giving up after 2s without an answer)`,
+    ]);
+    expect(lines.slice(2, -1).every((line) => /^api_unreachable: .+; retrying in 0\.\ds \(giving up after 2s without an answer\)$/.test(line))).toBe(true);
+    expect(lines.at(-1)).toMatch(new RegExp(`^api_unreachable: the API at ${api.url} did not answer`));
   });
 
   it('runs as the real binary: help, --json output and exit codes', async () => {

@@ -1,8 +1,10 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import { errorMessage } from '../common/errors.ts';
+import { hostname, userInfo } from 'node:os';
+import { loadConfig } from '../common/config.ts';
+import { ConfigError, errorMessage } from '../common/errors.ts';
 import { EXIT, parseFlags, UsageError, type Command } from '../common/process.ts';
 import { ApiRequestError, ApiUnreachableError, createApiClient, type ApiClient, type Backfill } from './client.ts';
 import { formatDuration, progressLine } from './progress-bar.ts';
+import { DEFAULT_GIVE_UP_AFTER_MS, watchBackfill } from './watch.ts';
 
 /** What `sui-backfill backfill ...` exits with; scripts branch on it. */
 export const BACKFILL_EXIT = {
@@ -16,8 +18,6 @@ export const BACKFILL_EXIT = {
   /** 401: API_TOKEN missing or wrong. */
   unauthorized: 7,
 } as const;
-
-const FINISHED = new Set(['completed', 'failed', 'cancelled']);
 
 const COMMON_OPTIONS = `  --api URL    the API to talk to (default http://127.0.0.1:$PORT, PORT defaulting to 3000)
   --json       print the API's JSON answer on stdout, errors too ({"error": {"code", "message"}})
@@ -82,20 +82,22 @@ function detail(view: Backfill): string {
   return lines.join('\n');
 }
 
-/** Polls until the backfill is finished: a live bar on a terminal, a line per change otherwise, NDJSON with --json. */
-async function watch(client: ApiClient, id: string, json: boolean, intervalMs: number): Promise<Backfill> {
-  const tty = process.stdout.isTTY === true && !json;
-  let last = '';
-  for (;;) {
-    const view = await client.getBackfill(id);
-    const finished = FINISHED.has(view.status);
-    const line = json ? JSON.stringify(view) : progressLine(view);
-    if (tty) process.stdout.write(`\r${line}\x1b[K${finished ? '\n' : ''}`);
-    else if (line !== last || finished) print(line);
-    last = line;
-    if (finished) return view;
-    await sleep(intervalMs);
+/** Follows the backfill to its end (see watchBackfill) with the --watch options. */
+async function watch(client: ApiClient, id: string, json: boolean, options: WatchFlags): Promise<Backfill> {
+  const view = await watchBackfill(client, id, { ...options, json });
+  // No signal is passed, so only the backfill's end returns.
+  return view!;
+}
+
+/** Who runs the command, sent as X-Actor so the history names the operator: `user@host`, printable ASCII. */
+function operatorName(): string {
+  let user = 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    // No passwd entry (a container running under a bare uid): the host still says where.
   }
+  return `${user}@${hostname()}`.replace(/[^\x21-\x7e]/g, '?').slice(0, 64);
 }
 
 function actionHelp(name: string, what: string): string {
@@ -108,16 +110,25 @@ Options:
 ${COMMON_OPTIONS}`;
 }
 
-const intervalOf = (flags: Flags) => {
-  const value = Number(flags.interval ?? 1000);
-  if (!Number.isInteger(value) || value < 50) throw new UsageError(`--interval: expected milliseconds, at least 50 (got ${flags.interval})`);
+const milliseconds = (flags: Flags, name: string, fallback: number, min: number) => {
+  const value = Number(flags[name] ?? fallback);
+  if (!Number.isInteger(value) || value < min) throw new UsageError(`--${name}: expected milliseconds, at least ${min} (got ${flags[name]})`);
   return value;
 };
+/** The --watch options, checked before anything is asked of the API. */
+const watchFlagsOf = (flags: Flags) => ({
+  intervalMs: milliseconds(flags, 'interval', 1000, 50),
+  giveUpAfterMs: milliseconds(flags, 'give-up-after', DEFAULT_GIVE_UP_AFTER_MS, 0),
+});
+type WatchFlags = ReturnType<typeof watchFlagsOf>;
 
 const WATCH_OPTIONS = `  --watch        follow the progress until the backfill is completed, failed or cancelled: a live bar
                  with rate and ETA on a terminal, one line per change otherwise, one JSON line per
                  poll with --json (a paused backfill is followed until it is resumed and ends)
-  --interval MS  how often --watch polls (default 1000)`;
+  --interval MS  how often --watch polls (default 1000)
+  --give-up-after MS
+                 how long --watch keeps retrying, with backoff, an API that is unreachable or
+                 answers 5xx before it exits 3 (default ${DEFAULT_GIVE_UP_AFTER_MS})`;
 
 const subcommands: Subcommand[] = [
   {
@@ -143,9 +154,10 @@ ${COMMON_OPTIONS}`,
       to: { type: 'string' },
       watch: { type: 'boolean', default: false },
       interval: { type: 'string' },
+      'give-up-after': { type: 'string' },
     },
     run: async ({ client, flags, json, args }) => {
-      const interval = intervalOf(flags);
+      const watchFlags = watchFlagsOf(flags);
       const { status, body } = await client.createBackfill({
         packageId: args[0],
         match: flags.match as 'outer' | 'anywhere' | undefined,
@@ -158,7 +170,7 @@ ${COMMON_OPTIONS}`,
         if (!body.enqueued && status === 202) print('note: Redis was unavailable; the backfill is saved and will be queued when Redis is back');
       }
       if (!flags.watch) return BACKFILL_EXIT.ok;
-      return exitFor((await watch(client, body.id, json, interval)).status);
+      return exitFor((await watch(client, body.id, json, watchFlags)).status);
     },
   },
   {
@@ -214,11 +226,11 @@ failed or was cancelled.
 Options:
 ${WATCH_OPTIONS}
 ${COMMON_OPTIONS}`,
-    options: { watch: { type: 'boolean', default: false }, interval: { type: 'string' } },
+    options: { watch: { type: 'boolean', default: false }, interval: { type: 'string' }, 'give-up-after': { type: 'string' } },
     run: async ({ client, flags, json, args }) => {
-      const interval = intervalOf(flags);
+      const watchFlags = watchFlagsOf(flags);
       if (flags.watch) {
-        const view = await watch(client, args[0], json, interval);
+        const view = await watch(client, args[0], json, watchFlags);
         if (!json) print(detail(view));
         return exitFor(view.status);
       }
@@ -310,7 +322,8 @@ ${subcommands.map((sub) => `  ${`${sub.name} ${sub.args.map((arg) => `<${arg}>`)
 Options of every command:
 ${COMMON_OPTIONS}
 
-Environment: API_TOKEN (bearer token of start, pause, resume, cancel and delete), PORT (the default --api)
+Environment: API_TOKEN (bearer token of start, pause, resume, cancel and delete), PORT (the default --api).
+Changes are recorded in the backfill's history as made by api:<user>@<host> (sent as X-Actor).
 
 ${EXIT_CODES}
 
@@ -336,8 +349,9 @@ async function runSubcommand(sub: Subcommand, argv: string[]): Promise<number> {
     throw new UsageError(`backfill ${sub.name}: expected ${expected}, got ${positionals.length === 0 ? 'none' : positionals.join(' ')}`);
   }
   const json = values.json === true;
-  const baseUrl = (values.api as string | undefined) ?? `http://127.0.0.1:${process.env.PORT || 3000}`;
-  const client = createApiClient({ baseUrl, token: process.env.API_TOKEN || undefined });
+  const config = loadConfig();
+  const baseUrl = (values.api as string | undefined) ?? `http://127.0.0.1:${config.PORT}`;
+  const client = createApiClient({ baseUrl, token: config.API_TOKEN, actor: operatorName() });
   try {
     return await sub.run({ client, flags: values, json, args: positionals });
   } catch (error) {
@@ -368,6 +382,10 @@ export const backfillCommand: Command = {
     } catch (error) {
       if (error instanceof UsageError) {
         console.error(`${error.message}\nRun 'sui-backfill backfill ${sub.name} --help' for its usage.`);
+        return BACKFILL_EXIT.usage;
+      }
+      if (error instanceof ConfigError) {
+        console.error(error.message);
         return BACKFILL_EXIT.usage;
       }
       console.error(`unexpected error: ${errorMessage(error)}`);

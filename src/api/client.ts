@@ -47,14 +47,18 @@ export type ApiClient = {
   deleteBackfill: (id: string) => Promise<void>;
 };
 
-/** A typed client of the sui-backfill API (fetch-based); errors are `ApiRequestError` or `ApiUnreachableError`. */
-export function createApiClient(options: { baseUrl: string; token?: string; timeoutMs?: number }): ApiClient {
+/**
+ * A typed client of the sui-backfill API (fetch-based); errors are `ApiRequestError` or
+ * `ApiUnreachableError`. `actor` is sent as X-Actor: the API records changes as `api:<actor>`.
+ */
+export function createApiClient(options: { baseUrl: string; token?: string; actor?: string; timeoutMs?: number }): ApiClient {
   const baseUrl = options.baseUrl.replace(/\/+$/, '');
   const timeoutMs = options.timeoutMs ?? 30_000;
 
   const request = async <T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> => {
     const headers: Record<string, string> = {};
     if (options.token) headers.authorization = `Bearer ${options.token}`;
+    if (options.actor && method !== 'GET') headers['x-actor'] = options.actor;
     if (body !== undefined) headers['content-type'] = 'application/json';
     let response: Response;
     try {
