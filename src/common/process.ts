@@ -46,7 +46,7 @@ export async function runService(
     env?: Record<string, string | undefined>;
     validate?: (config: Config) => void;
   },
-  main: (common: Common) => Promise<void>,
+  main: (common: Common, fail: (error: unknown) => void) => Promise<void>,
 ): Promise<number> {
   // Flags arrive as environment values so that zod validates them the same way.
   const flags = Object.fromEntries(Object.entries(options.env ?? {}).filter(([, value]) => value !== undefined));
@@ -64,20 +64,26 @@ export async function runService(
   }
   const common = createCommon(config, { process: name });
   survivePostgresWriteAfterClose(common.logger);
+  let stop: (reason: string, code: number) => void = () => {};
   const stopped = new Promise<number>((resolve) => {
-    const stop = (signal: string) => {
-      common.shutdown.run(signal).then(() => {
+    stop = (reason, code) => {
+      common.shutdown.run(reason).then(() => {
         // Every closer has run; a handle a library still holds (a socket stuck reconnecting to a
         // Postgres that restarted) must not keep the process from exiting.
-        setTimeout(() => process.exit(EXIT.ok), EXIT_GRACE_MS).unref();
-        resolve(EXIT.ok);
+        setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
+        resolve(code);
       });
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM', EXIT.ok));
+    process.once('SIGINT', () => stop('SIGINT', EXIT.ok));
   });
+  // A service that hit an error no retry can fix stops cleanly, with one line and a failure code.
+  const fail = (error: unknown) => {
+    console.error(`${name} stopped: ${error instanceof SuiBackfillError ? `${error.code}: ` : ''}${errorMessage(error)}`);
+    stop(`${name} failed`, EXIT.failure);
+  };
   try {
-    await main(common);
+    await main(common, fail);
   } catch (error) {
     common.logger.fatal({ err: error }, `${name} failed to start`);
     await common.shutdown.run('startup failure');

@@ -29,18 +29,34 @@ export async function findRegistryFamily(db: Database, packageId: string): Promi
   };
 }
 
+/**
+ * Whether the live indexer recorded the family's first version: it has then seen every upgrade
+ * since, so the registry holds the whole family up to the indexer's watermark.
+ */
+export function indexerSawPublish(family: RegistryFamily): boolean {
+  return family.versions[0]?.recordedBy === 'indexer';
+}
+
+/** Every address defining a struct of the family, as far as the registry knows: versions and type origins. */
+export function registryFamilyIds(family: RegistryFamily): string[] {
+  const ids = new Set<string>([family.originalId]);
+  for (const version of family.versions) {
+    ids.add(version.packageId);
+    for (const origin of version.typeOrigins) ids.add(origin.packageId);
+  }
+  return [...ids].sort();
+}
+
 /** Turns a registry family into the resolved form the rest of the code uses. */
 export function registryFamilyToResolved(requestedId: string, family: RegistryFamily): ResolvedPackage {
   const newest = family.versions[family.versions.length - 1];
   const original = family.versions.find((version) => version.packageId === family.originalId) ?? family.versions[0];
-  const familyIds = new Set<string>([family.originalId, ...family.versions.map((v) => v.packageId)]);
-  for (const origin of newest.typeOrigins) familyIds.add(origin.packageId);
   return {
     requestedId,
     originalId: family.originalId,
     versions: family.versions.map(({ typeOrigins: _typeOrigins, recordedBy: _recordedBy, ...version }) => version),
     typeOrigins: newest.typeOrigins,
-    familyIds: [...familyIds].sort(),
+    familyIds: registryFamilyIds(family),
     publishCheckpoint: original.publishCheckpoint,
   };
 }
@@ -76,8 +92,10 @@ export type PublishedPackage = {
 };
 
 /**
- * Records package versions the live indexer saw published, in the caller's transaction. Values go as
- * text with casts: drizzle's postgres client passes json and timestamps through unserialized.
+ * Records package versions the live indexer saw published, in the caller's transaction. What the
+ * indexer saw wins over a row first learnt from the RPC (which lacks older type origins), and a
+ * newer version wins over an older one under the same ID (system packages upgrade in place).
+ * Values go as text with casts: drizzle's postgres client passes json and timestamps through unserialized.
  */
 export async function recordPublishedPackages(tx: postgres.TransactionSql, packages: readonly PublishedPackage[]): Promise<void> {
   for (const pkg of packages) {
@@ -85,6 +103,10 @@ export async function recordPublishedPackages(tx: postgres.TransactionSql, packa
       insert into sui_packages (package_id, original_id, version, publish_checkpoint, publish_tx_digest, published_at, type_origins, recorded_by)
       values (${pkg.packageId}, ${pkg.originalId}, ${pkg.version.toString()}, ${pkg.publishCheckpoint.toString()}, ${pkg.publishTxDigest},
               ${new Date(Number(pkg.publishedAtMs)).toISOString()}::timestamptz, ${JSON.stringify(pkg.typeOrigins)}::jsonb, 'indexer')
-      on conflict (package_id) do nothing`;
+      on conflict (package_id) do update set
+        original_id = excluded.original_id, version = excluded.version, publish_checkpoint = excluded.publish_checkpoint,
+        publish_tx_digest = excluded.publish_tx_digest, published_at = excluded.published_at, type_origins = excluded.type_origins,
+        recorded_by = excluded.recorded_by, recorded_at = now()
+      where sui_packages.version <= excluded.version`;
   }
 }

@@ -3,30 +3,37 @@ import { SuiBackfillError, errorMessage, isRetryable } from '../common/errors.ts
 import type { Db } from '../db/client.ts';
 import { insertObjectVersions } from '../db/objects.ts';
 import { recordPublishedPackages, type PublishedPackage } from '../db/packages.ts';
+import { NotFoundError } from '../sui/errors.ts';
 import { extractObjectVersions, extractPackageWrites } from '../sui/object-versions.ts';
 import { orderedStream } from '../sui/ordered-stream.ts';
 import type { CheckpointRecord, ObjectVersionRow } from '../sui/records.ts';
 import { sleep } from '../sui/retry.ts';
 import type { SuiSource } from '../sui/source.ts';
 import { createFamilyMatcher } from '../sui/types.ts';
-import { INDEXER_LOCK_KEY, activatePending, activeTrackings, addFamilyMember, type Tracking } from './registry.ts';
+import { currentFamilyIds } from './families.ts';
+import { createIndexerLock } from './lock.ts';
+import { addFamilyMember, allTrackings, startTrackings, type Tracking } from './registry.ts';
 import { advanceWatermark, readWatermark } from './watermark.ts';
 
-export class IndexerAlreadyRunningError extends SuiBackfillError {
-  constructor() {
-    super('indexer_running', 'another indexer is already running against this database (only one may run)', { retryable: false });
-  }
-}
-
-export type IndexerSource = Pick<SuiSource, 'getServiceInfo' | 'getCheckpoint' | 'describePackage'>;
+export type IndexerSource = Pick<SuiSource, 'getServiceInfo' | 'getCheckpoint' | 'describePackage' | 'resolvePackage'>;
 
 export type Indexer = {
-  /** The first checkpoint not yet committed. */
-  next: () => bigint;
-  /** Runs until `common.shutdown.signal` aborts or `stop()` is called. */
+  /**
+   * Runs until `common.shutdown.signal` aborts or `stop()` is called; rejects with the error when
+   * one that no retry can fix stops it.
+   */
   run: () => Promise<void>;
   stop: () => Promise<void>;
 };
+
+/**
+ * Errors after which going on is pointless: a configuration or an answer no retry changes (a first
+ * checkpoint the node pruned, another indexer holding the lock). A checkpoint or package a lagging
+ * replica does not know yet is only a retry away.
+ */
+function stopsTheIndexer(error: unknown): boolean {
+  return error instanceof SuiBackfillError && !error.retryable && !(error instanceof NotFoundError);
+}
 
 /** A matcher over every tracking that covers a checkpoint, rebuilt only when that set changes. */
 function createTrackedMatcher() {
@@ -66,17 +73,19 @@ function createTrackedMatcher() {
  * The live indexer: follows the chain from its watermark (or the configured first checkpoint, or
  * the tip at first start), records every package published or upgraded into `sui_packages`,
  * writes the object versions of tracked packages into `sui_objects`, and advances the framework
- * watermark in the same transaction. Pending trackings start at the first checkpoint not yet
- * processed, between two batches, so a tracking's start is exact.
+ * watermark in the same transaction. A pending tracking starts in the transaction that commits the
+ * first batch covering it (or, while the indexer waits at the tip, right after its watermark), so
+ * a recorded start is always covered: a crash before that commit leaves the tracking pending.
  */
 export async function createIndexer(common: Common, deps: { db: Db; source: IndexerSource; firstCheckpoint?: bigint }): Promise<Indexer> {
   const { config, logger, metrics } = common;
   const { db, source } = deps;
-  const lock = await db.sql.reserve();
-  const [{ locked }] = await lock`select pg_try_advisory_lock(${INDEXER_LOCK_KEY}) as locked`;
-  if (!locked) {
-    lock.release();
-    throw new IndexerAlreadyRunningError();
+  const lock = createIndexerLock(config.DATABASE_URL, logger);
+  try {
+    await lock.hold();
+  } catch (error) {
+    await lock.release();
+    throw error;
   }
 
   const watermark = await readWatermark(db.sql);
@@ -84,11 +93,35 @@ export async function createIndexer(common: Common, deps: { db: Db; source: Inde
   let next = watermark ? watermark.checkpointHiInclusive + 1n : (firstCheckpoint ?? (await source.getServiceInfo()).checkpointHeight);
   // reader_lo of a new watermark row: the first checkpoint this pipeline holds.
   const readerLo = next;
+  // Whether the watermark row ends at next - 1: only then may a tracking start between batches.
+  let committed = watermark !== undefined;
   const matcher = createTrackedMatcher();
+  // Family IDs re-read for pending trackings, with the tip they were read at (valid while it is at least next - 1).
+  const families = new Map<string, { ids: string[]; tip: bigint }>();
   const stopping = new AbortController();
   const signal = AbortSignal.any([stopping.signal, common.shutdown.signal]);
   let running: Promise<void> | undefined;
   logger.info({ next, resumed: watermark !== undefined }, 'indexer starting');
+
+  /** Pending trackings as they start at `next`, each with its family as it is now. */
+  const starting = async (pending: Tracking[], tip: bigint): Promise<Tracking[]> => {
+    const result: Tracking[] = [];
+    for (const tracking of pending) {
+      let known = families.get(tracking.originalId);
+      if (!known || known.tip < next - 1n) {
+        known = { ids: await currentFamilyIds({ db: db.db, source, logger }, tracking.originalId, signal), tip };
+        families.set(tracking.originalId, known);
+      }
+      result.push({ ...tracking, familyIds: [...new Set([...tracking.familyIds, ...known.ids])].sort(), firstCheckpoint: next });
+    }
+    return result;
+  };
+
+  const started = (trackings: Tracking[]) => {
+    if (trackings.length === 0) return;
+    for (const tracking of trackings) families.delete(tracking.originalId);
+    logger.info({ packages: trackings.map((t) => `${t.originalId}/${t.match}`), firstCheckpoint: trackings[0].firstCheckpoint }, 'tracking started');
+  };
 
   const packageWrites = async (checkpoint: CheckpointRecord): Promise<PublishedPackage[]> => {
     const published: PublishedPackage[] = [];
@@ -107,7 +140,8 @@ export async function createIndexer(common: Common, deps: { db: Db; source: Inde
     return published;
   };
 
-  const processBatch = async (from: bigint, to: bigint) => {
+  const processBatch = async (from: bigint, to: bigint, pending: Tracking[]) => {
+    logger.debug({ from, to }, 'indexer batch fetching');
     const rows = new Map<string, ObjectVersionRow>();
     const published: PublishedPackage[] = [];
     let last: CheckpointRecord | undefined;
@@ -136,12 +170,16 @@ export async function createIndexer(common: Common, deps: { db: Db; source: Inde
     }
     const hi = { epochHiInclusive: last.epoch, checkpointHiInclusive: last.sequenceNumber, txHi: last.networkTotalTransactions, timestampMsHiInclusive: last.timestampMs };
     let inserted = 0;
+    let startedNow: Tracking[] = [];
     await db.sql.begin(async (tx) => {
       await recordPublishedPackages(tx, published);
       for (const pkg of published) await addFamilyMember(tx, pkg.originalId, pkg.packageId);
+      startedNow = await startTrackings(tx, pending, from);
       inserted = await insertObjectVersions(tx, [...rows.values()]);
       await advanceWatermark(tx, hi, readerLo);
     });
+    committed = true;
+    started(startedNow);
     metrics.checkpointsProcessed.inc({ pipeline: 'indexer' }, Number(to - from + 1n));
     metrics.objectsMatched.inc({ pipeline: 'indexer' }, rows.size);
     metrics.rowsInserted.inc({ pipeline: 'indexer' }, inserted);
@@ -155,21 +193,29 @@ export async function createIndexer(common: Common, deps: { db: Db; source: Inde
   const loop = async () => {
     while (!signal.aborted) {
       try {
-        const started = await db.sql.begin((tx) => activatePending(tx, next));
-        if (started.length > 0) {
-          logger.info({ packages: started.map((t) => `${t.originalId}/${t.match}`), firstCheckpoint: next }, 'tracking started');
-        }
-        matcher.set(await activeTrackings(db.db));
+        await lock.hold();
+        const trackings = await allTrackings(db.db);
         const tip = (await source.getServiceInfo({ signal })).checkpointHeight;
+        const pending = await starting(
+          trackings.filter((tracking) => tracking.firstCheckpoint === null),
+          tip,
+        );
         if (next > tip) {
+          // Nothing to fetch: whatever the indexer commits next starts at its watermark + 1.
+          if (pending.length > 0 && committed) started(await db.sql.begin((tx) => startTrackings(tx, pending, next)));
           await sleep(config.INDEXER_POLL_INTERVAL_MS, signal);
           continue;
         }
+        matcher.set([...trackings.filter((tracking) => tracking.firstCheckpoint !== null), ...pending]);
         const to = tip < next + BigInt(config.INDEXER_BATCH_SIZE) - 1n ? tip : next + BigInt(config.INDEXER_BATCH_SIZE) - 1n;
-        await processBatch(next, to);
+        await processBatch(next, to, pending);
         next = to + 1n;
       } catch (error) {
         if (signal.aborted) break;
+        if (stopsTheIndexer(error)) {
+          logger.error({ err: errorMessage(error), next }, 'indexer stopped: the error is not one a retry can fix');
+          throw error;
+        }
         // Every RPC call already retried; Postgres or a node outage: wait and go on from the watermark.
         logger.warn({ err: errorMessage(error), retryable: isRetryable(error), next }, 'indexer batch failed; retrying');
         await sleep(Math.max(config.INDEXER_POLL_INTERVAL_MS, 1_000), signal).catch(() => {});
@@ -178,18 +224,16 @@ export async function createIndexer(common: Common, deps: { db: Db; source: Inde
   };
 
   return {
-    next: () => next,
     run: () => {
       running ??= loop().finally(async () => {
-        await lock`select pg_advisory_unlock(${INDEXER_LOCK_KEY})`.catch(() => {});
-        lock.release();
+        await lock.release();
         logger.info({ next }, 'indexer stopped');
       });
       return running;
     },
     stop: async () => {
       stopping.abort(new Error('indexer stopping'));
-      await running;
+      await running?.catch(() => {});
     },
   };
 }

@@ -1,4 +1,4 @@
-import { and, eq, isNotNull, isNull, sql } from 'drizzle-orm';
+import { and, eq, isNotNull, sql } from 'drizzle-orm';
 import type postgres from 'postgres';
 import type { Database, Sql } from '../db/client.ts';
 import { indexerTrackedPackages } from '../db/schema/framework.ts';
@@ -26,7 +26,7 @@ export async function isIndexerRunning(sql: Sql): Promise<boolean> {
   const [row] = await sql<{ running: boolean }[]>`
     select exists (
       select 1 from pg_locks
-      where locktype = 'advisory' and granted
+      where locktype = 'advisory' and granted and database = (select oid from pg_database where datname = current_database())
         and ((classid::bigint << 32) | objid::bigint) = ${INDEXER_LOCK_KEY}
     ) as running`;
   return row.running;
@@ -71,22 +71,28 @@ export async function activeTrackings(db: Database): Promise<Tracking[]> {
   return rows.map(toTracking);
 }
 
-/**
- * Starts every pending tracking at `nextCheckpoint`, the first checkpoint the indexer has not
- * processed yet, in the caller's transaction. Returns the trackings started.
- */
-export async function activatePending(tx: postgres.TransactionSql | Sql, nextCheckpoint: bigint): Promise<Tracking[]> {
-  const rows = await tx<{ original_id: string; match: MatchMode; family_ids: string[]; first_checkpoint: string }[]>`
-    update indexer_tracked_packages set first_checkpoint = ${nextCheckpoint.toString()}, activated_at = now()
-    where first_checkpoint is null
-    returning original_id, match, family_ids, first_checkpoint`;
-  return rows.map((row) => ({ originalId: row.original_id, match: row.match, familyIds: row.family_ids, firstCheckpoint: BigInt(row.first_checkpoint) }));
+/** Every tracking, started or pending. */
+export async function allTrackings(db: Database): Promise<Tracking[]> {
+  return (await db.select().from(indexerTrackedPackages)).map(toTracking);
 }
 
-/** Whether any tracking waits for the indexer to start it. */
-export async function hasPendingTrackings(db: Database): Promise<boolean> {
-  const rows = await db.select({ id: indexerTrackedPackages.originalId }).from(indexerTrackedPackages).where(isNull(indexerTrackedPackages.firstCheckpoint)).limit(1);
-  return rows.length > 0;
+/**
+ * Starts pending trackings at `firstCheckpoint`, in the caller's transaction: the one that commits
+ * the indexer's rows and watermark from that checkpoint on, so a recorded start is always covered.
+ * Each gains the family IDs the indexer knows. Returns the trackings this started.
+ */
+export async function startTrackings(tx: postgres.TransactionSql, trackings: readonly Tracking[], firstCheckpoint: bigint): Promise<Tracking[]> {
+  const started: Tracking[] = [];
+  for (const tracking of trackings) {
+    const [row] = await tx<{ family_ids: string[] }[]>`
+      update indexer_tracked_packages
+      set first_checkpoint = ${firstCheckpoint.toString()}, activated_at = now(),
+          family_ids = (select array_agg(distinct id order by id) from unnest(family_ids || ${tracking.familyIds}::text[]) id)
+      where original_id = ${tracking.originalId} and match = ${tracking.match} and first_checkpoint is null
+      returning family_ids`;
+    if (row) started.push({ originalId: tracking.originalId, match: tracking.match, familyIds: row.family_ids, firstCheckpoint });
+  }
+  return started;
 }
 
 /** Adds a new version's ID to every tracking of its family (an upgrade the indexer just saw). */
