@@ -1,7 +1,7 @@
 import type { Common } from '../common/context.ts';
 import { errorMessage } from '../common/errors.ts';
 import type { Db } from '../db/client.ts';
-import { findRegistryFamily, recordPackageFamily, registryFamilyToResolved } from '../db/packages.ts';
+import { findRegistryFamily, indexerSawPublish, recordPackageFamily, registryFamilyToResolved } from '../db/packages.ts';
 import { getTracking, isIndexerRunning, trackPackage, type Tracking } from '../indexer/registry.ts';
 import { BelowLowestAvailableError } from '../sui/errors.ts';
 import { sleep } from '../sui/retry.ts';
@@ -18,6 +18,8 @@ export type IntakeSource = {
   describeEndpoint?: () => string;
   /** Lowest checkpoint an archival endpoint serves, when one is configured. */
   archiveLowestAvailable?: () => Promise<bigint | undefined>;
+  /** Lowest checkpoint any configured full node serves. */
+  fullNodesLowestAvailable: () => Promise<bigint>;
 };
 
 export type BackfillSubmission = {
@@ -30,7 +32,16 @@ export type BackfillSubmission = {
   actor?: string;
 };
 
-export type IntakeResult = { request: BackfillRequest; created: boolean; enqueued: boolean };
+export type IntakeResult = {
+  request: BackfillRequest;
+  created: boolean;
+  /**
+   * Whether the request's job is in the queue: for a new queued request, false when Redis was down
+   * (the reconciler enqueues it later); for an existing request, whether its job exists now; false
+   * for a request created completed, which has nothing to queue.
+   */
+  enqueued: boolean;
+};
 
 export type Intake = { submit: (submission: BackfillSubmission) => Promise<IntakeResult> };
 
@@ -53,14 +64,17 @@ export function createIntake(common: Pick<Common, 'logger' | 'config'>, db: Db, 
    */
   const resolve = async (packageId: string, match: MatchMode, indexerRunning: boolean) => {
     const family = await findRegistryFamily(db.db, packageId);
-    if (family && family.versions[0]?.recordedBy === 'indexer') {
+    if (family && indexerSawPublish(family)) {
       const tracking = await getTracking(db.db, family.originalId, match);
       if (indexerRunning || tracking?.firstCheckpoint != null) return { resolved: registryFamilyToResolved(packageId, family), fromRegistry: true };
     }
     return { resolved: await fromRpc(packageId), fromRegistry: false };
   };
 
-  /** A running indexer starts a new tracking between two batches; wait (bounded) to learn where. */
+  /**
+   * A running indexer starts a new tracking with the first batch it commits after seeing it (or
+   * between batches when it waits at the tip); wait, at most INDEXER_HANDOFF_TIMEOUT_MS, to learn where.
+   */
   const waitForCoverage = async (tracking: Tracking): Promise<Tracking> => {
     const deadline = Date.now() + common.config.INDEXER_HANDOFF_TIMEOUT_MS;
     let current = tracking;
@@ -77,49 +91,62 @@ export function createIntake(common: Pick<Common, 'logger' | 'config'>, db: Db, 
     return current;
   };
 
+  /** A range from `from` must be served by some full node, or by the archive. */
+  const checkServed = async (from: bigint, info: ServiceInfo, endpoint: string) => {
+    // The node asked first serves it: no need to ask the others.
+    if (from >= info.lowestAvailableCheckpoint) return;
+    const lowest = await source.fullNodesLowestAvailable();
+    if (from >= lowest) return;
+    const archiveLowest = await source.archiveLowestAvailable?.();
+    if (archiveLowest === undefined || from < archiveLowest) throw new BelowLowestAvailableError(from, archiveLowest ?? lowest, endpoint);
+  };
+
   return {
     submit: async (submission) => {
       const indexerRunning = await isIndexerRunning(db.sql);
+      // Read before resolving: a family resolved from the RPC then holds every version up to this tip.
+      const info = await source.getServiceInfo();
       let { resolved, fromRegistry } = await resolve(submission.packageId, submission.match, indexerRunning);
       const endpoint = source.describeEndpoint?.() ?? 'the configured Sui RPC';
+      const defaultEnd = submission.toCheckpoint === undefined;
+
+      // Every check comes before the package is tracked: a refused request leaves nothing behind.
+      const fromCheckpoint = submission.fromCheckpoint ?? resolved.publishCheckpoint;
+      if (fromCheckpoint === null) {
+        const lowest = await source.fullNodesLowestAvailable();
+        throw new BelowLowestAvailableError(null, lowest, endpoint, `the publish of package ${resolved.originalId} (its transaction is pruned)`);
+      }
+      if (submission.fromCheckpoint !== undefined && submission.fromCheckpoint > info.checkpointHeight) {
+        throw new InvalidRangeError(`fromCheckpoint ${submission.fromCheckpoint} is beyond the chain tip ${info.checkpointHeight}`);
+      }
+      if (submission.toCheckpoint !== undefined) {
+        if (submission.toCheckpoint > info.checkpointHeight) throw new InvalidRangeError(`toCheckpoint ${submission.toCheckpoint} is beyond the chain tip ${info.checkpointHeight}`);
+        if (fromCheckpoint > submission.toCheckpoint) throw new InvalidRangeError(`fromCheckpoint ${fromCheckpoint} is after the end of the range, ${submission.toCheckpoint}`);
+      }
+      const known = await getTracking(db.db, resolved.originalId, submission.match);
+      // The live indexer already covers everything from the start on: nothing needs to be served.
+      const coveredAlready = defaultEnd && known?.firstCheckpoint != null && known.firstCheckpoint <= fromCheckpoint;
+      if (!coveredAlready) await checkServed(fromCheckpoint, info, endpoint);
 
       // Posting a backfill tracks the package: the live indexer covers it from some checkpoint on
       // and the backfill ends just before (DESIGN invariant 3); with no indexer, at the tip.
       let tracking = await trackPackage(db.db, { originalId: resolved.originalId, match: submission.match, familyIds: resolved.familyIds });
-      if (tracking.firstCheckpoint === null && indexerRunning && submission.toCheckpoint === undefined) {
+      if (tracking.firstCheckpoint === null && indexerRunning && defaultEnd) {
         tracking = await waitForCoverage(tracking);
         // Ending at the tip goes past what a registry family is known to be complete for.
         if (tracking.firstCheckpoint === null && fromRegistry) resolved = await fromRpc(submission.packageId);
       }
-      // Read after the wait: the indexer's start may be past the tip seen before it.
-      const info = await source.getServiceInfo();
+      // The indexer's start may be past the tip read above (another node, or time passed): that is fine.
       const toCheckpoint = submission.toCheckpoint ?? (tracking.firstCheckpoint !== null ? tracking.firstCheckpoint - 1n : info.checkpointHeight);
-      const fromCheckpoint = submission.fromCheckpoint ?? resolved.publishCheckpoint;
-      if (fromCheckpoint === null) {
-        throw new BelowLowestAvailableError(null, info.lowestAvailableCheckpoint, endpoint, `the publish of package ${resolved.originalId} (its transaction is pruned)`);
-      }
-      if (toCheckpoint > info.checkpointHeight) {
-        throw new InvalidRangeError(`toCheckpoint ${toCheckpoint} is beyond the chain tip ${info.checkpointHeight}`);
-      }
-      // The live indexer covers everything from the start on: a backfill with nothing to do.
+      // Only with a default end: the live indexer covers the whole range.
       const empty = fromCheckpoint > toCheckpoint;
-      if (empty && (submission.fromCheckpoint !== undefined || submission.toCheckpoint !== undefined)) {
-        throw new InvalidRangeError(
-          `fromCheckpoint ${fromCheckpoint} is after the end of the range, ${toCheckpoint}` +
-            (submission.toCheckpoint === undefined ? ' (the checkpoint before the live indexer covers the package)' : ''),
-        );
-      }
-      if (!empty && fromCheckpoint < info.lowestAvailableCheckpoint) {
-        const archiveLowest = await source.archiveLowestAvailable?.();
-        if (archiveLowest === undefined || fromCheckpoint < archiveLowest) {
-          throw new BelowLowestAvailableError(fromCheckpoint, archiveLowest ?? info.lowestAvailableCheckpoint, endpoint);
-        }
-      }
+      // The tracking holds the upgrades the indexer learnt of while intake waited.
+      const familyIds = [...new Set([...resolved.familyIds, ...tracking.familyIds])].sort();
 
       const { request, created } = await createOrFindActiveRequest(db.db, {
         packageId: resolved.originalId,
         requestedPackageId: submission.packageId,
-        familyIds: resolved.familyIds,
+        familyIds,
         match: submission.match,
         explicitFrom: submission.fromCheckpoint,
         explicitTo: submission.toCheckpoint,
@@ -128,7 +155,8 @@ export function createIntake(common: Pick<Common, 'logger' | 'config'>, db: Db, 
         status: empty ? 'completed' : 'queued',
         actor: submission.actor,
       });
-      if (!created || empty) return { request, created, enqueued: !empty };
+      if (empty) return { request, created, enqueued: false };
+      if (!created) return { request, created, enqueued: await queue.hasJob(request.id).catch(() => false) };
 
       try {
         await queue.enqueue(request.id);

@@ -44,6 +44,8 @@ export type SuiSource = {
   describeEndpoint(): string;
   /** The archival endpoint's lowest available checkpoint; undefined without one. */
   archiveLowestAvailable(options?: RpcCallOptions): Promise<bigint | undefined>;
+  /** The lowest checkpoint any full node serves: each one not put aside is asked; those that fail are left out. */
+  fullNodesLowestAvailable(options?: RpcCallOptions): Promise<bigint>;
   /** RPC calls made so far (archive included), retries counted: callers diff it per unit of work. */
   stats(): RpcStats;
   /** Each endpoint's health: up or put aside (until when), and the lowest checkpoint it serves. */
@@ -286,6 +288,15 @@ export function createSuiSource(options: SuiSourceOptions): SuiSource {
     describePackage: (id, callOptions) => resolver.describePackage(id, callOptions),
     describeEndpoint: () => pool.describe(),
     archiveLowestAvailable: async (callOptions) => (archive ? (await serviceInfo({ ...callOptions, endpoint: archive })).lowestAvailableCheckpoint : undefined),
+    fullNodesLowestAvailable: async (callOptions) => {
+      const health = pool.health();
+      const asked = pool.primaries.filter((_, index) => health[index].state !== 'down');
+      if (asked.length === 0) return (await serviceInfo(callOptions)).lowestAvailableCheckpoint;
+      const answers = await Promise.allSettled(asked.map((endpoint) => serviceInfo({ ...callOptions, endpoint })));
+      const lowest = answers.flatMap((answer) => (answer.status === 'fulfilled' ? [answer.value.lowestAvailableCheckpoint] : []));
+      if (lowest.length === 0) throw (answers[0] as PromiseRejectedResult).reason;
+      return lowest.reduce((min, value) => (value < min ? value : min));
+    },
     stats: () => rpc.stats(),
     endpoints: () => pool.health(),
   };
