@@ -2,10 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startApi } from '../src/api/process.ts';
 import { main } from '../src/cli.ts';
 import { waitFor } from './helpers/backfill-checks.ts';
-import { runCli } from './helpers/processes.ts';
+import { runCli, spawnCli, waitForOutput } from './helpers/processes.ts';
 import { freePort } from './helpers/servers.ts';
 import { startStack, TEST_TOKEN, type Stack } from './helpers/stack.ts';
 
@@ -219,45 +218,54 @@ describe('sui-backfill backfill against the API', () => {
   });
 
   it('--watch rides out an API restart, saying so on stderr, and gives up with exit 3 after a sustained outage', async () => {
+    // An API process of its own, killed and started again on the same port.
     const port = await freePort();
-    const common = { ...stack.common, config: { ...stack.common.config, PORT: port } };
-    let api = await startApi(common, { db: stack.database, source: stack.source });
+    const url = `http://127.0.0.1:${port}`;
+    const startApiProcess = async () => {
+      const api = spawnCli(['api', '--no-migrate'], { ...stack.env, PORT: String(port), LOG_LEVEL: 'info' });
+      await waitForOutput(api, 'api listening');
+      return api;
+    };
+    let api = await startApiProcess();
     const worker = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 20 });
     try {
-      stack.simnet.setKnobs({ latencyMs: 20 });
+      // Slow enough (about 2 s) to be running when its API dies.
+      stack.simnet.setKnobs({ latencyMs: 40 });
       const { body } = await stack.call('POST', '/v1/backfills', { packageId: pkg('dex'), fromCheckpoint: 800, toCheckpoint: 1199 });
-      const watching = cli('status', body.id, '--watch', '--interval', '50', '--api', api.url);
-      await sleep(300);
-      await api.close();
-      await sleep(1_500);
-      api = await startApi(common, { db: stack.database, source: stack.source });
+      const watching = cli('status', body.id, '--watch', '--interval', '50', '--api', url);
+      await sleep(200);
+      api.kill('SIGKILL');
+      await api.exited;
+      await sleep(1_000);
+      api = await startApiProcess();
       const { code, stdout, stderr } = await watching;
       expect(code).toBe(0);
       expect(stdout).toContain(`backfill   ${body.id}`);
       expect(stdout).toContain('status     completed');
       const lines = stderr.split('\n');
-      expect(lines[0]).toMatch(new RegExp(`^api_unreachable: the API at ${api.url} did not answer: .+; retrying in 0\\.5s \\(giving up after 1m00s without an answer\\)$`));
-      expect(lines.at(-1)).toMatch(new RegExp(`^the API answers again after \\ds; following ${body.id}$`));
+      expect(lines[0]).toMatch(new RegExp(`^api_unreachable: the API at ${url} did not answer: .+; retrying in 0\\.5s \\(giving up after 1m00s without an answer\\)$`));
+      expect(lines.at(-1)).toMatch(new RegExp(`^the API answers again after \\d+(m\\d\\d)?s; following ${body.id}$`));
       expect(lines.slice(0, -1).every((line) => line.startsWith('api_unreachable: '))).toBe(true);
     } finally {
       stack.simnet.setKnobs({ latencyMs: 0 });
       await worker.close();
-      await api.close();
+      api.kill('SIGKILL');
+      await api.exited;
     }
 
     // Nothing answers: retried for the time given, then exit 3.
     const started = Date.now();
-    const { code, stderr } = await cli('status', '00000000-0000-4000-8000-000000000000', '--watch', '--give-up-after', '2000', '--api', api.url);
+    const { code, stderr } = await cli('status', '00000000-0000-4000-8000-000000000000', '--watch', '--give-up-after', '2000', '--api', url);
     expect(code).toBe(3);
     expect(Date.now() - started).toBeGreaterThanOrEqual(2_000);
     const lines = stderr.split('\n').map((line) => line.replace(/did not answer: .+; retrying/, 'did not answer: …; retrying'));
     // Backoff doubling from half a second, the last wait cut to what is left of the 2 s.
     expect(lines.slice(0, 2)).toEqual([
-      `api_unreachable: the API at ${api.url} did not answer: …; retrying in 0.5s (giving up after 2s without an answer)`,
-      `api_unreachable: the API at ${api.url} did not answer: …; retrying in 1.0s (giving up after 2s without an answer)`,
+      `api_unreachable: the API at ${url} did not answer: …; retrying in 0.5s (giving up after 2s without an answer)`,
+      `api_unreachable: the API at ${url} did not answer: …; retrying in 1.0s (giving up after 2s without an answer)`,
     ]);
     expect(lines.slice(2, -1).every((line) => /^api_unreachable: .+; retrying in 0\.\ds \(giving up after 2s without an answer\)$/.test(line))).toBe(true);
-    expect(lines.at(-1)).toMatch(new RegExp(`^api_unreachable: the API at ${api.url} did not answer`));
+    expect(lines.at(-1)).toMatch(new RegExp(`^api_unreachable: the API at ${url} did not answer`));
   });
 
   it('runs as the real binary: help, --json output and exit codes', async () => {

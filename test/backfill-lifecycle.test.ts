@@ -214,11 +214,13 @@ describe('operator routes', () => {
 
 describe('a walk steered by operators', () => {
   it('pause stops the walk with nothing committed after it; resume on another live replica continues from the watermark', async () => {
-    const first = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 20 });
+    // One job at a time each: the first, busy walking, does not wait for jobs meanwhile; the second
+    // does, so BullMQ (which serves the longest-waiting worker) hands it the resumed job.
+    const first = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 20, WORKER_CONCURRENCY: 1 });
     const { id } = await post('dex', 100, 499);
     await chunkInFlight(id);
     // Both replicas are live from here on; the first holds the walk.
-    const second = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 20 });
+    const second = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 20, WORKER_CONCURRENCY: 1 });
     try {
       const paused = await action(id, 'pause', { reason: 'maintenance' });
       expect(paused.status).toBe(200);
@@ -231,7 +233,7 @@ describe('a walk steered by operators', () => {
       const resumed = await action(id, 'resume');
       expect(resumed.status).toBe(200);
       expect(resumed.body).toMatchObject({ id, status: 'queued', enqueued: true });
-      // Whichever replica takes the job continues; until the other one does, pause and resume again.
+      // Whichever replica takes the job continues; should the first take it again, pause and resume again.
       const claimer = async () =>
         waitFor('the claim after the resume', async () => {
           const { body } = await stack.call('GET', `/v1/backfills/${id}`);
@@ -399,9 +401,10 @@ describe('stopping and resuming a walk in flight', () => {
       stack.simnet.setKnobs({ latencyMs: 3_000 });
       const committed = (await chunksOf(stack.database, id)).length;
       await waitFor('one more chunk', async () => (await chunksOf(stack.database, id)).length > committed, 10_000, 10);
-      const atPause = await writtenSoFar(stack.database, id);
       const pausedAt = Date.now();
       expect((await action(id, 'pause')).status).toBe(200);
+      // Once the pause is committed no chunk can commit (the fence); a chunk fetched before it may have.
+      const atPause = await writtenSoFar(stack.database, id);
       await waitFor('the job to end', async () => !(await stack.queue.hasJob(id)), 10_000, 10);
       expect(Date.now() - pausedAt).toBeLessThan(1_500);
       // Past the moment the abandoned chunk would have arrived and committed.
