@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { getTracking } from '../src/indexer/registry.ts';
 import { readWatermark } from '../src/indexer/watermark.ts';
-import { startStack, type Stack } from './helpers/stack.ts';
+import { expectExactCoverage, indexerPast, requestFrom, startedTracking } from './helpers/indexer.ts';
+import { sortRows, startStack, type Stack } from './helpers/stack.ts';
 
 let stack: Stack | undefined;
 afterEach(async () => {
@@ -10,33 +11,6 @@ afterEach(async () => {
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value as T;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
-/** Waits until the indexer's framework watermark is at or past `checkpoint`. */
-async function indexerPast(s: Stack, checkpoint: bigint) {
-  await waitFor(`the indexer to pass ${checkpoint}`, async () => {
-    const watermark = await readWatermark(s.database.sql);
-    return watermark !== undefined && watermark.checkpointHiInclusive >= checkpoint;
-  });
-}
-
-/** sui_objects rows up to `to` equal the chain's object versions of the family over [publish, to]. */
-async function expectExactCoverage(s: Stack, packageId: string, to: bigint) {
-  const publish = s.chain.publishCheckpoint(packageId);
-  const truth = s.truth(packageId, 'anywhere', publish, to);
-  expect(truth.length).toBeGreaterThan(0);
-  const rows = (await s.objects()).filter((row) => row.checkpoint <= to);
-  expect(rows).toEqual(truth);
-}
 
 const liveChain = { chain: { checkpoints: 6_000, initialTip: 1_500 }, knobs: { tipAdvanceMs: 50 } };
 
@@ -58,11 +32,13 @@ describe('live indexer and backfill handoff', () => {
     await expectExactCoverage(stack, dex.originalId, later);
   });
 
-  it('keeps the coverage exact when the indexer restarts in the middle', async () => {
+  it('keeps the coverage exact when the indexer restarts in the middle of the backfill', async () => {
     stack = await startStack(liveChain);
     const first = await stack.startIndexer();
-    await stack.startWorker({ BACKFILL_CHUNK_SIZE: 20 });
+    await stack.startWorker({ BACKFILL_CHUNK_SIZE: 10 });
     const book = stack.chain.package('book');
+    // Slow RPCs keep the backfill's 130 chunks going for seconds: the restart lands in its middle.
+    stack.simnet.setKnobs({ latencyMs: 30 });
     const posted = await stack.call('POST', '/v1/backfills', { packageId: book.originalId, match: 'anywhere' });
     expect(posted.status).toBe(202);
     const start = BigInt(posted.body.toCheckpoint) + 1n;
@@ -71,6 +47,10 @@ describe('live indexer and backfill handoff', () => {
     const stoppedAt = (await readWatermark(stack.database.sql))!.checkpointHiInclusive;
     await sleep(600);
     await stack.startIndexer();
+    const atRestart = await stack.call('GET', `/v1/backfills/${posted.body.id}`);
+    expect(atRestart.body.status).toBe('running');
+    expect(BigInt(atRestart.body.watermark.checkpointHiInclusive)).toBeLessThan(start - 100n);
+    stack.simnet.setKnobs({ latencyMs: 0 });
     await stack.waitForStatus(posted.body.id, ['completed']);
     const later = stoppedAt + 60n;
     await indexerPast(stack, later);
@@ -88,20 +68,14 @@ describe('live indexer and backfill handoff', () => {
     await stack.waitForStatus(posted.body.id, ['completed']);
     await sleep(1_000);
     await stack.startIndexer();
-    const tracking = await waitFor('the indexer to start tracking', async () => {
-      const found = await getTracking(stack!.database.db, nft.originalId, 'anywhere');
-      return found?.firstCheckpoint != null ? found : undefined;
-    });
-    expect(tracking.firstCheckpoint! - 1n).toBeGreaterThan(endedAt);
-    const continuation = await waitFor('the continuation request', async () => {
-      const { body } = await stack!.call('GET', `/v1/backfills?packageId=${nft.originalId}`);
-      return body.items.find((item: { fromCheckpoint: string }) => item.fromCheckpoint === String(endedAt + 1n));
-    });
-    expect(continuation.toCheckpoint).toBe(String(tracking.firstCheckpoint! - 1n));
+    const tracking = await startedTracking(stack, nft.originalId);
+    expect(tracking.firstCheckpoint - 1n).toBeGreaterThan(endedAt);
+    const continuation = await requestFrom(stack, nft.originalId, endedAt + 1n);
+    expect(continuation.toCheckpoint).toBe(String(tracking.firstCheckpoint - 1n));
     const detail = await stack.call('GET', `/v1/backfills/${continuation.id}`);
     expect(detail.body.transitions[0]).toMatchObject({ to: 'queued', actor: 'handoff' });
     await stack.waitForStatus(continuation.id, ['completed']);
-    const later = tracking.firstCheckpoint! + 40n;
+    const later = tracking.firstCheckpoint + 40n;
     await indexerPast(stack, later);
     await expectExactCoverage(stack, nft.originalId, later);
   });
@@ -131,9 +105,117 @@ describe('live indexer and backfill handoff', () => {
     }
     // The registry answers intake for this family without the RPC: posted by its newest ID.
     await stack.startWorker();
+    const before = stack.simnet.stats().requests;
     const posted = await stack.call('POST', '/v1/backfills', { packageId: late.versions[late.versions.length - 1].id, match: 'anywhere' });
     expect(posted.status).toBe(202);
+    const after = stack.simnet.stats().requests;
+    const resolutionCalls = ['GetPackage', 'ListPackageVersions', 'GetObject', 'BatchGetObjects', 'GetTransaction', 'BatchGetTransactions'];
+    expect(resolutionCalls.map((method) => (after[method] ?? 0) - (before[method] ?? 0))).toEqual(resolutionCalls.map(() => 0));
+    expect((after.GetServiceInfo ?? 0) - (before.GetServiceInfo ?? 0)).toBeGreaterThan(0);
     expect(posted.body.originalPackageId).toBe(late.originalId);
     expect(posted.body.fromCheckpoint).toBe(String(late.versions[0].publishCheckpoint));
+  });
+
+  it('ends the backfill where a far-behind indexer starts, however far back; the indexer covers the rest as it catches up', async () => {
+    stack = await startStack(liveChain);
+    await stack.startWorker();
+    await stack.startIndexer({ firstCheckpoint: 200n });
+    const dex = stack.chain.package('dex');
+    expect(dex.versions[0].publishCheckpoint).toBeLessThan(200n);
+    const posted = await stack.call('POST', '/v1/backfills', { packageId: dex.originalId, match: 'anywhere' });
+    expect(posted.status).toBe(202);
+    const tracking = await getTracking(stack.database.db, dex.originalId, 'anywhere');
+    expect(BigInt(posted.body.toCheckpoint)).toBe(tracking!.firstCheckpoint! - 1n);
+    // Far behind: the indexer covers the package from well before the tip.
+    expect(tracking!.firstCheckpoint!).toBeLessThan(1_000n);
+    await stack.waitForStatus(posted.body.id, ['completed']);
+    // Past the initial tip: the upgrades at the chain's 6% and 12% were processed live on the way.
+    const later = 1_600n;
+    await indexerPast(stack, later);
+    await expectExactCoverage(stack, dex.originalId, later);
+    const { body } = await stack.call('GET', `/v1/backfills?packageId=${dex.originalId}`);
+    expect(body.items.map((item: { id: string }) => item.id)).toEqual([posted.body.id]);
+  });
+
+  it('a POST the indexer does not answer within INDEXER_HANDOFF_TIMEOUT_MS ends at the tip; a continuation closes the gap', async () => {
+    stack = await startStack({ ...liveChain, env: { INDEXER_HANDOFF_TIMEOUT_MS: '300' } });
+    await stack.startWorker();
+    await stack.startIndexer();
+    await indexerPast(stack, 1_500n);
+    // 400 ms per RPC: the indexer's next start of a tracking (tip, family) is seconds away.
+    stack.simnet.setKnobs({ latencyMs: 400 });
+    const token = stack.chain.package('token');
+    const began = performance.now();
+    const posted = await stack.call('POST', '/v1/backfills', { packageId: token.originalId, match: 'anywhere' });
+    expect(posted.status).toBe(202);
+    expect(performance.now() - began).toBeGreaterThanOrEqual(300);
+    const endedAt = BigInt(posted.body.toCheckpoint);
+    stack.simnet.setKnobs({ latencyMs: 0 });
+    const tracking = await startedTracking(stack, token.originalId);
+    expect(tracking.firstCheckpoint - 1n).toBeGreaterThan(endedAt);
+    const continuation = await requestFrom(stack, token.originalId, endedAt + 1n);
+    expect(continuation.toCheckpoint).toBe(String(tracking.firstCheckpoint - 1n));
+    await stack.waitForStatus(posted.body.id, ['completed']);
+    await stack.waitForStatus(continuation.id, ['completed']);
+    const later = tracking.firstCheckpoint + 30n;
+    await indexerPast(stack, later);
+    await expectExactCoverage(stack, token.originalId, later);
+  });
+
+  it('continues only default-range backfills, and never recreates a continuation the operator cancelled', async () => {
+    stack = await startStack(liveChain);
+    await stack.startWorker();
+    const token = stack.chain.package('token');
+    const book = stack.chain.package('book');
+    const tokenPublish = stack.chain.publishCheckpoint(token.originalId);
+    const explicitTo = 1_000n;
+    const explicit = await stack.call('POST', '/v1/backfills', {
+      packageId: token.originalId,
+      match: 'anywhere',
+      fromCheckpoint: Number(tokenPublish),
+      toCheckpoint: Number(explicitTo),
+    });
+    expect(explicit.status).toBe(202);
+    const defaulted = await stack.call('POST', '/v1/backfills', { packageId: book.originalId, match: 'anywhere' });
+    expect(defaulted.status).toBe(202);
+    const endedAt = BigInt(defaulted.body.toCheckpoint);
+    await stack.waitForStatus(explicit.body.id, ['completed']);
+    await stack.waitForStatus(defaulted.body.id, ['completed']);
+
+    // Slow RPCs: the continuation is still walking when it is cancelled.
+    stack.simnet.setKnobs({ latencyMs: 300 });
+    await stack.startIndexer();
+    const continuation = await requestFrom(stack, book.originalId, endedAt + 1n);
+    const cancelled = await stack.call('POST', `/v1/backfills/${continuation.id}/cancel`, {});
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body.status).toBe('cancelled');
+    stack.simnet.setKnobs({ latencyMs: 0 });
+
+    // Several handoff checks later (RECONCILE_INTERVAL_MS is 500 ms): nothing new for either package.
+    await sleep(2_500);
+    const ids = async (packageId: string) =>
+      ((await stack!.call('GET', `/v1/backfills?packageId=${packageId}`)).body.items as { id: string }[]).map((item) => item.id).sort();
+    expect(await ids(book.originalId)).toEqual([defaulted.body.id, continuation.id].sort());
+    expect(await ids(token.originalId)).toEqual([explicit.body.id]);
+
+    // The operator resumes the cancelled continuation: it goes on from its watermark and closes the gap.
+    const resumed = await stack.call('POST', `/v1/backfills/${continuation.id}/resume`, {});
+    expect(resumed.status).toBe(202);
+    expect(resumed.body.toCheckpoint).toBe(continuation.toCheckpoint);
+    await stack.waitForStatus(resumed.body.id, ['completed']);
+    const bookTracking = await getTracking(stack.database.db, book.originalId, 'anywhere');
+    const tokenTracking = await getTracking(stack.database.db, token.originalId, 'anywhere');
+    expect(BigInt(continuation.toCheckpoint)).toBe(bookTracking!.firstCheckpoint! - 1n);
+    const later = bookTracking!.firstCheckpoint! + 30n;
+    await indexerPast(stack, later);
+    const rows = (await stack.objects()).filter((row) => row.checkpoint <= later);
+    const bookTruth = stack.truth(book.originalId, 'anywhere', stack.chain.publishCheckpoint(book.originalId), later);
+    // The token's explicit range and the indexer's coverage, nothing between.
+    const tokenTruth = [
+      ...stack.truth(token.originalId, 'anywhere', tokenPublish, explicitTo),
+      ...stack.truth(token.originalId, 'anywhere', tokenTracking!.firstCheckpoint!, later),
+    ];
+    expect(tokenTracking!.firstCheckpoint!).toBeGreaterThan(explicitTo + 1n);
+    expect(rows).toEqual(sortRows([...new Map([...bookTruth, ...tokenTruth].map((row) => [`${row.objectId}:${row.version}`, row])).values()]));
   });
 });

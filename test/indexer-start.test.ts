@@ -1,0 +1,138 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { getTracking } from '../src/indexer/registry.ts';
+import { readWatermark } from '../src/indexer/watermark.ts';
+import { createIndexerLock, IndexerAlreadyRunningError } from '../src/indexer/lock.ts';
+import { waitFor } from './helpers/backfill-checks.ts';
+import { expectExactCoverage, indexerPast, requestFrom, startedTracking } from './helpers/indexer.ts';
+import { spawnCli, waitForOutput, type Spawned } from './helpers/processes.ts';
+import { startStack, type Stack } from './helpers/stack.ts';
+
+/** Where the indexer starts: its first start, a restart, a crash before its first commit, a start it cannot get past. */
+
+let stack: Stack;
+const processes: Spawned[] = [];
+beforeAll(async () => {
+  stack = await startStack({ chain: { checkpoints: 6_000, initialTip: 1_500 }, knobs: { tipAdvanceMs: 50 } });
+  await stack.startWorker();
+});
+afterAll(async () => {
+  for (const spawned of processes) spawned.kill('SIGKILL');
+  await stack?.close();
+});
+beforeEach(async () => {
+  // Each case starts as a fresh deployment would: no watermark, nothing tracked, nothing indexed.
+  await stack.database.sql`truncate watermarks, indexer_tracked_packages`;
+  await stack.clearBackfills();
+  stack.simnet.setKnobs({ latencyMs: 0, lowestAvailableCheckpoint: 0 });
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function indexer(args: string[] = [], env: Record<string, string> = {}): Spawned {
+  const spawned = spawnCli(['indexer', '--no-migrate', ...args], { ...stack.env, LOG_LEVEL: 'info', INDEXER_POLL_INTERVAL_MS: '50', ...env });
+  processes.push(spawned);
+  return spawned;
+}
+
+async function readerLo(): Promise<bigint> {
+  const [row] = await stack.database.sql`select reader_lo from watermarks where pipeline = 'sui_objects'`;
+  return BigInt(row.reader_lo);
+}
+
+describe('live indexer start', () => {
+  it('a kill -9 before its first commit leaves the tracking pending; the restart covers the package exactly from where it really starts', async () => {
+    const nft = stack.chain.package('nft');
+    const posted = await stack.call('POST', '/v1/backfills', { packageId: nft.originalId, match: 'anywhere' });
+    expect(posted.status).toBe(202);
+    const endedAt = BigInt(posted.body.toCheckpoint);
+    await stack.waitForStatus(posted.body.id, ['completed']);
+
+    // Every RPC takes 1.5 s: the first batch cannot commit for several seconds after the start.
+    stack.simnet.setKnobs({ latencyMs: 1_500 });
+    const first = indexer();
+    await waitForOutput(first, 'indexer starting');
+    await sleep(500);
+    first.kill('SIGKILL');
+    expect((await first.exited).signal).toBe('SIGKILL');
+    expect(await readWatermark(stack.database.sql)).toBeUndefined();
+    expect((await getTracking(stack.database.db, nft.originalId, 'anywhere'))?.firstCheckpoint).toBeNull();
+    const firstNext = BigInt(/"next":(\d+)/.exec(first.output())![1]);
+
+    // The tip moves on: the restart begins at a newer one than the killed process did.
+    stack.simnet.setKnobs({ latencyMs: 0 });
+    await sleep(1_000);
+    const second = indexer();
+    const tracking = await startedTracking(stack, nft.originalId);
+    expect(tracking.firstCheckpoint).toBeGreaterThan(firstNext);
+    expect(await readerLo()).toBe(tracking.firstCheckpoint);
+    const continuation = await requestFrom(stack, nft.originalId, endedAt + 1n);
+    expect(continuation.toCheckpoint).toBe(String(tracking.firstCheckpoint - 1n));
+    await stack.waitForStatus(continuation.id, ['completed']);
+    await expectExactCoverage(stack, nft.originalId, await indexerPast(stack, tracking.firstCheckpoint + 30n));
+    second.kill('SIGTERM');
+    expect((await second.exited).code).toBe(0);
+  });
+
+  it('starts at INDEXER_FIRST_CHECKPOINT; a restart with a lower --first-checkpoint resumes from the watermark', async () => {
+    const first = indexer([], { INDEXER_FIRST_CHECKPOINT: '1200' });
+    await waitForOutput(first, '"next":1200,"resumed":false');
+    await indexerPast(stack, 1_230n);
+    expect(await readerLo()).toBe(1_200n);
+    first.kill('SIGTERM');
+    expect((await first.exited).code).toBe(0);
+    const stoppedAt = (await readWatermark(stack.database.sql))!.checkpointHiInclusive;
+
+    const second = indexer(['--first-checkpoint', '600']);
+    await waitForOutput(second, `"next":${stoppedAt + 1n},"resumed":true`);
+    const seen: bigint[] = [];
+    const target = stoppedAt + 30n;
+    await waitFor('the restarted indexer to move on', async () => {
+      const hi = (await readWatermark(stack.database.sql))!.checkpointHiInclusive;
+      seen.push(hi);
+      return hi >= target;
+    });
+    expect(Math.min(...seen.map(Number))).toBeGreaterThanOrEqual(Number(stoppedAt));
+    expect(await readerLo()).toBe(1_200n);
+    second.kill('SIGTERM');
+    expect((await second.exited).code).toBe(0);
+  });
+
+  it('stops with one line and exit code 1 when its first checkpoint is below what the node serves', async () => {
+    stack.simnet.setKnobs({ lowestAvailableCheckpoint: 500 });
+    const spawned = indexer(['--first-checkpoint', '100'], { LOG_LEVEL: 'silent', INDEXER_BATCH_SIZE: '1' });
+    expect((await spawned.exited).code).toBe(1);
+    expect(spawned.output().trim()).toBe(
+      `indexer stopped: range_not_served: checkpoint 100 is below the lowest available checkpoint 500 of ${stack.simnet.url}; ` +
+        'configure an archival endpoint (SUI_ARCHIVE_GRPC_URL) that serves this history',
+    );
+    expect(await readWatermark(stack.database.sql)).toBeUndefined();
+  });
+
+  it('stops rather than run beside another indexer when its lock session was lost and another took the lock', async () => {
+    const running = await stack.startIndexer({ firstCheckpoint: 1_400n });
+    await indexerPast(stack, 1_410n);
+    // Slow RPCs keep the indexer away from its lock check while the test takes the lock.
+    stack.simnet.setKnobs({ latencyMs: 1_000 });
+    await sleep(200);
+    const [holder] = await stack.database.sql<{ pid: number }[]>`
+      select pid from pg_stat_activity where datname = current_database() and application_name = 'sui-backfill indexer lock'`;
+    await stack.database.sql`select pg_terminate_backend(${holder.pid})`;
+    const other = createIndexerLock(stack.database.url, stack.common.logger);
+    try {
+      await waitFor('the lock to be free', async () => {
+        try {
+          await other.hold();
+          return true;
+        } catch {
+          return false;
+        }
+      });
+      await expect(running.done).rejects.toBeInstanceOf(IndexerAlreadyRunningError);
+      const stoppedAt = (await readWatermark(stack.database.sql))!.checkpointHiInclusive;
+      await sleep(500);
+      expect((await readWatermark(stack.database.sql))!.checkpointHiInclusive).toBe(stoppedAt);
+    } finally {
+      await other.release();
+    }
+  });
+});
