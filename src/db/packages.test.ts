@@ -1,0 +1,74 @@
+import { normalizeSuiAddress } from '@mysten/sui/utils';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../../test/helpers/db.ts';
+import { findRegistryFamily, indexerSawPublish, recordPackageFamily, recordPublishedPackages, registryFamilyIds, type PublishedPackage } from './packages.ts';
+
+let database: TestDatabase;
+beforeAll(async () => {
+  database = await createTestDatabase();
+});
+afterAll(async () => {
+  await database?.drop();
+});
+
+const id = (n: number) => normalizeSuiAddress(`0x${n.toString(16)}`);
+const ORIGINAL = id(0xa1);
+const UPGRADE = id(0xa2);
+const origins = (packageId: string, datatypes: string[]) => datatypes.map((datatype) => ({ module: 'm', datatype, packageId }));
+
+const published = (packageId: string, version: bigint, checkpoint: bigint, typeOrigins = origins(ORIGINAL, ['A'])): PublishedPackage => ({
+  packageId,
+  originalId: packageId === UPGRADE ? ORIGINAL : packageId,
+  version,
+  publishCheckpoint: checkpoint,
+  publishTxDigest: `tx-${packageId.slice(-2)}-${version}`,
+  publishedAtMs: 1_700_000_000_000n + checkpoint,
+  typeOrigins,
+});
+
+async function rows() {
+  return database.sql<{ package_id: string; version: string; publish_checkpoint: string; recorded_by: string; type_origins: unknown }[]>`
+    select package_id, version, publish_checkpoint, recorded_by, type_origins from sui_packages order by package_id`;
+}
+
+describe('package registry', () => {
+  it('what the indexer saw replaces a row first learnt from the RPC', async () => {
+    await recordPackageFamily(
+      database.db,
+      {
+        requestedId: UPGRADE,
+        originalId: ORIGINAL,
+        versions: [
+          { packageId: ORIGINAL, version: 1n, publishCheckpoint: 10n, publishTxDigest: 'tx-a1-1', publishedAtMs: null },
+          { packageId: UPGRADE, version: 2n, publishCheckpoint: 20n, publishTxDigest: 'tx-a2-2', publishedAtMs: null },
+        ],
+        typeOrigins: [...origins(ORIGINAL, ['A']), ...origins(UPGRADE, ['B'])],
+        familyIds: [ORIGINAL, UPGRADE],
+        publishCheckpoint: 10n,
+      },
+      'rpc',
+    );
+    const before = (await findRegistryFamily(database.db, UPGRADE))!;
+    expect(indexerSawPublish(before)).toBe(false);
+    // The older row came without type origins: only the newest version's are known from a resolution.
+    expect(before.versions.map((version) => version.typeOrigins.length)).toEqual([0, 2]);
+
+    await database.sql.begin((tx) => recordPublishedPackages(tx, [published(ORIGINAL, 1n, 10n)]));
+    const after = (await findRegistryFamily(database.db, ORIGINAL))!;
+    expect(indexerSawPublish(after)).toBe(true);
+    expect(after.versions.map((version) => [version.packageId, version.recordedBy, version.typeOrigins])).toEqual([
+      [ORIGINAL, 'indexer', origins(ORIGINAL, ['A'])],
+      [UPGRADE, 'rpc', [...origins(ORIGINAL, ['A']), ...origins(UPGRADE, ['B'])]],
+    ]);
+    expect(registryFamilyIds(after)).toEqual([ORIGINAL, UPGRADE].sort());
+  });
+
+  it('a package upgraded in place under the same ID keeps its newest version; an older one arriving late changes nothing', async () => {
+    const framework = id(2);
+    await database.sql.begin((tx) => recordPublishedPackages(tx, [published(framework, 1n, 0n, origins(framework, ['Coin']))]));
+    await database.sql.begin((tx) => recordPublishedPackages(tx, [published(framework, 2n, 500n, origins(framework, ['Coin', 'Token']))]));
+    await database.sql.begin((tx) => recordPublishedPackages(tx, [published(framework, 1n, 0n, origins(framework, ['Coin']))]));
+    const [row] = (await rows()).filter((found) => found.package_id === framework);
+    expect(row).toEqual({ package_id: framework, version: '2', publish_checkpoint: '500', recorded_by: 'indexer', type_origins: origins(framework, ['Coin', 'Token']) });
+  });
+});
