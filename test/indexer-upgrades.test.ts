@@ -1,0 +1,107 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { readWatermark } from '../src/indexer/watermark.ts';
+import { waitFor } from './helpers/backfill-checks.ts';
+import { expectExactCoverage, indexerPast, requestFrom, startedTracking } from './helpers/indexer.ts';
+import { startStack, type Stack, type StackOptions } from './helpers/stack.ts';
+
+/**
+ * A tracked package's family grows while the tip advances: `late` v3 adds `late::Extra` after the
+ * stack's initial tip. Whoever resolved the family before that upgrade must still match its objects.
+ */
+
+let stack: Stack | undefined;
+afterEach(async () => {
+  await stack?.close();
+  stack = undefined;
+});
+
+const LATE_AT = [1_000, 1_200, 1_600];
+const upgrading = (overrides: Partial<StackOptions> = {}): StackOptions => ({
+  chain: { checkpoints: 6_000, initialTip: 1_500, publishAt: { late: LATE_AT } },
+  knobs: { tipAdvanceMs: 20 },
+  ...overrides,
+});
+
+/** The `late::Extra` object versions the chain holds over [from, to]: what only the upgraded family matches. */
+function extras(s: Stack, from: bigint, to: bigint) {
+  return s.truth(s.chain.package('late').originalId, 'anywhere', from, to).filter((row) => row.typeName === 'Extra');
+}
+
+describe('upgrades of a tracked package', () => {
+  it('an upgrade adding a struct while the indexer runs: the new objects are indexed, coverage exact', async () => {
+    stack = await startStack(upgrading());
+    await stack.startIndexer();
+    await stack.startWorker();
+    const late = stack.chain.package('late');
+    expect(late.versions[2].publishCheckpoint).toBeGreaterThan(1_500n);
+    const posted = await stack.call('POST', '/v1/backfills', { packageId: late.originalId, match: 'anywhere' });
+    expect(posted.status).toBe(202);
+    const tracking = await startedTracking(stack, late.originalId);
+    expect(tracking.firstCheckpoint).toBeLessThan(late.versions[2].publishCheckpoint);
+    // Resolved before the upgrade: the request knows two versions.
+    expect(tracking.familyIds).not.toContain(late.versions[2].id);
+    await stack.waitForStatus(posted.body.id, ['completed']);
+
+    const later = await indexerPast(stack, late.versions[2].publishCheckpoint + 60n);
+    expect(extras(stack, late.versions[2].publishCheckpoint, later).length).toBeGreaterThan(0);
+    await expectExactCoverage(stack, late.originalId, later);
+    expect((await startedTracking(stack, late.originalId)).familyIds).toContain(late.versions[2].id);
+  });
+
+  it('an upgrade while no indexer ran: the indexer starting later tracks the whole family, coverage exact', async () => {
+    stack = await startStack(upgrading());
+    await stack.startWorker();
+    const late = stack.chain.package('late');
+    const posted = await stack.call('POST', '/v1/backfills', { packageId: late.originalId, match: 'anywhere' });
+    expect(posted.status).toBe(202);
+    const endedAt = BigInt(posted.body.toCheckpoint);
+    expect(endedAt).toBeLessThan(late.versions[2].publishCheckpoint);
+    await stack.waitForStatus(posted.body.id, ['completed']);
+
+    // The upgrade happens with no indexer to see it; the indexer starts after it.
+    await waitFor('the upgrade to be published', async () => stack!.chain.tip() >= late.versions[2].publishCheckpoint + 20n);
+    await stack.startIndexer();
+    const tracking = await startedTracking(stack, late.originalId);
+    expect(tracking.firstCheckpoint).toBeGreaterThan(late.versions[2].publishCheckpoint);
+    expect(tracking.familyIds).toContain(late.versions[2].id);
+    const continuation = await requestFrom(stack, late.originalId, endedAt + 1n);
+    await stack.waitForStatus(continuation.id, ['completed']);
+
+    const later = await indexerPast(stack, tracking.firstCheckpoint + 60n);
+    expect(extras(stack, tracking.firstCheckpoint, later).length).toBeGreaterThan(0);
+    await expectExactCoverage(stack, late.originalId, later);
+  });
+
+  it('an upgrade the indexer commits while intake waits is part of the request', async () => {
+    // The indexer saw late's first versions, so intake resolves the family from the registry, then
+    // waits while the indexer's slow batch in flight commits the upgrade; the tracking starts after it.
+    // 100 ms per RPC: a batch of 400 checkpoints takes seconds.
+    stack = await startStack(
+      upgrading({
+        chain: { checkpoints: 6_000, initialTip: 1_750, publishAt: { late: LATE_AT } },
+        knobs: { tipAdvanceMs: 0, latencyMs: 100 },
+        env: { INDEXER_BATCH_SIZE: '400' },
+      }),
+    );
+    await stack.startWorker();
+    await stack.startIndexer({ firstCheckpoint: 900n });
+    await indexerPast(stack, 1_299n);
+    const late = stack.chain.package('late');
+    expect((await readWatermark(stack.database.sql))!.checkpointHiInclusive).toBeLessThan(late.versions[2].publishCheckpoint);
+    const before = stack.simnet.stats().requests;
+    const posted = await stack.call('POST', '/v1/backfills', { packageId: late.originalId, match: 'anywhere' });
+    stack.simnet.setKnobs({ latencyMs: 0 });
+    expect(posted.status).toBe(202);
+    // Resolved from the registry: no package lookups at the RPC.
+    expect((stack.simnet.stats().requests.ListPackageVersions ?? 0) - (before.ListPackageVersions ?? 0)).toBe(0);
+    const tracking = await startedTracking(stack, late.originalId);
+    expect(tracking.firstCheckpoint).toBeGreaterThan(late.versions[2].publishCheckpoint);
+    expect(BigInt(posted.body.toCheckpoint)).toBe(tracking.firstCheckpoint - 1n);
+    const [request] = await stack.database.sql<{ family_ids: string[] }[]>`select family_ids from package_backfill_requests where id = ${posted.body.id}`;
+    expect(request.family_ids).toContain(late.versions[2].id);
+    await stack.waitForStatus(posted.body.id, ['completed']);
+
+    expect(extras(stack, late.versions[2].publishCheckpoint, tracking.firstCheckpoint - 1n).length).toBeGreaterThan(0);
+    await expectExactCoverage(stack, late.originalId, await indexerPast(stack, 1_750n));
+  });
+});
