@@ -233,7 +233,8 @@ export async function createIndexer(common: Common, deps: { db: Db; source: Inde
     },
     stop: async () => {
       stopping.abort(new Error('indexer stopping'));
-      await running?.catch(() => {});
+      if (running) await running.catch(() => {});
+      else await lock.release();
     },
   };
 }
