@@ -167,7 +167,7 @@ ${COMMON_OPTIONS}`,
       if (json) print(body);
       else {
         print(`${status === 202 ? 'started' : 'already active'}: ${body.id}  ${body.status}  ${body.originalPackageId}  match ${body.match}  checkpoints ${body.fromCheckpoint}..${body.toCheckpoint}`);
-        if (!body.enqueued && status === 202) print('note: Redis was unavailable; the backfill is saved and will be queued when Redis is back');
+        if (!body.enqueued && status === 202 && body.status === 'queued') print('note: Redis was unavailable; the backfill is saved and will be queued when Redis is back');
       }
       if (!flags.watch) return BACKFILL_EXIT.ok;
       return exitFor((await watch(client, body.id, json, watchFlags)).status);
