@@ -3,9 +3,10 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 /**
- * DESIGN: `src/backfill` never reads or writes the framework `watermarks` table; `src/indexer`
- * never touches the backfill tables. Checked on the code itself, following imports: a module
- * either folder reaches (outside the schema definitions) is held to the folder's rule.
+ * Invariant 2 (README "Data and invariants"): `src/backfill` never reads or writes the framework
+ * `watermarks` table; `src/indexer` never touches the backfill tables. Checked on the code itself,
+ * following imports: a module either folder reaches (outside the schema definitions) is held to
+ * the folder's rule.
  */
 
 type Tree = Map<string, string>;

@@ -129,7 +129,7 @@ export function createIntake(common: Pick<Common, 'logger' | 'config'>, db: Db, 
       if (!coveredAlready) await checkServed(fromCheckpoint, info, endpoint);
 
       // Posting a backfill tracks the package: the live indexer covers it from some checkpoint on
-      // and the backfill ends just before (DESIGN invariant 3); with no indexer, at the tip.
+      // and the backfill ends just before (invariant 3, README "Data and invariants"); with no indexer, at the tip.
       let tracking = await trackPackage(db.db, { originalId: resolved.originalId, match: submission.match, familyIds: resolved.familyIds });
       if (tracking.firstCheckpoint === null && indexerRunning && defaultEnd) {
         tracking = await waitForCoverage(tracking);

@@ -42,7 +42,7 @@ export function optionsKey(request: Pick<NewBackfillRequest, 'match' | 'explicit
 
 /**
  * Inserts a queued request unless an active one exists for the same package and options, in which
- * case that one is returned (DESIGN invariant 4; the partial unique index settles races).
+ * case that one is returned (invariant 4, README "Data and invariants"; the partial unique index settles races).
  */
 export async function createOrFindActiveRequest(
   db: Database,

@@ -73,7 +73,7 @@ function toWatermarkState(row: { hi: string; ranges: string; rows: string; match
 }
 
 /**
- * Commits one chunk in one transaction (DESIGN invariant 1): the request is checked to still be
+ * Commits one chunk in one transaction (invariant 1, README "Data and invariants"): the request is checked to still be
  * held by this worker (and locked, so a takeover waits), the rows are inserted, the done ranges and
  * contiguous watermark advance, and the chunk is logged. A crash before COMMIT leaves no trace.
  */

@@ -38,7 +38,7 @@ export const packageBackfillRequests = pgTable(
     /** Canonical form of the options that make two requests "the same" (match and explicit range). */
     optionsKey: text('options_key').notNull(),
     fromCheckpoint: bigint('from_checkpoint', { mode: 'bigint' }).notNull(),
-    /** Where this backfill ends; fixed at intake, never recomputed (DESIGN invariant 3). */
+    /** Where this backfill ends; fixed at intake, never recomputed (invariant 3, README "Data and invariants"). */
     toCheckpoint: bigint('to_checkpoint', { mode: 'bigint' }).notNull(),
     status: text('status', { enum: BACKFILL_STATUSES }).notNull().default('queued'),
     workerId: text('worker_id'),
@@ -56,7 +56,7 @@ export const packageBackfillRequests = pgTable(
     resumedFromId: uuid('resumed_from_id'),
   },
   (table) => [
-    // At most one active request per (package, options): DESIGN invariant 4.
+    // At most one active request per (package, options): invariant 4 (README "Data and invariants").
     uniqueIndex('package_backfill_requests_active_idx')
       .on(table.packageId, table.optionsKey)
       .where(sql`${table.status} in ('queued', 'running', 'paused')`),

@@ -71,7 +71,7 @@ export const suiObjects = pgTable(
 /**
  * The live indexer's registry of tracked packages: which families it indexes into `sui_objects`,
  * and from which checkpoint on. A backfill of a tracked package ends just before
- * `first_checkpoint` (DESIGN invariant 3).
+ * `first_checkpoint` (invariant 3, README "Data and invariants").
  */
 export const indexerTrackedPackages = pgTable(
   'indexer_tracked_packages',
