@@ -65,6 +65,7 @@ describe('simnet chain', () => {
     const lastWrite = new Map<string, bigint>();
     const deleted = new Set<string>();
     const problems: string[] = [];
+    const upgradedInPlace: string[] = [];
     let checked = 0;
     for (const checkpoint of checkpoints) {
       const s = checkpoint.sequenceNumber!;
@@ -86,9 +87,11 @@ describe('simnet chain', () => {
             if (previous !== undefined && change.outputVersion! <= previous) problems.push(`${where}: ${id} version did not increase`);
             lastWrite.set(id, change.outputVersion!);
           } else if (change.outputState === OutputState.PACKAGE_WRITE) {
-            if (change.objectType !== 'package' || change.inputState !== InputState.DOES_NOT_EXIST || change.idOperation !== IdOperation.CREATED || change.outputOwner) {
-              problems.push(`${where}: ${id} package write`);
-            }
+            // A publish creates the package; a system package's upgrade in place writes its next version.
+            const publish = change.inputState === InputState.DOES_NOT_EXIST && change.idOperation === IdOperation.CREATED;
+            const inPlace = change.inputState === InputState.EXISTS && change.idOperation === IdOperation.NONE && change.outputVersion === change.inputVersion! + 1n;
+            if (change.objectType !== 'package' || !(publish || inPlace) || change.outputOwner) problems.push(`${where}: ${id} package write`);
+            if (inPlace) upgradedInPlace.push(id);
             lastWrite.set(id, change.outputVersion!);
           } else if (change.outputVersion !== undefined || change.outputDigest !== undefined || change.outputOwner !== undefined) {
             problems.push(`${where}: ${id} output fields set without an object write`);
@@ -100,6 +103,7 @@ describe('simnet chain', () => {
     }
     expect(problems).toEqual([]);
     expect(checked).toBeGreaterThan(20_000);
+    expect(upgradedInPlace).toEqual([chain.package('sui').originalId]);
   });
 
   it('holds exactly the input and output versions in each checkpoint object set, sorted', () => {
@@ -376,6 +380,31 @@ describe('simnet chain', () => {
     }
     expect(unrelated).toBeGreaterThan(packageRows.size * 3);
     expect(accumulatorWrites).toBeGreaterThan(0);
+  });
+
+  it('upgrades 0x2 in place: one ID, two versions, each served with the transaction that wrote it', () => {
+    const sui = chain.package('sui');
+    expect(sui.versions.map((v) => [v.id, v.version])).toEqual([
+      [sui.originalId, 1n],
+      [sui.originalId, 2n],
+    ]);
+    const [v1, v2] = sui.versions;
+    expect(v1.publishCheckpoint).toBe(0n);
+    expect(v2.publishCheckpoint).toBeGreaterThanOrEqual(BigInt(CHECKPOINTS / 2));
+    expect(chain.family(sui.originalId)).toEqual([sui.originalId]);
+    expect(chain.publishCheckpoint(sui.originalId)).toBe(0n);
+    expect(chain.getObject(sui.originalId)).toMatchObject({ version: 2n, previousTransaction: v2.publishTxDigest, package: { version: 2n } });
+    expect(chain.getObject(sui.originalId, 1n)).toMatchObject({ version: 1n, previousTransaction: v1.publishTxDigest, package: { version: 1n } });
+    expect(chain.listPackageVersions(sui.originalId)).toEqual([
+      { packageId: sui.originalId, version: 1n },
+      { packageId: sui.originalId, version: 2n },
+    ]);
+    expect(chain.getPackage(sui.originalId)!.version).toBe(2n);
+
+    const before = createSimChain({ seed: 7, checkpoints: CHECKPOINTS, initialTip: Number(v2.publishCheckpoint) - 1 });
+    expect(before.getPackage(sui.originalId)!.version).toBe(1n);
+    expect(before.getObject(sui.originalId)!.version).toBe(1n);
+    expect(before.listPackageVersions(sui.originalId)).toEqual([{ packageId: sui.originalId, version: 1n }]);
   });
 
   it('hides what lies above the tip and below the lowest available checkpoint', () => {

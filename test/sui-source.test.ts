@@ -73,6 +73,19 @@ describe('resolvePackage', () => {
     for (const origin of addedByUpgrade) expect(byNewest.familyIds).toContain(origin.packageId);
   });
 
+  it('resolves 0x2, upgraded in place, to its newest version published at genesis, not at the upgrade', async () => {
+    const sui = chain.package('sui');
+    const [first, upgrade] = sui.versions;
+    expect(upgrade.id).toBe(first.id);
+    expect(upgrade.publishCheckpoint).toBeGreaterThan(0n);
+    const resolved = await source.resolvePackage('0x2');
+    expect(resolved.versions).toEqual([
+      { packageId: sui.originalId, version: 2n, publishCheckpoint: 0n, publishTxDigest: first.publishTxDigest, publishedAtMs: chain.timestampMs(0) },
+    ]);
+    expect(resolved.publishCheckpoint).toBe(0n);
+    expect(resolved.familyIds).toEqual([sui.originalId]);
+  });
+
   it('says NotFound for an ID nothing has', async () => {
     await expect(source.resolvePackage(`0x${'ab'.repeat(32)}`)).rejects.toThrow(NotFoundError);
   });

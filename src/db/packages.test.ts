@@ -63,12 +63,31 @@ describe('package registry', () => {
     expect(registryFamilyIds(after)).toEqual([ORIGINAL, UPGRADE].sort());
   });
 
-  it('a package upgraded in place under the same ID keeps its newest version; an older one arriving late changes nothing', async () => {
+  it('a package upgraded in place keeps its publish and takes its newest version; an older one arriving late changes nothing', async () => {
     const framework = id(2);
     await database.sql.begin((tx) => recordPublishedPackages(tx, [published(framework, 1n, 0n, origins(framework, ['Coin']))]));
     await database.sql.begin((tx) => recordPublishedPackages(tx, [published(framework, 2n, 500n, origins(framework, ['Coin', 'Token']))]));
     await database.sql.begin((tx) => recordPublishedPackages(tx, [published(framework, 1n, 0n, origins(framework, ['Coin']))]));
     const [row] = (await rows()).filter((found) => found.package_id === framework);
-    expect(row).toEqual({ package_id: framework, version: '2', publish_checkpoint: '500', recorded_by: 'indexer', type_origins: origins(framework, ['Coin', 'Token']) });
+    expect(row).toEqual({ package_id: framework, version: '2', publish_checkpoint: '0', recorded_by: 'indexer', type_origins: origins(framework, ['Coin', 'Token']) });
+    const [{ publish_tx_digest }] = await database.sql`select publish_tx_digest from sui_packages where package_id = ${framework}`;
+    expect(publish_tx_digest).toBe(`tx-02-1`);
+  });
+
+  it('an RPC resolution of a package upgraded in place updates its version, never its publish or who recorded it', async () => {
+    const system = id(3);
+    const resolved = (version: bigint, typeOrigins: ReturnType<typeof origins>) => ({
+      requestedId: system,
+      originalId: system,
+      versions: [{ packageId: system, version, publishCheckpoint: 0n, publishTxDigest: 'tx-genesis', publishedAtMs: null }],
+      typeOrigins,
+      familyIds: [system],
+      publishCheckpoint: 0n,
+    });
+    await database.sql.begin((tx) => recordPublishedPackages(tx, [published(system, 1n, 0n, origins(system, ['Staked']))]));
+    await recordPackageFamily(database.db, resolved(3n, origins(system, ['Staked', 'Pool'])), 'rpc');
+    await recordPackageFamily(database.db, resolved(2n, origins(system, ['Staked'])), 'rpc');
+    const [row] = (await rows()).filter((found) => found.package_id === system);
+    expect(row).toEqual({ package_id: system, version: '3', publish_checkpoint: '0', recorded_by: 'indexer', type_origins: origins(system, ['Staked', 'Pool']) });
   });
 });

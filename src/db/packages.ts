@@ -1,5 +1,5 @@
 import type postgres from 'postgres';
-import { asc, eq } from 'drizzle-orm';
+import { asc, eq, sql } from 'drizzle-orm';
 import type { PackageVersionRecord, ResolvedPackage, TypeOriginRecord } from '../sui/records.ts';
 import type { Database } from './client.ts';
 import { suiPackages } from './schema/framework.ts';
@@ -78,7 +78,15 @@ export async function recordPackageFamily(db: Database, resolved: ResolvedPackag
     recordedBy,
   }));
   if (values.length === 0) return;
-  await db.insert(suiPackages).values(values).onConflictDoNothing();
+  // A package upgraded in place keeps its row: a newer version updates it, its publish stays.
+  await db
+    .insert(suiPackages)
+    .values(values)
+    .onConflictDoUpdate({
+      target: suiPackages.packageId,
+      set: { version: sql`excluded.version`, typeOrigins: sql`excluded.type_origins`, recordedAt: sql`now()` },
+      setWhere: sql`${suiPackages.version} < excluded.version`,
+    });
 }
 
 export type PublishedPackage = {
@@ -93,8 +101,10 @@ export type PublishedPackage = {
 
 /**
  * Records package versions the live indexer saw published, in the caller's transaction. What the
- * indexer saw wins over a row first learnt from the RPC (which lacks older type origins), and a
- * newer version wins over an older one under the same ID (system packages upgrade in place).
+ * indexer saw of a version wins over a row first learnt from the RPC (which lacks older type
+ * origins). A newer version under the same ID (a system package upgraded in place) updates the
+ * version and type origins but keeps the row's publish: the package was published when its first
+ * version was, and whoever recorded that still vouches for it.
  * Values go as text with casts: drizzle's postgres client passes json and timestamps through unserialized.
  */
 export async function recordPublishedPackages(tx: postgres.TransactionSql, packages: readonly PublishedPackage[]): Promise<void> {
@@ -104,9 +114,11 @@ export async function recordPublishedPackages(tx: postgres.TransactionSql, packa
       values (${pkg.packageId}, ${pkg.originalId}, ${pkg.version.toString()}, ${pkg.publishCheckpoint.toString()}, ${pkg.publishTxDigest},
               ${new Date(Number(pkg.publishedAtMs)).toISOString()}::timestamptz, ${JSON.stringify(pkg.typeOrigins)}::jsonb, 'indexer')
       on conflict (package_id) do update set
-        original_id = excluded.original_id, version = excluded.version, publish_checkpoint = excluded.publish_checkpoint,
-        publish_tx_digest = excluded.publish_tx_digest, published_at = excluded.published_at, type_origins = excluded.type_origins,
-        recorded_by = excluded.recorded_by, recorded_at = now()
+        original_id = excluded.original_id, version = excluded.version, type_origins = excluded.type_origins, recorded_at = now(),
+        publish_checkpoint = case when sui_packages.version = excluded.version then excluded.publish_checkpoint else sui_packages.publish_checkpoint end,
+        publish_tx_digest = case when sui_packages.version = excluded.version then excluded.publish_tx_digest else sui_packages.publish_tx_digest end,
+        published_at = case when sui_packages.version = excluded.version then excluded.published_at else sui_packages.published_at end,
+        recorded_by = case when sui_packages.version = excluded.version then excluded.recorded_by else sui_packages.recorded_by end
       where sui_packages.version <= excluded.version`;
   }
 }

@@ -127,9 +127,10 @@ export function createSimChain(options: SimChainOptions = {}): SimChain {
     ids,
     layout,
     types,
-    packageOf(objectId) {
+    packageOf(objectId, version) {
       const found = packageTraffic.lookup(objectId);
-      return found && { version: found.pkg.versions[found.index], originalId: found.pkg.originalId };
+      const match = found?.pkg.versions.find((entry) => entry.id === objectId && entry.version === version);
+      return match && { version: match, originalId: found!.pkg.originalId };
     },
   });
   const cache = createLru<number, GrpcTypes.Checkpoint>({ maxEntries: options.cacheCheckpoints ?? 64 });
@@ -257,7 +258,7 @@ export function createSimChain(options: SimChainOptions = {}): SimChain {
       const s = ids.decodeCheckpoint(digest);
       return s >= 0 && s < checkpoints ? BigInt(s) : undefined;
     },
-    family: (packageId) => familyOf(packageId).versions.map((version) => version.id),
+    family: (packageId) => [...new Set(familyOf(packageId).versions.map((version) => version.id))],
     publishCheckpoint: (packageId) => familyOf(packageId).versions[0].publishCheckpoint,
     groundTruth,
     stats: () => ({
@@ -287,14 +288,15 @@ export function createSimChain(options: SimChainOptions = {}): SimChain {
     getPackage(packageId) {
       const found = packageTraffic.lookup(packageId);
       if (!found || found.publishTx > visibleUpTo()) return undefined;
-      return messages.packageMessage(found.pkg.versions[found.index], found.pkg.originalId);
+      // The newest version under this ID that exists yet (a system package upgrades in place).
+      const newest = found.pkg.versions.filter((version) => version.id === packageId && version.publishCheckpoint <= BigInt(tip)).at(-1)!;
+      return messages.packageMessage(newest, found.pkg.originalId);
     },
     listPackageVersions(packageId) {
       const found = packageTraffic.lookup(packageId);
       if (!found || found.publishTx > visibleUpTo()) return undefined;
-      const upTo = visibleUpTo();
       return found.pkg.versions
-        .filter((version) => packageTraffic.lookup(version.id)!.publishTx <= upTo)
+        .filter((version) => version.publishCheckpoint <= BigInt(tip))
         .map((version) => ({ packageId: version.id, version: version.version }));
     },
   };

@@ -19,7 +19,8 @@ export type OwnerSpec = {
   version: number | null;
 };
 
-export type ChangeOp = 'created' | 'mutated' | 'deleted' | 'wrapped' | 'unwrapped' | 'unwrap_deleted' | 'package' | 'accumulator';
+/** `package`: a package published (a new ID); `package_upgrade`: a system package upgraded in place (same ID, next version). */
+export type ChangeOp = 'created' | 'mutated' | 'deleted' | 'wrapped' | 'unwrapped' | 'unwrap_deleted' | 'package' | 'package_upgrade' | 'accumulator';
 
 /** Marks the type of a package object (object_type `package`). */
 export const PACKAGE_TYPE = -1;
@@ -37,6 +38,8 @@ export type ChangeSpec = {
   type: number;
   /** Set when the input state is EXISTS. */
   inputVersion: number | null;
+  /** The transaction that wrote the input version, where the version does not tell (a package's). */
+  inputWriter?: number;
   inputOwner: OwnerSpec | null;
   /** Set for object writes (created, mutated, unwrapped). */
   outputOwner: OwnerSpec | null;
@@ -64,7 +67,11 @@ export function consensusOwner(address: string, startVersion: number): OwnerSpec
 }
 
 export function inputExists(op: ChangeOp): boolean {
-  return op === 'mutated' || op === 'deleted' || op === 'wrapped';
+  return op === 'mutated' || op === 'deleted' || op === 'wrapped' || op === 'package_upgrade';
+}
+
+export function packageWritten(op: ChangeOp): boolean {
+  return op === 'package' || op === 'package_upgrade';
 }
 
 export function outputWritten(op: ChangeOp): boolean {

@@ -1,5 +1,5 @@
 import { GrpcTypes } from '@mysten/sui/grpc';
-import { PACKAGE_TYPE, inputExists, outputWritten, type ChangeSpec, type OwnerSpec } from './changes.ts';
+import { PACKAGE_TYPE, inputExists, outputWritten, packageWritten, type ChangeSpec, type OwnerSpec } from './changes.ts';
 import type { Ids } from './ids.ts';
 import type { Layout } from './layout.ts';
 import type { TypeTable } from './move-types.ts';
@@ -33,7 +33,8 @@ export type MessageBuilderOptions = {
   layout: Layout;
   types: TypeTable;
   /** The package version written by a package change (by package object ID). */
-  packageOf(objectId: string): { version: SimPackageVersion; originalId: string } | undefined;
+  /** The package version an object ID and version name (a system package keeps its ID through upgrades). */
+  packageOf(objectId: string, version: bigint): { version: SimPackageVersion; originalId: string } | undefined;
 };
 
 function compareObjects(a: GrpcTypes.Object, b: GrpcTypes.Object): number {
@@ -78,7 +79,7 @@ export function createMessageBuilder(options: MessageBuilderOptions): MessageBui
       previousTransaction: ids.transactionDigest(state.writer),
     };
     if (state.type === PACKAGE_TYPE) {
-      const pkg = options.packageOf(state.objectId)!;
+      const pkg = options.packageOf(state.objectId, BigInt(state.version))!;
       message.package = packageMessage(pkg.version, pkg.originalId);
     }
     return message;
@@ -99,7 +100,7 @@ export function createMessageBuilder(options: MessageBuilderOptions): MessageBui
       message.outputVersion = BigInt(lamport);
       message.outputDigest = ids.objectDigest(change.keyA, change.keyB, lamport);
       message.outputOwner = owner(change.outputOwner!);
-    } else if (change.op === 'package') {
+    } else if (packageWritten(change.op)) {
       message.outputState = OutputState.PACKAGE_WRITE;
       message.outputVersion = BigInt(change.packageVersion!);
       message.outputDigest = ids.objectDigest(change.keyA, change.keyB, change.packageVersion!);
@@ -127,8 +128,11 @@ export function createMessageBuilder(options: MessageBuilderOptions): MessageBui
     return message;
   }
 
-  /** Adds the input and output object versions of a transaction's changes to `into`. */
-  function collectObjects(t: number, changes: GrpcTypes.ChangedObject[], into: Map<string, GrpcTypes.Object>): void {
+  /**
+   * Adds the input and output object versions of a transaction's changes to `into`. An input's
+   * writer follows from its lamport version, except where `inputWriters` (by `id@version`) says.
+   */
+  function collectObjects(t: number, changes: GrpcTypes.ChangedObject[], into: Map<string, GrpcTypes.Object>, inputWriters: Map<string, number>): void {
     const writer = ids.transactionDigest(t);
     for (const change of changes) {
       if (change.inputState === InputState.EXISTS) {
@@ -140,7 +144,7 @@ export function createMessageBuilder(options: MessageBuilderOptions): MessageBui
             digest: change.inputDigest,
             owner: change.inputOwner,
             objectType: change.objectType,
-            previousTransaction: ids.transactionDigest(layout.transactionOfVersion(Number(change.inputVersion))),
+            previousTransaction: ids.transactionDigest(inputWriters.get(key) ?? layout.transactionOfVersion(Number(change.inputVersion))),
           });
         }
       }
@@ -154,7 +158,7 @@ export function createMessageBuilder(options: MessageBuilderOptions): MessageBui
           previousTransaction: writer,
         });
       } else if (change.outputState === OutputState.PACKAGE_WRITE) {
-        const pkg = options.packageOf(change.objectId!)!;
+        const pkg = options.packageOf(change.objectId!, change.outputVersion!)!;
         into.set(`${change.objectId}@${change.outputVersion}`, {
           objectId: change.objectId,
           version: change.outputVersion,
@@ -186,7 +190,11 @@ export function createMessageBuilder(options: MessageBuilderOptions): MessageBui
       unchangedLoadedRuntimeObjects: [],
     };
     if (gasObjectId !== null) effects.gasObject = changedObjects.find((change) => change.objectId === gasObjectId);
-    if (objects) collectObjects(t, changedObjects, objects);
+    if (objects) {
+      const inputWriters = new Map<string, number>();
+      for (const change of changes) if (change.inputWriter !== undefined) inputWriters.set(`${change.objectId}@${change.inputVersion}`, change.inputWriter);
+      collectObjects(t, changedObjects, objects, inputWriters);
+    }
     return {
       digest,
       effects,

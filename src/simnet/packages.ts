@@ -12,6 +12,7 @@ import {
   inputExists,
   objectOwner,
   outputWritten,
+  packageWritten,
   sharedOwner,
   type ChangeOp,
   type ChangeSpec,
@@ -91,7 +92,7 @@ export type PackageTrafficOptions = {
   publishAt?: Partial<Record<SimUserPackageName, readonly number[]>>;
 };
 
-const OPS: ChangeOp[] = ['created', 'mutated', 'deleted', 'wrapped', 'unwrapped', 'unwrap_deleted', 'package', 'accumulator'];
+const OPS: ChangeOp[] = ['created', 'mutated', 'deleted', 'wrapped', 'unwrapped', 'unwrap_deleted', 'package', 'accumulator', 'package_upgrade'];
 const OP_CODE = new Map(OPS.map((op, code) => [op, code]));
 const SALT_PACKAGE_TX = 0x9a7c;
 const SALT_AMOUNT = 0x9a7d;
@@ -143,6 +144,7 @@ export function createPackageTraffic(options: PackageTrafficOptions): PackageTra
   const suiSystem = normalizeSuiAddress('0x3');
   const names: SimPackageName[] = ['std', 'sui', 'sui_system', 'token', 'dex', 'book', 'nft', 'late'];
   const storageId = (pkg: number, version: number) => (pkg === 0 ? std : pkg === 1 ? sui : pkg === 2 ? suiSystem : ids.object(DOMAIN_PACKAGE, pkg, version));
+  const SUI_PKG = 1;
   const TOKEN_PKG = 3;
   const DEX_PKG = 4;
   const BOOK_PKG = 5;
@@ -219,17 +221,21 @@ export function createPackageTraffic(options: PackageTrafficOptions): PackageTra
   ];
 
   const packageNumber: Record<SimUserPackageName, number> = { token: TOKEN_PKG, dex: DEX_PKG, book: BOOK_PKG, nft: NFT_PKG, late: LATE_PKG };
-  /** Every publish and upgrade with its default place, in the order ties are broken. */
-  const defaults: { name: SimUserPackageName; version: number; fraction: number }[] = [
-    { name: 'token', version: 1, fraction: 0.01 },
-    { name: 'dex', version: 1, fraction: 0.02 },
-    { name: 'book', version: 1, fraction: 0.03 },
-    { name: 'nft', version: 1, fraction: 0.04 },
-    { name: 'dex', version: 2, fraction: 0.06 },
-    { name: 'dex', version: 3, fraction: 0.12 },
-    { name: 'late', version: 1, fraction: 0.8 },
-    { name: 'late', version: 2, fraction: 0.805 },
-    { name: 'late', version: 3, fraction: 0.85 },
+  /**
+   * Every publish and upgrade after genesis with its default place, in the order ties are broken.
+   * `0x2` is upgraded in place halfway, as a framework upgrade does: same ID, version 2.
+   */
+  const defaults: { pkg: number; name?: SimUserPackageName; version: number; fraction: number }[] = [
+    { pkg: TOKEN_PKG, name: 'token', version: 1, fraction: 0.01 },
+    { pkg: DEX_PKG, name: 'dex', version: 1, fraction: 0.02 },
+    { pkg: BOOK_PKG, name: 'book', version: 1, fraction: 0.03 },
+    { pkg: NFT_PKG, name: 'nft', version: 1, fraction: 0.04 },
+    { pkg: DEX_PKG, name: 'dex', version: 2, fraction: 0.06 },
+    { pkg: DEX_PKG, name: 'dex', version: 3, fraction: 0.12 },
+    { pkg: SUI_PKG, version: 2, fraction: 0.5 },
+    { pkg: LATE_PKG, name: 'late', version: 1, fraction: 0.8 },
+    { pkg: LATE_PKG, name: 'late', version: 2, fraction: 0.805 },
+    { pkg: LATE_PKG, name: 'late', version: 3, fraction: 0.85 },
   ];
   for (const [name, chosen] of Object.entries(options.publishAt ?? {}) as [SimUserPackageName, readonly number[]][]) {
     if (chosen.length !== PACKAGE_VERSIONS[name]) throw new RangeError(`publishAt.${name} needs ${PACKAGE_VERSIONS[name]} checkpoints (one per version), got ${chosen.length}`);
@@ -239,10 +245,10 @@ export function createPackageTraffic(options: PackageTrafficOptions): PackageTra
     });
   }
   const events: PublishEvent[] = defaults
-    .map(({ name, version, fraction }) => ({
-      pkg: packageNumber[name],
+    .map(({ pkg, name, version, fraction }) => ({
+      pkg,
       version,
-      checkpoint: options.publishAt?.[name]?.[version - 1] ?? Math.max(1, Math.floor(fraction * layout.checkpoints)),
+      checkpoint: (name && options.publishAt?.[name]?.[version - 1]) ?? Math.max(1, Math.floor(fraction * layout.checkpoints)),
     }))
     // Chain order; the sort is stable, so ties keep the order above.
     .sort((a, b) => a.checkpoint - b.checkpoint);
@@ -264,6 +270,8 @@ export function createPackageTraffic(options: PackageTrafficOptions): PackageTra
 
   const packages: SimPackage[] = names.map((name, pkg) => ({ name, originalId: storageId(pkg, 1), versions: [] }));
   const packageVersionByObject = new Map<number, { pkg: number; index: number }>();
+  /** Version index (into its package's versions) written by each package record. */
+  const packageVersionByRecord = new Map<number, number>();
   const objectByPackageId = new Map<string, number>();
 
   // --- records -------------------------------------------------------------------------------
@@ -341,7 +349,9 @@ export function createPackageTraffic(options: PackageTrafficOptions): PackageTra
   function publish(t: number, pkg: number, version: number): void {
     const sender = t % USERS;
     const id = storageId(pkg, version);
-    const obj = newObject(PACKAGE_TYPE);
+    // A system package keeps its ID (and object) through upgrades; any other upgrade is a new object.
+    const inPlace = objectByPackageId.get(id);
+    const obj = inPlace ?? newObject(PACKAGE_TYPE);
     objectByPackageId.set(id, obj);
     const definition = definitions[pkg];
     const versionInfo: SimPackageVersion = {
@@ -357,9 +367,10 @@ export function createPackageTraffic(options: PackageTrafficOptions): PackageTra
       }),
     };
     packageVersionByObject.set(obj, { pkg, index: packages[pkg].versions.length });
+    packageVersionByRecord.set(recTx.length, packages[pkg].versions.length);
     packages[pkg].versions.push(versionInfo);
-    record(t, obj, 'package', IMMUTABLE);
-    if (t === 0) return;
+    record(t, obj, inPlace === undefined ? 'package' : 'package_upgrade', IMMUTABLE);
+    if (t === 0 || inPlace !== undefined) return;
     if (version === 1) {
       upgradeCaps.set(pkg, create(t, T.upgradeCap, user(sender)));
     } else {
@@ -621,9 +632,10 @@ export function createPackageTraffic(options: PackageTrafficOptions): PackageTra
     return lo;
   }
 
-  function packageVersionNumber(obj: number): number {
-    const entry = packageVersionByObject.get(obj)!;
-    return Number(packages[entry.pkg].versions[entry.index].version);
+  /** The package version package record `r` wrote. */
+  function packageVersionNumber(r: number): number {
+    const { pkg } = packageVersionByObject.get(objOf[r])!;
+    return Number(packages[pkg].versions[packageVersionByRecord.get(r)!].version);
   }
 
   function changeOf(r: number): ChangeSpec {
@@ -636,10 +648,11 @@ export function createPackageTraffic(options: PackageTrafficOptions): PackageTra
       keyB: obj,
       op,
       type: typeOfObject[obj],
-      inputVersion: inputExists(op) ? layout.version(tx[previous]) : null,
+      inputVersion: op === 'package_upgrade' ? packageVersionNumber(previous) : inputExists(op) ? layout.version(tx[previous]) : null,
+      ...(op === 'package_upgrade' ? { inputWriter: tx[previous] } : {}),
       inputOwner: inputExists(op) ? ownerOf(previous) : null,
       outputOwner: outputWritten(op) ? ownerOf(r) : null,
-      packageVersion: op === 'package' ? packageVersionNumber(obj) : null,
+      packageVersion: packageWritten(op) ? packageVersionNumber(r) : null,
       accumulator:
         op === 'accumulator'
           ? { address: ids.address(ownerRefOf[r]), accumulatorType: tokenBalance, amount: 1 + (hash(seed, SALT_AMOUNT, r) % 1_000_000) }
@@ -649,12 +662,11 @@ export function createPackageTraffic(options: PackageTrafficOptions): PackageTra
 
   function stateOf(r: number): ObjectState {
     const obj = objOf[r];
-    const isPackage = opOf[r] === OP_CODE.get('package');
     return {
       objectId: objectId(obj),
       keyA: keyA(DOMAIN_PACKAGE_OBJECT),
       keyB: obj,
-      version: isPackage ? packageVersionNumber(obj) : layout.version(tx[r]),
+      version: packageWritten(OPS[opOf[r]]) ? packageVersionNumber(r) : layout.version(tx[r]),
       owner: ownerOf(r),
       type: typeOfObject[obj],
       writer: tx[r],
@@ -691,7 +703,7 @@ export function createPackageTraffic(options: PackageTrafficOptions): PackageTra
       for (let r = lastOf[obj]; r >= 0; r = prevOf[r]) {
         if (tx[r] > upTo) continue;
         const op = OPS[opOf[r]];
-        const written = outputWritten(op) || op === 'package';
+        const written = outputWritten(op) || packageWritten(op);
         if (version === null) return written ? stateOf(r) : undefined;
         if (!written) continue;
         const found = stateOf(r);

@@ -175,6 +175,68 @@ describe('resolvePackage', () => {
     await expect(fakeNode({ pruned: { transactions: ['TxV1'], lowestAvailable: 0n } }).resolver.resolvePackage(V1)).rejects.toThrow(NotFoundError);
   });
 
+  it('dates a package upgraded in place by its first version, not by its latest upgrade', async () => {
+    const SYSTEM = long('dee9');
+    const origins = [{ moduleName: 'clob_v2', datatypeName: 'Pool', packageId: SYSTEM }];
+    const versions = [1n, 2n, 3n].map((version) => ({ version, tx: `TxUpgrade${version}`, checkpoint: version * 1_000n }));
+    /** What the node keeps: every version's object, or the newest only (older ones pruned, lowest available 2,500). */
+    const systemNode = (keepsOldVersions: boolean) => {
+      const packageMessage = (version: bigint): GrpcTypes.Package => ({ storageId: SYSTEM, originalId: SYSTEM, version, modules: [], typeOrigins: origins, linkage: [] });
+      const objectAt = (version: bigint | undefined) => {
+        const found = version === undefined ? versions.at(-1)! : versions.find((entry) => entry.version === version);
+        if (!found || (!keepsOldVersions && found !== versions.at(-1))) return undefined;
+        return { objectId: SYSTEM, version: found.version, objectType: 'package', package: packageMessage(found.version), previousTransaction: found.tx };
+      };
+      const answer = <T>(produce: () => T) => ({ response: Promise.resolve().then(produce) });
+      const client = {
+        movePackageService: {
+          getPackage: () => answer(() => ({ package: packageMessage(3n) })),
+          listPackageVersions: () => answer(() => ({ versions: versions.map(({ version }) => ({ packageId: SYSTEM, version })) })),
+        },
+        ledgerService: {
+          batchGetObjects: ({ requests }: GrpcTypes.BatchGetObjectsRequest) =>
+            answer(() => ({
+              objects: requests.map(({ version }) => {
+                const object = objectAt(version);
+                return { result: object ? { oneofKind: 'object' as const, object } : { oneofKind: 'error' as const, error: { code: 5, message: 'not found', details: [] } } };
+              }),
+            })),
+          batchGetTransactions: ({ digests }: GrpcTypes.BatchGetTransactionsRequest) =>
+            answer(() => ({
+              transactions: digests.map((digest): GrpcTypes.GetTransactionResult => {
+                const { checkpoint } = versions.find((entry) => entry.tx === digest)!;
+                return { result: { oneofKind: 'transaction', transaction: { digest, checkpoint, timestamp: { seconds: checkpoint, nanos: 0 }, signatures: [], balanceChanges: [] } } };
+              }),
+            })),
+        },
+      };
+      const endpoint = { url: 'http://node', role: 'primary' as const, client: client as unknown as SuiGrpcClient };
+      const call: RpcCall = (method, target, fn) => fn({ timeout: 1_000, abort: new AbortController().signal }, endpoint).catch((error: unknown) => Promise.reject(toSuiError(error, `${method}(${target})`)));
+      return { url: endpoint.url, call };
+    };
+
+    const full = createPackageResolver({ ...systemNode(true), lowestAvailable: async () => 0n });
+    expect(await full.resolvePackage('0xdee9')).toEqual({
+      requestedId: SYSTEM,
+      originalId: SYSTEM,
+      versions: [{ packageId: SYSTEM, version: 3n, publishCheckpoint: 1_000n, publishTxDigest: 'TxUpgrade1', publishedAtMs: 1_000_000n }],
+      typeOrigins: [{ module: 'clob_v2', datatype: 'Pool', packageId: SYSTEM }],
+      familyIds: [SYSTEM],
+      publishCheckpoint: 1_000n,
+    });
+
+    // Its first version pruned: the archive has it; without one the publish is unknown, never the latest upgrade.
+    const pruned = createPackageResolver({ ...systemNode(false), lowestAvailable: async () => 2_500n });
+    expect((await pruned.resolvePackage(SYSTEM)).versions).toEqual([{ packageId: SYSTEM, version: 3n, publishCheckpoint: null, publishTxDigest: null, publishedAtMs: null }]);
+    expect((await pruned.resolvePackage(SYSTEM)).publishCheckpoint).toBeNull();
+    const archived = createPackageResolver({ ...systemNode(false), archive: systemNode(true), lowestAvailable: async () => 2_500n });
+    expect((await archived.resolvePackage(SYSTEM)).publishCheckpoint).toBe(1_000n);
+    // A node that prunes nothing yet lacks a version it lists is not telling the truth.
+    await expect(createPackageResolver({ ...systemNode(false), lowestAvailable: async () => 0n }).resolvePackage(SYSTEM)).rejects.toThrow(
+      'http://node does not have version 1 of package 0x000000000000000000000000000000000000000000000000000000000000dee9, though it lists it',
+    );
+  });
+
   it('rejects a malformed ID before any call', async () => {
     const { resolver, calls } = fakeNode();
     await expect(resolver.resolvePackage('not-an-id')).rejects.toThrow(InvalidRequestError);

@@ -71,15 +71,27 @@ async function dateTransactions(at: Rpc, digests: string[], options: RpcCallOpti
 export function createPackageResolver(deps: PackageResolverDeps): PackageResolver {
   const { call } = deps;
 
-  const batchGetObjects = async (ids: string[], readMask: { paths: string[] }, options: RpcCallOptions) => {
+  /** Objects by ID, at their latest version or at the one asked; one a node does not have is left out when `missingOk`. */
+  const batchGetObjects = async (
+    at: Rpc,
+    requests: { objectId: string; version?: bigint }[],
+    readMask: { paths: string[] },
+    options: RpcCallOptions,
+    missingOk = false,
+  ) => {
     const objects = new Map<string, GrpcTypes.Object>();
-    for (const batch of chunks(ids, BATCH_SIZE)) {
-      const response = await call('batchGetObjects', `${batch.length} objects`, (o, at) =>
-        at.client.ledgerService.batchGetObjects({ requests: batch.map((objectId) => ({ objectId })), readMask }, o).response, options);
+    for (const batch of chunks(requests, BATCH_SIZE)) {
+      const response = await at.call('batchGetObjects', `${batch.length} objects`, (o, endpoint) =>
+        endpoint.client.ledgerService.batchGetObjects({ requests: batch, readMask }, o).response, options);
       if (response.objects.length !== batch.length) throw new MalformedResponseError(`batchGetObjects: asked for ${batch.length} objects, got ${response.objects.length}`);
       response.objects.forEach((result, index) => {
-        if (result.result.oneofKind !== 'object') throw statusError(result.result, `batchGetObjects(${batch[index]})`);
-        objects.set(batch[index], result.result.object);
+        const { objectId, version } = batch[index];
+        if (result.result.oneofKind !== 'object') {
+          const error = statusError(result.result, `batchGetObjects(${objectId}${version === undefined ? '' : ` at version ${version}`}) at ${at.url}`);
+          if (missingOk && error instanceof NotFoundError) return;
+          throw error;
+        }
+        objects.set(objectId, result.result.object);
       });
     }
     return objects;
@@ -137,7 +149,7 @@ export function createPackageResolver(deps: PackageResolverDeps): PackageResolve
     if (versions.length > 0) return versions;
     // Without the listing, the versions we can name are the ones that defined types, plus the two we know.
     const ids = [...new Set([facts.originalId, facts.storageId, ...facts.typeOrigins.map((origin) => origin.packageId)])];
-    const objects = await batchGetObjects(ids, OBJECT_TYPE_MASK, options);
+    const objects = await batchGetObjects(deps, ids.map((objectId) => ({ objectId })), OBJECT_TYPE_MASK, options);
     return ids.map((packageId) => {
       const version = objects.get(packageId)!.version;
       if (version === undefined) throw new MalformedResponseError(`batchGetObjects(${packageId}): missing version`);
@@ -145,9 +157,25 @@ export function createPackageResolver(deps: PackageResolverDeps): PackageResolve
     });
   };
 
-  const publishes = async (ids: string[], options: RpcCallOptions) => {
+  /**
+   * When each package ID was first published: the transaction that wrote its lowest version. A
+   * package upgraded in place (the system packages, 0x1, 0x2, 0x3, 0xdee9) keeps its ID, so its
+   * current object names its latest upgrade, not its publish. An old version a node has pruned is
+   * asked of the archive; found nowhere, its publish is undated.
+   */
+  const publishes = async (refs: VersionRef[], options: RpcCallOptions) => {
+    const requests = refs.map((ref) => ({ objectId: ref.packageId, version: ref.version }));
+    const found = await batchGetObjects(deps, requests, OBJECT_PREVIOUS_TRANSACTION_MASK, options, true);
+    const absent = () => requests.filter((request) => !found.has(request.objectId));
+    if (deps.archive && absent().length > 0) {
+      for (const [id, object] of await batchGetObjects(deps.archive, absent(), OBJECT_PREVIOUS_TRANSACTION_MASK, options, true)) found.set(id, object);
+    }
+    if (absent().length > 0 && (await deps.lowestAvailable(options)) === 0n) {
+      const [missing] = absent();
+      throw new NotFoundError(`${deps.url} does not have version ${missing.version} of package ${missing.objectId}, though it lists it`);
+    }
     const previous = new Map<string, string>();
-    for (const [id, object] of await batchGetObjects(ids, OBJECT_PREVIOUS_TRANSACTION_MASK, options)) {
+    for (const [id, object] of found) {
       if (!object.previousTransaction) throw new MalformedResponseError(`batchGetObjects(${id}): missing previous_transaction`);
       previous.set(id, object.previousTransaction);
     }
@@ -165,9 +193,9 @@ export function createPackageResolver(deps: PackageResolverDeps): PackageResolve
       for (const digest of missing) dated.set(digest, { checkpoint: null, timestampMs: null });
     }
     return new Map(
-      ids.map((id) => {
-        const digest = previous.get(id)!;
-        return [id, { digest, ...dated.get(digest)! }];
+      refs.map(({ packageId }) => {
+        const digest = previous.get(packageId);
+        return [packageId, digest === undefined ? { digest: null, checkpoint: null, timestampMs: null } : { digest, ...dated.get(digest)! }];
       }),
     );
   };
@@ -179,16 +207,21 @@ export function createPackageResolver(deps: PackageResolverDeps): PackageResolve
       if (requestedId === undefined) throw new InvalidRequestError(`${JSON.stringify(requested)} is not a valid Sui object ID`);
       const asked = await describePackage(requestedId, options);
 
-      const refs = new Map<string, bigint>();
-      for (const ref of await listVersions(asked, options)) refs.set(ref.packageId, ref.version);
-      for (const id of [asked.originalId, requestedId]) {
-        if (!refs.has(id)) throw new MalformedResponseError(`the version list of package ${asked.originalId} lacks ${id}`);
+      // One entry per ID: its newest version, and its lowest (a package upgraded in place lists several under one ID).
+      const newestOf = new Map<string, bigint>();
+      const lowestOf = new Map<string, bigint>();
+      for (const { packageId, version } of await listVersions(asked, options)) {
+        if (!(newestOf.get(packageId)! >= version)) newestOf.set(packageId, version);
+        if (!(lowestOf.get(packageId)! <= version)) lowestOf.set(packageId, version);
       }
-      const ordered = [...refs].map(([packageId, version]) => ({ packageId, version })).sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
+      for (const id of [asked.originalId, requestedId]) {
+        if (!newestOf.has(id)) throw new MalformedResponseError(`the version list of package ${asked.originalId} lacks ${id}`);
+      }
+      const ordered = [...newestOf].map(([packageId, version]) => ({ packageId, version })).sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
       const newest = ordered[ordered.length - 1];
       const typeOrigins = newest.packageId === requestedId ? asked.typeOrigins : (await describePackage(newest.packageId, options)).typeOrigins;
 
-      const published = await publishes(ordered.map((ref) => ref.packageId), options);
+      const published = await publishes([...lowestOf].map(([packageId, version]) => ({ packageId, version })), options);
       const versions: PackageVersionRecord[] = ordered.map(({ packageId, version }) => {
         const publish = published.get(packageId)!;
         return { packageId, version, publishCheckpoint: publish.checkpoint, publishTxDigest: publish.digest, publishedAtMs: publish.timestampMs };

@@ -86,7 +86,8 @@ export type PackageVersionRecord = {
   version: bigint;
   /** Null when every endpoint asked has pruned the publish transaction. */
   publishCheckpoint: bigint | null;
-  publishTxDigest: string;
+  /** Null when no endpoint has the package version that names it (pruned): its publish is then undated too. */
+  publishTxDigest: string | null;
   publishedAtMs: bigint | null;
 };
 

@@ -29,7 +29,8 @@ export const suiPackages = pgTable(
     version: bigint('version', { mode: 'bigint' }).notNull(),
     /** Null when the publish transaction was pruned on every endpoint asked. */
     publishCheckpoint: bigint('publish_checkpoint', { mode: 'bigint' }),
-    publishTxDigest: text('publish_tx_digest').notNull(),
+    /** Null when no endpoint has the object version that names it (an old version of a package upgraded in place). */
+    publishTxDigest: text('publish_tx_digest'),
     publishedAt: timestamp('published_at', { mode: 'date', withTimezone: true }),
     typeOrigins: jsonb('type_origins').$type<TypeOriginRecord[]>().notNull().default(sql`'[]'::jsonb`),
     /** `indexer` when the live indexer saw the publish (it then records every later upgrade too). */

@@ -1,0 +1,1 @@
+ALTER TABLE "sui_packages" ALTER COLUMN "publish_tx_digest" DROP NOT NULL;
