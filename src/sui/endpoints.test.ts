@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { createMetrics } from '../common/metrics.ts';
+import { captureLogs } from '../../test/helpers/logs.ts';
 import { createEndpointPool } from './endpoints.ts';
 import { NotFoundError, RateLimitedError, UnavailableError } from './errors.ts';
 import { sleep } from './retry.ts';
@@ -89,5 +91,35 @@ describe('createEndpointPool', () => {
     const [a] = pool.primaries;
     for (let i = 0; i < 5; i++) pool.report(a, 'answered', new RateLimitedError('slow down'));
     expect(pool.pick()).toBe(a);
+  });
+
+  it('shows endpoints redacted in health, logs and metric labels, told apart by position where they look alike', async () => {
+    const KEYS = ['PATHKEY', 'QUERYKEY', 'USERKEY', 'ARCHIVEKEY'];
+    const { logger, lines } = captureLogs();
+    const metrics = createMetrics();
+    const pool = createEndpointPool({
+      urls: ['https://sui.provider.example/v1/PATHKEY', 'https://sui.provider.example/?apikey=QUERYKEY', 'https://user:USERKEY@other.example:8443'],
+      archiveUrl: 'https://archive.example/ARCHIVEKEY',
+      logger,
+      metrics,
+    });
+    const [a, b, c] = pool.primaries;
+    for (const at of [a, b, c, pool.archive!]) for (let i = 0; i < 3; i++) pool.report(at, 'failed', down());
+    pool.report(c, 'answered');
+    expect(pool.health().map(({ url, role, state }) => [url, role, state])).toEqual([
+      ['https://sui.provider.example/… [1]', 'primary', 'down'],
+      ['https://sui.provider.example/… [2]', 'primary', 'down'],
+      ['https://other.example:8443/…', 'primary', 'up'],
+      ['https://archive.example/…', 'archive', 'down'],
+    ]);
+    expect(pool.describe()).toBe('https://sui.provider.example/… [1], https://sui.provider.example/… [2], https://other.example:8443/… (archive https://archive.example/…)');
+    expect(lines.map((line) => [line.msg, line.url])).toEqual([
+      ...[a, b, c, pool.archive!].map((at) => ['sui endpoint put aside after consecutive failures; other endpoints answer until its cool-down ends', at.url]),
+      ['sui endpoint answers again; back in use', 'https://other.example:8443/…'],
+    ]);
+    const exposed = await metrics.registry.getSingleMetricAsString('sui_backfill_rpc_endpoint_up');
+    expect(exposed).toContain('sui_backfill_rpc_endpoint_up{url="https://sui.provider.example/… [2]",role="primary"} 0');
+    expect(exposed).toContain('sui_backfill_rpc_endpoint_up{url="https://other.example:8443/…",role="primary"} 1');
+    for (const text of [JSON.stringify(pool.health()), JSON.stringify(lines), exposed, pool.describe()]) for (const key of KEYS) expect(text).not.toContain(key);
   });
 });

@@ -4,12 +4,18 @@ import type { Logger } from '../common/logger.ts';
 import type { Metrics } from '../common/metrics.ts';
 import { MalformedResponseError, UnavailableError } from './errors.ts';
 import { createGrpcClient } from './grpc.ts';
+import { redactUrl } from './redact-url.ts';
 
 export type EndpointRole = 'primary' | 'archive';
 
+/**
+ * `url` is the endpoint as it may be shown: redacted (`redactUrl`), since the configured URL may
+ * carry a provider's API key; only its client holds the URL itself.
+ */
 export type Endpoint = { readonly url: string; readonly role: EndpointRole; readonly client: SuiGrpcClient };
 
 export type EndpointHealth = {
+  /** Redacted, like every URL the source shows. */
   url: string;
   role: EndpointRole;
   /** `down`: put aside until `retryAt`; `probing`: its cool-down is over and one call is trying it. */
@@ -62,14 +68,26 @@ export function isEndpointFailure(error: unknown): boolean {
   return error instanceof UnavailableError || error instanceof MalformedResponseError;
 }
 
+/**
+ * The redacted URLs of the endpoints, told apart where redaction made them alike (the same host
+ * with different keys): a full node by its position in SUI_GRPC_URL (`https://host/… [2]`), the
+ * archival endpoint as `[archive]`.
+ */
+function showableNames(urls: readonly string[], archiveUrl: string | undefined): string[] {
+  const redacted = [...urls, ...(archiveUrl === undefined ? [] : [archiveUrl])].map(redactUrl);
+  const alike = (name: string) => redacted.filter((other) => other === name).length > 1;
+  return redacted.map((name, index) => (alike(name) ? `${name} [${index < urls.length ? index + 1 : 'archive'}]` : name));
+}
+
 export function createEndpointPool(options: EndpointPoolOptions): EndpointPool {
   if (options.urls.length === 0) throw new RangeError('at least one Sui endpoint is needed');
   const cooldownMs = options.cooldownMs ?? 30_000;
   const threshold = options.failuresToPutAside ?? 3;
   const { logger, metrics } = options;
-  const endpoint = (url: string, role: EndpointRole): Endpoint => ({ url, role, client: createGrpcClient(url) });
-  const primaries = options.urls.map((url) => endpoint(url, 'primary'));
-  const archive = options.archiveUrl ? endpoint(options.archiveUrl, 'archive') : undefined;
+  const names = showableNames(options.urls, options.archiveUrl);
+  const endpoint = (url: string, role: EndpointRole, name: string): Endpoint => ({ url: name, role, client: createGrpcClient(url) });
+  const primaries = options.urls.map((url, index) => endpoint(url, 'primary', names[index]));
+  const archive = options.archiveUrl ? endpoint(options.archiveUrl, 'archive', names[options.urls.length]) : undefined;
   const all = archive ? [...primaries, archive] : primaries;
   const states = new Map<Endpoint, State>(all.map((at) => [at, { failures: 0, downUntil: 0, probing: false, lowest: undefined, lastError: null }]));
   const state = (at: Endpoint) => states.get(at)!;
