@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { RpcError } from '@mysten/sui/grpc';
 import { describe, expect, it } from 'vitest';
 import {
@@ -9,7 +11,7 @@ import {
   UnavailableError,
   UnimplementedError,
 } from './errors.ts';
-import { callDeadline, toSuiError } from './grpc.ts';
+import { callDeadline, createGrpcClient, toSuiError } from './grpc.ts';
 
 const CONTEXT = 'getCheckpoint(42) at http://127.0.0.1:9000';
 
@@ -51,6 +53,16 @@ describe('toSuiError', () => {
     expect((toSuiError(new RpcError('slow down', 'RESOURCE_EXHAUSTED', { 'retry-after': ['0.5'] }), CONTEXT) as RateLimitedError).retryAfterMs).toBe(500);
     expect((toSuiError(new RpcError('slow down', 'RESOURCE_EXHAUSTED', { 'retry-after': 'soon' }), CONTEXT) as RateLimitedError).retryAfterMs).toBeUndefined();
     expect((toSuiError(new RpcError('slow down', 'RESOURCE_EXHAUSTED'), CONTEXT) as RateLimitedError).retryAfterMs).toBeUndefined();
+  });
+
+  it('reads a retry-after hint given as an HTTP date: the time until then, none once it is past', () => {
+    const hint = (value: string) => (toSuiError(new RpcError('Too Many Requests', 'RESOURCE_EXHAUSTED', { 'retry-after': value }), CONTEXT) as RateLimitedError).retryAfterMs;
+    // An HTTP date has whole seconds: 7 s ahead, rounded down, is 6 to 7 s from now.
+    const ahead = hint(new Date(Date.now() + 7_000).toUTCString());
+    expect(ahead).toBeGreaterThan(6_000);
+    expect(ahead).toBeLessThanOrEqual(7_000);
+    expect(hint('Wed, 21 Oct 2015 07:28:00 GMT')).toBe(0);
+    expect(hint('-1')).toBeUndefined();
   });
 
   it('tells a deadline from a network failure', () => {
@@ -104,5 +116,32 @@ describe('callDeadline', () => {
     caller.abort();
     await new Promise((resolve) => setTimeout(resolve, 40));
     expect(options.abort.aborted).toBe(false);
+  });
+});
+
+describe('createGrpcClient', () => {
+  it('sends a key in the path, the query or the userinfo where the provider expects it', async () => {
+    const seen: { url?: string; authorization?: string }[] = [];
+    const server = http.createServer((req, res) => {
+      seen.push({ url: req.url, authorization: req.headers.authorization });
+      res.writeHead(200, { 'content-type': 'application/grpc-web+proto', 'grpc-status': '5', 'grpc-message': 'nothing here' });
+      res.end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const at = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      for (const url of [`http://${at}/v1/PATHKEY`, `http://${at}/v1/?apikey=QUERYKEY&x=1`, `http://user:p%40ss@${at}`, `http://${at}`]) {
+        await expect(createGrpcClient(url).ledgerService.getServiceInfo({}).response).rejects.toMatchObject({ code: 'NOT_FOUND', message: 'nothing here' });
+      }
+      const method = 'sui.rpc.v2.LedgerService/GetServiceInfo';
+      expect(seen).toEqual([
+        { url: `/v1/PATHKEY/${method}` },
+        { url: `/v1/${method}?apikey=QUERYKEY&x=1` },
+        { url: `/${method}`, authorization: `Basic ${Buffer.from('user:p@ss').toString('base64')}` },
+        { url: `/${method}` },
+      ]);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

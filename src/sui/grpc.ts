@@ -12,7 +12,29 @@ import {
 
 /** A `SuiGrpcClient` speaking binary gRPC-web: smaller and cheaper to decode than the text format. */
 export function createGrpcClient(url: string): SuiGrpcClient {
-  return new SuiGrpcClient({ network: 'mainnet', transport: new GrpcWebFetchTransport({ baseUrl: url, format: 'binary' }) });
+  return new SuiGrpcClient({ network: 'mainnet', transport: new GrpcWebFetchTransport({ ...transportTarget(url), format: 'binary' }) });
+}
+
+/**
+ * Where the transport sends calls, for a URL that may carry a provider's key in its path, query or
+ * userinfo. The transport appends `/<service>/<method>` to its base URL, which would land inside a
+ * query, and fetch refuses a URL with credentials: so the query follows the method's path, and
+ * userinfo goes as HTTP Basic authorization (as curl sends it).
+ */
+function transportTarget(url: string): { baseUrl: string; fetch?: typeof fetch } {
+  const parsed = new URL(url);
+  const { search } = parsed;
+  const credentials = parsed.username || parsed.password ? `${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}` : undefined;
+  if (!search && credentials === undefined) return { baseUrl: url };
+  const authorization = credentials === undefined ? undefined : `Basic ${Buffer.from(credentials).toString('base64')}`;
+  return {
+    baseUrl: `${parsed.protocol}//${parsed.host}${parsed.pathname}`,
+    fetch: (input, init) => {
+      const headers = new Headers(init?.headers);
+      if (authorization) headers.set('authorization', authorization);
+      return fetch(`${String(input)}${search}`, { ...init, headers });
+    },
+  };
 }
 
 export type CallOptions = { timeout: number; abort: AbortSignal };
@@ -51,12 +73,15 @@ const SIZE_LIMIT = /message length too large|larger than max|exceeds maximum siz
 const NETWORK_FAILURE = /fetch failed|terminated|other side closed|socket hang up|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|UND_ERR/i;
 const DECODE_FAILURE = /premature EOF|invalid wire type|cant skip wire type|illegal tag|invalid varint|invalid utf-?8|response content type/i;
 
+/** `retry-after` as delta-seconds (`2`, `0.5`) or as an HTTP date (a date already past: no wait). */
 function retryAfterMs(meta: RpcError['meta']): number | undefined {
   const raw = meta?.['retry-after'];
-  const value = Array.isArray(raw) ? raw[0] : raw;
-  if (value === undefined) return undefined;
-  const seconds = Number(value);
-  return Number.isFinite(seconds) && seconds >= 0 ? Math.round(seconds * 1000) : undefined;
+  const value = (Array.isArray(raw) ? raw[0] : raw)?.trim();
+  if (!value) return undefined;
+  if (/^\d+(\.\d+)?$/.test(value)) return Math.round(Number(value) * 1000);
+  // Every HTTP date names its month; anything else (`-1`, `soon`) is no hint.
+  const at = /[a-z]/i.test(value) ? Date.parse(value) : Number.NaN;
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
 
 /**
