@@ -19,7 +19,8 @@ describe('/v1/config/rpc', () => {
   it('validates the change, needs the token, and goes back to the environment on DELETE', async () => {
     const before = await stack.call('GET', '/v1/config/rpc');
     expect(before.status).toBe(200);
-    expect(before.body.configured).toEqual({ requestsPerSecond: 40, maxInFlight: 8, source: 'environment', updatedAt: null, updatedBy: null });
+    // Nothing stored: each process applies its own environment's limits, as its state shows.
+    expect(before.body.configured).toEqual({ requestsPerSecond: null, maxInFlight: null, source: 'environment', updatedAt: null, updatedBy: null });
     expect(before.body.complete).toBe(true);
     const self = before.body.processes.find((state: { id: string }) => state.id === stack.source.control.state().id);
     expect(self).toMatchObject({ requestsPerSecond: 40, effectiveRequestsPerSecond: 40, maxInFlight: 8, throttled: 0, backoffMs: 0, shared: true });
@@ -44,15 +45,16 @@ describe('/v1/config/rpc', () => {
 
     const changed = await stack.call('PUT', '/v1/config/rpc', { maxInFlight: 4, updatedBy: 'ops' });
     expect(changed.status).toBe(200);
-    expect(changed.body.configured).toMatchObject({ requestsPerSecond: 40, maxInFlight: 4, source: 'database', updatedBy: 'ops' });
+    expect(changed.body.configured).toMatchObject({ requestsPerSecond: null, maxInFlight: 4, source: 'database', updatedBy: 'ops' });
     // Applied by the process that took the change before it answered.
     expect(stack.source.control.budget.stats()).toMatchObject({ requestsPerSecond: 40, maxInFlight: 4 });
     const [row] = await stack.database.sql`select requests_per_second, max_in_flight, updated_by from rpc_settings where scope = 'global'`;
-    expect(row).toEqual({ requests_per_second: 40, max_in_flight: 4, updated_by: 'ops' });
+    // The rate left out is not pinned to this process's environment value.
+    expect(row).toEqual({ requests_per_second: null, max_in_flight: 4, updated_by: 'ops' });
 
     const reset = await stack.call('DELETE', '/v1/config/rpc');
     expect(reset.status).toBe(200);
-    expect(reset.body.configured).toMatchObject({ requestsPerSecond: 40, maxInFlight: 8, source: 'environment' });
+    expect(reset.body.configured).toMatchObject({ requestsPerSecond: null, maxInFlight: null, source: 'environment' });
     expect(stack.source.control.budget.stats().maxInFlight).toBe(8);
     expect(await stack.database.sql`select 1 from rpc_settings`).toHaveLength(0);
 
@@ -76,7 +78,8 @@ describe('/v1/config/rpc', () => {
   it('a new rate reaches a worker in another process within seconds, measured on the node', { timeout: 90_000 }, async () => {
     let worker: Spawned | undefined;
     try {
-      worker = spawnCli(['worker', '--no-migrate'], { ...stack.env, LOG_LEVEL: 'info' });
+      // Its own RPC_CONCURRENCY, which a change of the rate alone must leave it.
+      worker = spawnCli(['worker', '--no-migrate'], { ...stack.env, RPC_CONCURRENCY: '6', LOG_LEVEL: 'info' });
       await waitForOutput(worker, 'backfill worker started');
       const dex = stack.chain.package('dex');
       const from = stack.chain.publishCheckpoint(dex.originalId);
@@ -129,7 +132,9 @@ describe('/v1/config/rpc', () => {
 
       const { body } = await stack.call('GET', '/v1/config/rpc');
       const remote = body.processes.find((state: { process: string; pid: number }) => state.process === 'worker' && state.pid === worker!.child.pid);
-      expect(remote).toMatchObject({ requestsPerSecond: 120, shared: true });
+      expect(remote).toMatchObject({ requestsPerSecond: 120, maxInFlight: 6, shared: true });
+      expect(stack.source.control.state()).toMatchObject({ requestsPerSecond: 120, maxInFlight: 8 });
+      expect(body.configured).toMatchObject({ requestsPerSecond: 120, maxInFlight: null, source: 'database' });
       // Its own count over its last seconds, slow and fast calls both inside: above the slow rate.
       expect(remote.achievedRequestsPerSecond).toBeGreaterThan(slow.rate);
       expect(body.totals.processes).toBe(2);

@@ -269,8 +269,8 @@ const RpcProcessSchema = z
 export const RpcConfigSchema = z
   .object({
     configured: z.object({
-      requestsPerSecond: z.number().int(),
-      maxInFlight: z.number().int(),
+      requestsPerSecond: z.number().int().nullable().openapi({ description: 'As stored; null: never set, each process applies its RPC_REQUESTS_PER_SECOND' }),
+      maxInFlight: z.number().int().nullable().openapi({ description: 'As stored; null: never set, each process applies its RPC_CONCURRENCY' }),
       source: z.enum(['database', 'environment']).openapi({ description: '`environment`: nobody set limits; each process applies its RPC_REQUESTS_PER_SECOND and RPC_CONCURRENCY' }),
       updatedAt: z.string().nullable(),
       updatedBy: z.string().nullable(),

@@ -1,9 +1,42 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../test/helpers/backfill-checks.ts';
+import { createTestDatabase, type TestDatabase } from '../../test/helpers/db.ts';
 import { captureLogs } from '../../test/helpers/logs.ts';
 import { createRpcBudget, type RpcLimits } from './budget.ts';
 import { sleep } from './retry.ts';
-import { watchRpcSettings, type RpcSettings, type RpcSettingsStore } from './rpc-settings.ts';
+import { createRpcSettingsStore, watchRpcSettings, type RpcSettings, type RpcSettingsStore } from './rpc-settings.ts';
+
+describe('createRpcSettingsStore', () => {
+  let database: TestDatabase;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await database?.drop();
+  });
+
+  it("stores only the limits given: a process with other environment values keeps its own for the others", async () => {
+    // The API and a worker started with different RPC_CONCURRENCY.
+    const api = createRpcSettingsStore(database.db, { requestsPerSecond: 100, maxInFlight: 32 });
+    const worker = createRpcSettingsStore(database.db, { requestsPerSecond: 100, maxInFlight: 6 });
+    const unset = { requestsPerSecond: null, maxInFlight: null };
+    expect(await worker.read()).toEqual({ requestsPerSecond: 100, maxInFlight: 6, stored: unset, source: 'environment', updatedAt: null, updatedBy: null });
+
+    expect(await api.write({ requestsPerSecond: 20 }, 'ops')).toMatchObject({ requestsPerSecond: 20, maxInFlight: 32, stored: { requestsPerSecond: 20, maxInFlight: null }, source: 'database' });
+    expect(await database.sql`select requests_per_second, max_in_flight from rpc_settings`).toEqual([{ requests_per_second: 20, max_in_flight: null }]);
+    expect(await worker.read()).toMatchObject({ requestsPerSecond: 20, maxInFlight: 6, stored: { requestsPerSecond: 20, maxInFlight: null }, updatedBy: 'ops' });
+
+    // Over the row, a change of the cap leaves the rate as stored; one of the rate leaves the cap.
+    await api.write({ maxInFlight: 4 }, 'ops');
+    expect(await worker.read()).toMatchObject({ requestsPerSecond: 20, maxInFlight: 4, stored: { requestsPerSecond: 20, maxInFlight: 4 } });
+    await api.write({ requestsPerSecond: 30 }, 'ops');
+    expect(await worker.read()).toMatchObject({ requestsPerSecond: 30, maxInFlight: 4 });
+
+    expect(await api.reset()).toEqual({ requestsPerSecond: 100, maxInFlight: 32, stored: unset, source: 'environment', updatedAt: null, updatedBy: null });
+    expect(await worker.read()).toMatchObject({ requestsPerSecond: 100, maxInFlight: 6, source: 'environment' });
+    expect(await database.sql`select 1 from rpc_settings`).toHaveLength(0);
+  });
+});
 
 describe('watchRpcSettings', () => {
   it('applies the stored limits as they change, and keeps them while the store cannot be read', async () => {
@@ -16,7 +49,8 @@ describe('watchRpcSettings', () => {
       read: async () => {
         reads++;
         if (down) throw new Error('connection refused');
-        return { ...stored, updatedAt: null, updatedBy: null };
+        const { requestsPerSecond, maxInFlight } = stored;
+        return { ...stored, stored: { requestsPerSecond, maxInFlight }, updatedAt: null, updatedBy: null };
       },
       write: async () => Promise.reject(new Error('not used')),
       reset: async () => Promise.reject(new Error('not used')),

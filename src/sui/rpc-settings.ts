@@ -9,58 +9,70 @@ import type { RpcBudget, RpcLimits } from './budget.ts';
 /** The one scope in use: the limits every process of the deployment applies. */
 export const GLOBAL_SCOPE = 'global';
 
+/** The limits as stored; null: none stored, so each process applies its own environment's. */
+export type StoredRpcLimits = { [K in keyof RpcLimits]: RpcLimits[K] | null };
+
+/** The limits a process applies (`RpcLimits`), and what is stored that they come from. */
 export type RpcSettings = RpcLimits & {
-  /** `database`: an operator set them; `environment`: no row, the processes' env defaults apply. */
+  stored: StoredRpcLimits;
+  /** `database`: an operator set one or both; `environment`: no row, the processes' env defaults apply. */
   source: 'database' | 'environment';
   updatedAt: Date | null;
   updatedBy: string | null;
 };
 
-/** The persisted RPC limits (`rpc_settings`), with the environment's as defaults when no row exists. */
+/**
+ * The persisted RPC limits (`rpc_settings`). A limit nobody set is stored as null, never as the
+ * environment value of the process that wrote the other one: each process reads it as its own.
+ */
 export type RpcSettingsStore = {
   read(): Promise<RpcSettings>;
+  /** Sets the limits given; one left out keeps what is stored (null: each process's environment). */
   write(limits: Partial<RpcLimits>, updatedBy: string): Promise<RpcSettings>;
   /** Deletes the row: every process goes back to its environment's limits. */
   reset(): Promise<RpcSettings>;
 };
 
-/** The limits a process starts with, and applies while no operator has stored any. */
+/** The limits a process starts with, and applies where no operator has stored any. */
 export function environmentRpcLimits(config: Pick<Config, 'RPC_REQUESTS_PER_SECOND' | 'RPC_CONCURRENCY'>): RpcLimits {
   return { requestsPerSecond: config.RPC_REQUESTS_PER_SECOND, maxInFlight: config.RPC_CONCURRENCY };
 }
 
-const fromRow = (row: typeof rpcSettings.$inferSelect): RpcSettings => ({
-  requestsPerSecond: row.requestsPerSecond,
-  maxInFlight: row.maxInFlight,
-  source: 'database',
-  updatedAt: row.updatedAt,
-  updatedBy: row.updatedBy,
-});
-
+/** `defaults`: the environment's limits of the process reading the settings. */
 export function createRpcSettingsStore(db: Database, defaults: RpcLimits): RpcSettingsStore {
-  const fromEnvironment = (): RpcSettings => ({ ...defaults, source: 'environment', updatedAt: null, updatedBy: null });
+  const settings = (row: typeof rpcSettings.$inferSelect | undefined): RpcSettings => {
+    const stored = { requestsPerSecond: row?.requestsPerSecond ?? null, maxInFlight: row?.maxInFlight ?? null };
+    return {
+      requestsPerSecond: stored.requestsPerSecond ?? defaults.requestsPerSecond,
+      maxInFlight: stored.maxInFlight ?? defaults.maxInFlight,
+      stored,
+      source: row ? 'database' : 'environment',
+      updatedAt: row?.updatedAt ?? null,
+      updatedBy: row?.updatedBy ?? null,
+    };
+  };
   return {
     async read() {
       const [row] = await db.select().from(rpcSettings).where(eq(rpcSettings.scope, GLOBAL_SCOPE));
-      return row ? fromRow(row) : fromEnvironment();
+      return settings(row);
     },
     async write(limits, updatedBy) {
       // One statement that sets only the limits given: two concurrent partial changes (one the
-      // rate, one the cap) both stand. Without a row, a limit not given starts from the environment's.
+      // rate, one the cap) both stand. Without a row, a limit not given starts as null.
       const given = {
         ...(limits.requestsPerSecond === undefined ? {} : { requestsPerSecond: limits.requestsPerSecond }),
         ...(limits.maxInFlight === undefined ? {} : { maxInFlight: limits.maxInFlight }),
       };
       const [row] = await db
         .insert(rpcSettings)
-        .values({ scope: GLOBAL_SCOPE, ...defaults, ...given, updatedBy })
+        .values({ scope: GLOBAL_SCOPE, ...given, updatedBy })
         .onConflictDoUpdate({ target: rpcSettings.scope, set: { ...given, updatedBy, updatedAt: sql`now()` } })
         .returning();
-      return fromRow(row);
+      return settings(row);
     },
     async reset() {
       await db.delete(rpcSettings).where(eq(rpcSettings.scope, GLOBAL_SCOPE));
-      return fromEnvironment();
+      return settings(undefined);
     },
   };
 }

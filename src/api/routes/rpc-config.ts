@@ -57,8 +57,7 @@ export function registerRpcConfigRoutes(app: OpenAPIHono, deps: ApiDeps): void {
     const sum = (pick: (state: RpcProcessState) => number) => processes.reduce((total, state) => total + pick(state), 0);
     return {
       configured: {
-        requestsPerSecond: configured.requestsPerSecond,
-        maxInFlight: configured.maxInFlight,
+        ...configured.stored,
         source: configured.source,
         updatedAt: configured.updatedAt?.toISOString() ?? null,
         updatedBy: configured.updatedBy,
@@ -80,7 +79,7 @@ export function registerRpcConfigRoutes(app: OpenAPIHono, deps: ApiDeps): void {
   app.openapi(putRpcConfig, async (c) => {
     const body = c.req.valid('json');
     const stored = await settings.write({ requestsPerSecond: body.requestsPerSecond, maxInFlight: body.maxInFlight }, body.updatedBy ?? 'api');
-    deps.common.logger.info({ requestsPerSecond: stored.requestsPerSecond, maxInFlight: stored.maxInFlight, updatedBy: stored.updatedBy }, 'rpc limits stored');
+    deps.common.logger.info({ ...stored.stored, updatedBy: stored.updatedBy }, 'rpc limits stored');
     await deps.rpc?.refresh();
     return c.json(await view(stored), 200);
   });
