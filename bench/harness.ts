@@ -3,13 +3,24 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import postgres from 'postgres';
 import { Queue } from 'bullmq';
+import { z } from 'zod';
 import { BACKFILL_QUEUE } from '../src/backfill/queue.ts';
+import { postgresUrlSchema, redisUrlSchema } from '../src/common/config.ts';
+import { loadVariablesOrExit } from '../src/common/process.ts';
 import { quoteIdent, runMigrations } from '../src/db/migrate.ts';
 
 const CLI = path.resolve(import.meta.dirname, '../src/cli.ts');
 
-export const ADMIN_URL = process.env.BENCH_ADMIN_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** Where the bench finds Postgres and Redis, checked with the configuration's URL rules (one line naming a bad variable). */
+const environment = loadVariablesOrExit(
+  z.object({
+    BENCH_ADMIN_DATABASE_URL: postgresUrlSchema.default('postgres://postgres@127.0.0.1:5432/postgres'),
+    BENCH_REDIS_URL: redisUrlSchema.default('redis://127.0.0.1:6379'),
+  }),
+  2,
+);
+export const ADMIN_URL = environment.BENCH_ADMIN_DATABASE_URL;
+export const REDIS_URL = environment.BENCH_REDIS_URL;
 
 export function databaseUrl(name: string): string {
   const url = new URL(ADMIN_URL);

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, spawnCli, waitForOutput, type Spawned } from './helpers/processes.ts';
@@ -56,6 +57,59 @@ describe('processes: configuration and services', () => {
     expect(lines(output)).toEqual(['Invalid configuration: API_TOKEN: required by the api, expected at least 16 characters (missing)']);
   });
 
+  it('a bad --port of the api is named as the flag, a bad HOST as the variable (exit 2)', async () => {
+    const env = { DATABASE_URL: database.url, REDIS_URL: redis.url, REDIS_PREFIX: redis.prefix, API_TOKEN: 'x'.repeat(16) };
+    const flag = await runCli(['api', '--no-migrate', '--port', 'abc'], env);
+    expect({ code: flag.code, lines: lines(flag.output) }).toEqual({
+      code: 2,
+      lines: ['Invalid configuration: --port: expected an integer from 0 to 65535 (got "abc")'],
+    });
+    const host = await runCli(['api', '--no-migrate'], { ...env, HOST: 'bad host!' });
+    expect({ code: host.code, lines: lines(host.output) }).toEqual({
+      code: 2,
+      lines: ['Invalid configuration: HOST: expected an IP address or a host name (got "bad host!")'],
+    });
+  });
+
+  describe('a port another process holds', () => {
+    let holder: net.Server;
+    let port: number;
+    beforeAll(async () => {
+      holder = net.createServer();
+      await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+      port = (holder.address() as net.AddressInfo).port;
+    });
+    afterAll(() => holder.close());
+
+    it('stops the api with one line naming HOST and PORT, or --port (exit 3)', async () => {
+      const env = { DATABASE_URL: database.url, REDIS_URL: redis.url, REDIS_PREFIX: redis.prefix, API_TOKEN: 'x'.repeat(16), LOG_LEVEL: 'info' };
+      const byVariable = await runCli(['api', '--no-migrate'], { ...env, PORT: String(port) });
+      expect({ code: byVariable.code, lines: lines(byVariable.output) }).toEqual({
+        code: 3,
+        lines: [`cannot listen on 127.0.0.1:${port} (HOST, PORT): address already in use (another process listens there)`],
+      });
+      const byFlag = await runCli(['api', '--no-migrate', '--port', String(port)], env);
+      expect({ code: byFlag.code, lines: lines(byFlag.output) }).toEqual({
+        code: 3,
+        lines: [`cannot listen on 127.0.0.1:${port} (HOST, --port): address already in use (another process listens there)`],
+      });
+    });
+
+    it('stops a worker whose METRICS_PORT it is with one line naming it (exit 3)', async () => {
+      const { code, output } = await runCli(['worker', '--no-migrate'], {
+        DATABASE_URL: database.url,
+        REDIS_URL: redis.url,
+        REDIS_PREFIX: redis.prefix,
+        METRICS_PORT: String(port),
+        LOG_LEVEL: 'warn',
+      });
+      expect({ code, lines: lines(output) }).toEqual({
+        code: 3,
+        lines: [`cannot listen on 127.0.0.1:${port} (HOST, METRICS_PORT): address already in use (another process listens there)`],
+      });
+    });
+  });
+
   it.each(['dev', 'migrate', 'api', 'worker', 'indexer', 'simnet'])('%s --help prints its usage and exits 0', async (command) => {
     const { code, output } = await runCli([command, '--help'], {});
     expect(code).toBe(0);
@@ -89,20 +143,38 @@ describe('processes: configuration and services', () => {
   });
 });
 
+describe('npm test with a bad TEST_DATABASE_URL or TEST_REDIS_URL', () => {
+  it.each([
+    ['TEST_DATABASE_URL', 'notaurl', 'Invalid configuration: TEST_DATABASE_URL: expected a postgres:// or postgresql:// URL (got "notaurl")'],
+    ['TEST_REDIS_URL', 'http://127.0.0.1:6379', 'Invalid configuration: TEST_REDIS_URL: expected a redis:// or rediss:// URL (got "http://127.0.0.1:6379")'],
+  ])('%s=%s: one line naming it, no stack', async (name, value, message) => {
+    const { code, output } = await runVitest({ [name]: value });
+    expect(code).toBe(1);
+    expect(output).toContain(message);
+    expect(output).not.toContain('    at ');
+  });
+});
+
 describe('npm test without Postgres', () => {
   it('says in one line which service is missing and how to start it', async () => {
-    const vitest = path.resolve(import.meta.dirname, '../node_modules/vitest/vitest.mjs');
-    const child = spawn(process.execPath, [vitest, 'run', 'test/db.test.ts'], {
-      cwd: path.resolve(import.meta.dirname, '..'),
-      env: { ...process.env, TEST_DATABASE_URL: 'postgres://postgres@127.0.0.1:1/postgres', CI: 'true' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk) => (output += chunk));
-    child.stderr.on('data', (chunk) => (output += chunk));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const { code, output } = await runVitest({ TEST_DATABASE_URL: 'postgres://postgres@127.0.0.1:1/postgres' });
     expect(code).toBe(1);
     expect(output).toContain('PostgreSQL is not reachable at 127.0.0.1:1; start it with: pg_ctlcluster');
     expect(output).not.toContain('    at ');
   });
 });
+
+/** `vitest run test/db.test.ts` in a process of its own with `env` added. */
+async function runVitest(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  const vitest = path.resolve(import.meta.dirname, '../node_modules/vitest/vitest.mjs');
+  const child = spawn(process.execPath, [vitest, 'run', 'test/db.test.ts'], {
+    cwd: path.resolve(import.meta.dirname, '..'),
+    env: { ...process.env, ...env, CI: 'true' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { code, output };
+}

@@ -5,6 +5,7 @@ import { createBackfillQueue } from '../backfill/queue.ts';
 import type { Config } from '../common/config.ts';
 import type { Common } from '../common/context.ts';
 import { ConfigError } from '../common/errors.ts';
+import { whenListening } from '../common/listen.ts';
 import { EXIT, parseFlags, runService, type Command } from '../common/process.ts';
 import { checkServices } from '../common/services.ts';
 import { createDb, type Db } from '../db/client.ts';
@@ -15,8 +16,15 @@ import { createApp } from './app.ts';
 
 export type ApiService = { url: string; close: () => Promise<void> };
 
-/** Starts the HTTP API on config.HOST:config.PORT (0 picks a free port). */
-export async function startApi(common: Common, deps: { db: Db; source: IntakeSource & { control?: RpcControl } }): Promise<ApiService> {
+/**
+ * Starts the HTTP API on config.HOST:config.PORT (0 picks a free port). `addressSettings` names
+ * what chose that address in the error of a failed listen.
+ */
+export async function startApi(
+  common: Common,
+  deps: { db: Db; source: IntakeSource & { control?: RpcControl } },
+  options: { addressSettings?: string } = {},
+): Promise<ApiService> {
   const { config } = common;
   const queue = createBackfillQueue({ redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX });
   const intake = createIntake(common, deps.db, deps.source, queue);
@@ -31,9 +39,13 @@ export async function startApi(common: Common, deps: { db: Db; source: IntakeSou
       return { postgres: !problems.some((p) => p.startsWith('PostgreSQL')), redis: !problems.some((p) => p.startsWith('Redis')) };
     },
   });
-  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
-    const started = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, () => resolve(started));
-  });
+  const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST });
+  try {
+    await whenListening(server, { host: config.HOST, port: config.PORT, settings: options.addressSettings ?? 'HOST, PORT' });
+  } catch (error) {
+    await queue.close();
+    throw error;
+  }
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.HOST}:${port}`;
   common.logger.info({ url }, 'api listening');
@@ -74,11 +86,11 @@ LOG_LEVEL, LOG_FORMAT`,
     const validate = (config: Config) => {
       if (!config.API_TOKEN) throw new ConfigError('Invalid configuration: API_TOKEN: required by the api, expected at least 16 characters (missing)');
     };
-    return runService('api', { needs: { postgres: true, redis: true }, env: { PORT: values.port }, validate }, async (common) => {
+    return runService('api', { needs: { postgres: true, redis: true }, flags: { PORT: ['--port', values.port] }, validate }, async (common) => {
       if (!values['no-migrate']) await runMigrations(common.config.DATABASE_URL);
       const db = createDb(common.config.DATABASE_URL, { applicationName: 'sui-backfill api' });
       common.shutdown.add('database', () => db.close());
-      const api = await startApi(common, { db, source: createSourceFromConfig(common) });
+      const api = await startApi(common, { db, source: createSourceFromConfig(common) }, { addressSettings: values.port === undefined ? 'HOST, PORT' : 'HOST, --port' });
       common.shutdown.add('api', () => api.close());
     });
   },

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
 
@@ -15,6 +16,13 @@ const url = (protocols: string[]) =>
     }
   }, `expected a ${protocols.map((p) => `${p}//`).join(' or ')} URL`);
 
+export const postgresUrlSchema = url(['postgres:', 'postgresql:']);
+export const redisUrlSchema = url(['redis:', 'rediss:']);
+
+/** RFC 1123 host names: dot-separated labels of letters, digits and inner hyphens, 253 characters at most. */
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+const hostSchema = z.string().refine((value) => isIP(value) !== 0 || HOST_NAME.test(value), 'expected an IP address or a host name');
+
 const urlList = z
   .string()
   .transform((value) => value.split(',').map((part) => part.trim()).filter(Boolean))
@@ -28,8 +36,8 @@ export const DEFAULT_RPC_MAX_RETRIES = 6;
  * one line naming the variable.
  */
 export const configSchema = z.object({
-  DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://postgres@127.0.0.1:5432/sui_backfill'),
-  REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  DATABASE_URL: postgresUrlSchema.default('postgres://postgres@127.0.0.1:5432/sui_backfill'),
+  REDIS_URL: redisUrlSchema.default('redis://127.0.0.1:6379'),
   /** Namespace of every Redis key (BullMQ prefix), so several deployments can share one Redis. */
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]+$/, 'expected letters, digits, _ . : or -').default('sui-backfill'),
   SUI_GRPC_URL: urlList.default([MAINNET_GRPC_URL]),
@@ -38,7 +46,7 @@ export const configSchema = z.object({
   PORT: integer(0, 65535).default(3000),
   /** Where worker and indexer processes serve /metrics (the API serves its own on PORT); unset: off. */
   METRICS_PORT: integer(0, 65535).optional(),
-  HOST: z.string().min(1).default('127.0.0.1'),
+  HOST: hostSchema.default('127.0.0.1'),
   API_TOKEN: z.string().min(16, 'expected at least 16 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
@@ -82,18 +90,26 @@ export const configSchema = z.object({
 
 export type Config = z.infer<typeof configSchema>;
 
-/** Reads and validates the environment. Throws a `ConfigError` whose message is one line. */
-export function loadConfig(env: Record<string, string | undefined> = process.env, overrides: Partial<Config> = {}): Config {
+/**
+ * Validates variables against `schema`. Throws a `ConfigError` whose message is one line naming
+ * each bad variable, or what `names` calls it (the flag that set it).
+ */
+export function parseVariables<T extends z.ZodType>(schema: T, env: Record<string, string | undefined>, names: Record<string, string> = {}): z.output<T> {
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
-  const result = configSchema.safeParse(present);
+  const result = schema.safeParse(present);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? 'environment');
       const given = present[name];
       const shown = given === undefined ? 'missing' : `got ${JSON.stringify(name === 'API_TOKEN' ? '***' : given)}`;
-      return `${name}: ${issue.message} (${shown})`;
+      return `${names[name] ?? name}: ${issue.message} (${shown})`;
     });
     throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
   }
-  return { ...result.data, ...overrides };
+  return result.data;
+}
+
+/** Reads and validates the environment. Throws a `ConfigError` whose message is one line; `names` as in parseVariables. */
+export function loadConfig(env: Record<string, string | undefined> = process.env, overrides: Partial<Config> = {}, names: Record<string, string> = {}): Config {
+  return { ...parseVariables(configSchema, env, names), ...overrides };
 }

@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Common } from './context.ts';
+import { whenListening } from './listen.ts';
 
 /**
  * Serves this process's Prometheus metrics at /metrics on METRICS_PORT, for processes without an
@@ -16,7 +17,8 @@ export async function startMetricsServer(common: Common): Promise<{ url: string;
     }
     response.writeHead(200, { 'content-type': metrics.registry.contentType }).end(await metrics.registry.metrics());
   });
-  await new Promise<void>((resolve) => server.listen(config.METRICS_PORT, config.HOST, resolve));
+  server.listen(config.METRICS_PORT, config.HOST);
+  await whenListening(server, { host: config.HOST, port: config.METRICS_PORT, settings: 'HOST, METRICS_PORT' });
   const url = `http://${config.HOST}:${(server.address() as AddressInfo).port}/metrics`;
   common.logger.info({ url }, 'metrics served');
   return { url, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };

@@ -1,7 +1,9 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { loadConfig, type Config } from './config.ts';
+import type { z } from 'zod';
+import { loadConfig, parseVariables, type Config } from './config.ts';
 import { createCommon, type Common } from './context.ts';
 import { ConfigError, errorMessage, SuiBackfillError } from './errors.ts';
+import { ListenError } from './listen.ts';
 import { checkServices } from './services.ts';
 import { survivePostgresWriteAfterClose } from '../db/client.ts';
 
@@ -25,13 +27,38 @@ export class UsageError extends SuiBackfillError {
   }
 }
 
+/**
+ * A negative number after a flag that takes a value is that value (`--checkpoints -5`), not an
+ * option: joined as `--checkpoints=-5` it reaches validation, which names the flag.
+ */
+function joinNegativeValues(argv: string[], options: NonNullable<ParseArgsConfig['options']>): string[] {
+  const takesValue = new Set(
+    Object.entries(options).flatMap(([name, option]) => (option.type === 'string' ? [`--${name}`, ...(option.short ? [`-${option.short}`] : [])] : [])),
+  );
+  const joined: string[] = [];
+  for (let index = 0; index < argv.length; index++) {
+    const next = argv[index + 1];
+    if (takesValue.has(argv[index]) && next !== undefined && /^-\d/.test(next)) {
+      joined.push(`${argv[index]}=${next}`);
+      index++;
+    } else joined.push(argv[index]);
+  }
+  return joined;
+}
+
 /** parseArgs with a one-line error instead of a stack trace for unknown or malformed flags. */
 export function parseFlags<T extends ParseArgsConfig['options']>(argv: string[], options: T, allowPositionals = false) {
   try {
-    return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true });
+    return parseArgs({ args: joinNegativeValues(argv, options ?? {}), options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true });
   } catch (error) {
-    throw new UsageError(errorMessage(error));
+    // Node explains some mistakes over several lines.
+    throw new UsageError(errorMessage(error).split('\n').join(' '));
   }
+}
+
+/** Errors whose message tells the user what to change: printed as one line, no stack. */
+function isUserError(error: unknown): boolean {
+  return error instanceof ConfigError || error instanceof UsageError || error instanceof ListenError;
 }
 
 /**
@@ -44,13 +71,19 @@ export async function runService(
   options: {
     needs?: { postgres?: boolean; redis?: boolean };
     env?: Record<string, string | undefined>;
+    /** Flags that stand for variables, `{ PORT: ['--port', value] }`: validated as the variable, named as the flag. */
+    flags?: Record<string, readonly [flag: string, value: string | undefined]>;
     validate?: (config: Config) => void;
   },
   main: (common: Common, fail: (error: unknown) => void) => Promise<void>,
 ): Promise<number> {
   // Flags arrive as environment values so that zod validates them the same way.
-  const flags = Object.fromEntries(Object.entries(options.env ?? {}).filter(([, value]) => value !== undefined));
-  const config = loadConfig({ ...process.env, ...flags });
+  const given = Object.entries(options.flags ?? {}).filter(([, [, value]]) => value !== undefined);
+  const flags = Object.fromEntries([
+    ...Object.entries(options.env ?? {}).filter(([, value]) => value !== undefined),
+    ...given.map(([variable, [, value]]) => [variable, value]),
+  ]);
+  const config = loadConfig({ ...process.env, ...flags }, {}, Object.fromEntries(given.map(([variable, [flag]]) => [variable, flag])));
   options.validate?.(config);
   const needs = options.needs ?? {};
   if (needs.postgres || needs.redis) {
@@ -85,18 +118,40 @@ export async function runService(
   try {
     await main(common, fail);
   } catch (error) {
-    common.logger.fatal({ err: error }, `${name} failed to start`);
+    if (!isUserError(error)) {
+      common.logger.fatal({ err: error }, `${name} failed to start`);
+      await common.shutdown.run('startup failure');
+      return EXIT.failure;
+    }
+    // The one line is the whole story of a process that never started: the shutdown's own info lines would bury it.
+    if (common.logger.isLevelEnabled('info')) common.logger.level = 'warn';
+    const code = reportFatal(error);
     await common.shutdown.run('startup failure');
-    return EXIT.failure;
+    return code;
   }
   return stopped;
 }
 
+/**
+ * For scripts outside the processes (the tests' global setup, the bench): their own variables by
+ * the configuration's rules, or the one-line message and exit with `exitCode`.
+ */
+export function loadVariablesOrExit<T extends z.ZodType>(schema: T, exitCode: number, env: Record<string, string | undefined> = process.env): z.output<T> {
+  try {
+    return parseVariables(schema, env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    process.exit(exitCode);
+  }
+}
+
 /** Prints the one-line message for errors a user can fix, and a stack only for real bugs. */
 export function reportFatal(error: unknown): number {
-  if (error instanceof ConfigError || error instanceof UsageError) {
-    console.error(error.message);
-    return EXIT.usage;
+  if (isUserError(error)) {
+    console.error((error as SuiBackfillError).message);
+    // A port in use may be freed (the previous instance still stopping); a wrong address needs a change.
+    return error instanceof ListenError && error.retryable ? EXIT.unavailable : EXIT.usage;
   }
   if (error instanceof SuiBackfillError) {
     console.error(`${error.code}: ${error.message}`);

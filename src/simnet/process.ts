@@ -1,9 +1,13 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { z } from 'zod';
 import type { Common } from '../common/context.ts';
+import { errorMessage } from '../common/errors.ts';
+import { toListenError } from '../common/listen.ts';
 import { EXIT, UsageError, parseFlags, runService, type Command } from '../common/process.ts';
 import { createSimChain, type SimChain, type SimChainOptions } from './chain.ts';
 import type { Ledger } from './ledger.ts';
-import { createMainnetLedger } from './mainnet.ts';
+import { createMainnetLedger, MAINNET_CHECKPOINTS, MainnetFixtureError } from './mainnet.ts';
 import { createSimnetServer, type SimnetKnobs, type SimnetServer } from './server.ts';
 
 export const SIMNET_HELP = `Usage: sui-backfill simnet [options]
@@ -15,16 +19,18 @@ GET|POST /simnet/knobs (JSON, the knob names below in camelCase).
 
 Chain:
   --seed N                         seed of everything generated (default 1)
-  --checkpoints N                  checkpoints generated (default 20000)
-  --initial-tip N                  highest checkpoint at start (default the last generated)
+  --checkpoints N                  checkpoints generated, 0 .. N-1 (default 20000, at least 100)
+  --initial-tip N                  highest checkpoint at start, at most N-1 (default N-1)
   --tx-per-checkpoint N            mean transactions per checkpoint (default 12)
   --package-traffic F              fraction of user transactions touching the simulator's
                                    packages (default 0.1)
   --objects-per-tx F               mean objects an unrelated user transaction creates (default 1)
-  --publish-at NAME=C1[,C2,C3]     checkpoints of a package's publish and upgrades, e.g.
-                                   dex=100,300,500 (token, book, nft: 1; dex, late: 3); repeatable
-  --mainnet-fixtures DIR           also serve the real mainnet checkpoints of DIR/mainnet
-                                   (DIR e.g. ../shared/fixtures/sui)
+  --publish-at NAME=C1[,C2,C3]     checkpoints of a package's publish and upgrades (token, book,
+                                   nft: 1; dex, late: 3), once per package; dex links against
+                                   token, so token must come first (by default at 1% of the chain,
+                                   dex at 2%), e.g. --publish-at token=50 --publish-at dex=100,300,500
+  --mainnet-fixtures DIR           also serve the real mainnet checkpoints of DIR/mainnet or DIR
+                                   (e.g. ../shared/fixtures/sui), read at start
 
 Server:
   --host HOST                      listen address (default HOST, 127.0.0.1)
@@ -34,7 +40,7 @@ Server:
 
 Knobs (also settable at runtime through POST /simnet/knobs):
   --tip-advance-ms N               advance the tip by one checkpoint every N ms (default 0: static)
-  --lowest-available N             prune checkpoints below N (default 0)
+  --lowest-available N             prune checkpoints below N, at most the initial tip (default 0)
   --latency-ms N                   latency added to every RPC (default 0)
   --rate-limit-rps N               requests per second before throttling (default 0: unlimited)
   --rate-limit-style grpc|http     RESOURCE_EXHAUSTED, or HTTP 429 as a proxy answers (default grpc)
@@ -48,27 +54,34 @@ Knobs (also settable at runtime through POST /simnet/knobs):
 
 Environment: HOST, LOG_LEVEL, LOG_FORMAT`;
 
-const count = z.coerce.number().int().min(0);
-const share = z.coerce.number().min(0).max(1);
+const integer = (min: number, max?: number) => {
+  const message = max === undefined ? `expected an integer of at least ${min}` : `expected an integer from ${min} to ${max}`;
+  return z.coerce.number({ error: message }).int(message).min(min, message).max(max ?? Number.MAX_SAFE_INTEGER, message);
+};
+const decimal = (min: number, max: number, message = `expected a number from ${min} to ${max}`) =>
+  z.coerce.number({ error: message }).min(min, message).max(max, message);
+const count = integer(0);
+const share = decimal(0, 1);
 const flagsSchema = z.object({
   seed: count.optional(),
-  checkpoints: count.min(100).optional(),
+  checkpoints: integer(100).optional(),
   'initial-tip': count.optional(),
-  'tx-per-checkpoint': z.coerce.number().positive().optional(),
+  'tx-per-checkpoint': z.coerce.number({ error: 'expected a number above 0' }).positive('expected a number above 0').optional(),
   'package-traffic': share.optional(),
-  'objects-per-tx': z.coerce.number().min(0).max(100).optional(),
+  'objects-per-tx': decimal(0, 100).optional(),
   'publish-at': z
     .array(z.string().regex(/^(token|dex|book|nft|late)=\d+(,\d+)*$/, 'expected NAME=C1[,C2,...] with NAME one of token, dex, book, nft, late'))
     .optional(),
-  'mainnet-fixtures': z.string().min(1).optional(),
-  host: z.string().min(1).optional(),
-  port: count.max(65535).optional(),
+  'mainnet-fixtures': z.string().min(1, 'expected a directory').optional(),
+  // Validated as HOST, with the rest of the environment.
+  host: z.string().optional(),
+  port: integer(0, 65535).optional(),
   'response-cache-mb': count.optional(),
   'tip-advance-ms': count.optional(),
   'lowest-available': count.optional(),
   'latency-ms': count.optional(),
-  'rate-limit-rps': z.coerce.number().min(0).optional(),
-  'rate-limit-style': z.enum(['grpc', 'http']).optional(),
+  'rate-limit-rps': decimal(0, Number.MAX_SAFE_INTEGER, 'expected a number of at least 0').optional(),
+  'rate-limit-style': z.enum(['grpc', 'http'], { error: 'expected grpc or http' }).optional(),
   'unavailable-rate': share.optional(),
   'hang-rate': share.optional(),
   'hang-ms': count.optional(),
@@ -79,6 +92,7 @@ const flagsSchema = z.object({
 
 const FLAG_NAMES = Object.keys(flagsSchema.shape);
 const DEFAULT_PORT = 9000;
+const DEFAULT_CHECKPOINTS = 20_000;
 
 export type SimnetOptions = {
   chain?: SimChainOptions;
@@ -101,9 +115,34 @@ export function parseSimnetFlags(argv: string[]): Omit<SimnetOptions, 'host'> & 
   const { help, ...given } = values as Record<string, string | string[] | undefined> & { help?: boolean };
   const parsed = flagsSchema.safeParse(given);
   if (!parsed.success) {
-    throw new UsageError(parsed.error.issues.map((issue) => `--${String(issue.path[0])}: ${issue.message}`).join('; '));
+    throw new UsageError(
+      parsed.error.issues
+        .map((issue) => {
+          const [name, index] = issue.path as [string, number | undefined];
+          const value = index === undefined ? given[name] : (given[name] as string[])[index];
+          return `--${name}: ${issue.message} (got ${JSON.stringify(value)})`;
+        })
+        .join('; '),
+    );
   }
   const flags = parsed.data;
+  const checkpoints = flags.checkpoints ?? DEFAULT_CHECKPOINTS;
+  const last = checkpoints - 1;
+  if (flags['initial-tip'] !== undefined && flags['initial-tip'] > last) {
+    throw new UsageError(`--initial-tip: ${flags['initial-tip']} is past the chain's last checkpoint, ${last} (--checkpoints ${checkpoints})`);
+  }
+  const tip = flags['initial-tip'] ?? last;
+  if (flags['lowest-available'] !== undefined && flags['lowest-available'] > tip) {
+    throw new UsageError(`--lowest-available: ${flags['lowest-available']} is above the initial tip, ${tip}; nothing would be served`);
+  }
+  const publishAt: Record<string, number[]> = {};
+  for (const entry of flags['publish-at'] ?? []) {
+    const [name, list] = entry.split('=');
+    if (publishAt[name]) throw new UsageError(`--publish-at: ${name} given twice (${name}=${publishAt[name].join(',')} and ${entry}); give each package once`);
+    publishAt[name] = list.split(',').map(Number);
+    const past = publishAt[name].find((checkpoint) => checkpoint > last);
+    if (past !== undefined) throw new UsageError(`--publish-at: ${entry}: checkpoint ${past} is past the chain's last checkpoint, ${last} (--checkpoints ${checkpoints})`);
+  }
   const knobs: Partial<SimnetKnobs> = {
     tipAdvanceMs: flags['tip-advance-ms'],
     lowestAvailableCheckpoint: flags['lowest-available'],
@@ -121,15 +160,12 @@ export function parseSimnetFlags(argv: string[]): Omit<SimnetOptions, 'host'> & 
     help: help === true,
     chain: {
       seed: flags.seed,
-      checkpoints: flags.checkpoints,
+      checkpoints,
       initialTip: flags['initial-tip'],
       txPerCheckpoint: flags['tx-per-checkpoint'],
       packageTrafficFraction: flags['package-traffic'],
       objectsPerTransaction: flags['objects-per-tx'],
-      publishAt: flags['publish-at'] && Object.fromEntries(flags['publish-at'].map((entry) => {
-        const [name, checkpoints] = entry.split('=');
-        return [name, checkpoints.split(',').map(Number)];
-      })),
+      publishAt: flags['publish-at'] && publishAt,
       lowestAvailableCheckpoint: flags['lowest-available'],
     },
     knobs: Object.fromEntries(Object.entries(knobs).filter(([, value]) => value !== undefined)),
@@ -140,13 +176,36 @@ export function parseSimnetFlags(argv: string[]): Omit<SimnetOptions, 'host'> & 
   };
 }
 
-/** Generates the chain and starts serving it; the mainnet fixture checkpoints, if given, answer first. */
-export async function startSimnet(common: Pick<Common, 'logger'>, options: SimnetOptions): Promise<RunningSimnet> {
+/**
+ * The mainnet fixtures of `dir` (the fixtures directory or its `mainnet` folder), read now so that
+ * a wrong directory fails at start rather than every request that reaches the ledger.
+ */
+function loadMainnetLedger(dir: string): Ledger {
+  const resolved = path.resolve(dir);
+  const root = !existsSync(path.join(resolved, 'mainnet')) && path.basename(resolved) === 'mainnet' ? path.dirname(resolved) : resolved;
+  const ledger = createMainnetLedger(root);
+  try {
+    ledger.getCheckpoint(MAINNET_CHECKPOINTS[0]);
+  } catch (error) {
+    throw error instanceof MainnetFixtureError ? error : new MainnetFixtureError(`cannot load the mainnet fixtures of ${root}/mainnet: ${errorMessage(error)}`, error);
+  }
+  return ledger;
+}
+
+/**
+ * Generates the chain and starts serving it; the mainnet fixture checkpoints, if given, answer
+ * first. `addressSettings` names what chose the address in the error of a failed listen.
+ */
+export async function startSimnet(common: Pick<Common, 'logger'>, options: SimnetOptions & { addressSettings?: string }): Promise<RunningSimnet> {
   const started = performance.now();
   const chain = createSimChain(options.chain);
-  const ledgers: Ledger[] = options.mainnetFixtures ? [createMainnetLedger(options.mainnetFixtures), chain] : [chain];
+  const ledgers: Ledger[] = options.mainnetFixtures ? [loadMainnetLedger(options.mainnetFixtures), chain] : [chain];
   const responseCacheBytes = options.responseCacheMb === undefined ? undefined : options.responseCacheMb * 1024 * 1024;
-  const server = await createSimnetServer({ chain, ledgers, host: options.host, port: options.port, responseCacheBytes, logger: common.logger, ...options.knobs });
+  const server = await createSimnetServer({ chain, ledgers, host: options.host, port: options.port, responseCacheBytes, logger: common.logger, ...options.knobs }).catch(
+    (error: unknown) => {
+      throw toListenError(error, { host: options.host, port: options.port, settings: options.addressSettings });
+    },
+  );
   common.logger.info(
     {
       url: server.url,
@@ -163,6 +222,14 @@ export async function startSimnet(common: Pick<Common, 'logger'>, options: Simne
   return { url: server.url, chain, server, close: () => server.close() };
 }
 
+/** What the flags cannot build, said as a usage error naming the flag. */
+function asUsageError(error: unknown): unknown {
+  // Placements the chain refuses (dex before token, upgrades out of order) are named by their option, publishAt.
+  if (error instanceof RangeError) return new UsageError(error.message.replace(/\bpublishAt\b(\.)?/g, (_, dot) => (dot ? '--publish-at ' : '--publish-at')));
+  if (error instanceof MainnetFixtureError) return new UsageError(`--mainnet-fixtures: ${error.message} (expected DIR or DIR/mainnet holding the fixture files, e.g. ../shared/fixtures/sui)`);
+  return error;
+}
+
 /** `sui-backfill simnet`: runs until SIGTERM/SIGINT, then closes the server and resolves with 0. */
 export async function runSimnet(argv: string[]): Promise<number> {
   const parsed = parseSimnetFlags(argv);
@@ -171,10 +238,10 @@ export async function runSimnet(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   // --host arrives as HOST, so the flag and the variable are validated alike.
-  return runService('simnet', { env: { HOST: parsed.host } }, async (common) => {
-    // A chain the flags cannot build (a publish past its end, upgrades out of order) is a usage error.
-    const simnet = await startSimnet(common, { ...parsed, host: common.config.HOST }).catch((error: unknown) => {
-      throw error instanceof RangeError ? new UsageError(error.message) : error;
+  return runService('simnet', { flags: { HOST: ['--host', parsed.host] } }, async (common) => {
+    const addressSettings = `${parsed.host === undefined ? 'HOST' : '--host'}, --port`;
+    const simnet = await startSimnet(common, { ...parsed, host: common.config.HOST, addressSettings }).catch((error: unknown) => {
+      throw asUsageError(error);
     });
     common.shutdown.add('simnet', () => simnet.close());
   });
