@@ -1,7 +1,16 @@
 import { normalizeSuiAddress } from '@mysten/sui/utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ResolvedPackage } from '../sui/records.ts';
 import { createTestDatabase, type TestDatabase } from '../../test/helpers/db.ts';
-import { findRegistryFamily, indexerSawPublish, recordPackageFamily, recordPublishedPackages, registryFamilyIds, type PublishedPackage } from './packages.ts';
+import {
+  findRegistryFamily,
+  indexerSawPublish,
+  recordPackageFamily,
+  recordPublishedPackages,
+  registryFamilyIds,
+  registryFamilyToResolved,
+  type PublishedPackage,
+} from './packages.ts';
 
 let database: TestDatabase;
 beforeAll(async () => {
@@ -26,6 +35,19 @@ const published = (packageId: string, version: bigint, checkpoint: bigint, typeO
   typeOrigins,
 });
 
+/** A family as the RPC resolves it, posted by its upgrade: the original at checkpoint 10, the upgrade at 20. */
+const twoVersions = (original: string, upgrade: string, typeOrigins: ReturnType<typeof origins>): ResolvedPackage => ({
+  requestedId: upgrade,
+  originalId: original,
+  versions: [
+    { packageId: original, version: 1n, publishCheckpoint: 10n, publishTxDigest: `tx-${original.slice(-2)}-1`, publishedAtMs: null },
+    { packageId: upgrade, version: 2n, publishCheckpoint: 20n, publishTxDigest: `tx-${upgrade.slice(-2)}-2`, publishedAtMs: null },
+  ],
+  typeOrigins,
+  familyIds: [original, upgrade],
+  publishCheckpoint: 10n,
+});
+
 async function rows() {
   return database.sql<{ package_id: string; version: string; publish_checkpoint: string; recorded_by: string; type_origins: unknown }[]>`
     select package_id, version, publish_checkpoint, recorded_by, type_origins from sui_packages order by package_id`;
@@ -33,21 +55,7 @@ async function rows() {
 
 describe('package registry', () => {
   it('what the indexer saw replaces a row first learnt from the RPC', async () => {
-    await recordPackageFamily(
-      database.db,
-      {
-        requestedId: UPGRADE,
-        originalId: ORIGINAL,
-        versions: [
-          { packageId: ORIGINAL, version: 1n, publishCheckpoint: 10n, publishTxDigest: 'tx-a1-1', publishedAtMs: null },
-          { packageId: UPGRADE, version: 2n, publishCheckpoint: 20n, publishTxDigest: 'tx-a2-2', publishedAtMs: null },
-        ],
-        typeOrigins: [...origins(ORIGINAL, ['A']), ...origins(UPGRADE, ['B'])],
-        familyIds: [ORIGINAL, UPGRADE],
-        publishCheckpoint: 10n,
-      },
-      'rpc',
-    );
+    await recordPackageFamily(database.db, twoVersions(ORIGINAL, UPGRADE, [...origins(ORIGINAL, ['A']), ...origins(UPGRADE, ['B'])]), 'rpc');
     const before = (await findRegistryFamily(database.db, UPGRADE))!;
     expect(indexerSawPublish(before)).toBe(false);
     // The older row came without type origins: only the newest version's are known from a resolution.
@@ -61,6 +69,32 @@ describe('package registry', () => {
       [UPGRADE, 'rpc', [...origins(ORIGINAL, ['A']), ...origins(UPGRADE, ['B'])]],
     ]);
     expect(registryFamilyIds(after)).toEqual([ORIGINAL, UPGRADE].sort());
+  });
+
+  it('an indexer that started after the publish saw only an upgrade: the registry does not hold the family, even once the RPC adds the original', async () => {
+    const original = id(0xb1);
+    const upgrade = id(0xb2);
+    await database.sql.begin((tx) => recordPublishedPackages(tx, [{ ...published(upgrade, 2n, 20n), originalId: original }]));
+    const seen = (await findRegistryFamily(database.db, upgrade))!;
+    expect(seen.versions.map((version) => [version.packageId, version.recordedBy])).toEqual([[upgrade, 'indexer']]);
+    expect(indexerSawPublish(seen)).toBe(false);
+    expect(() => registryFamilyToResolved(upgrade, seen)).toThrow(`the registry does not hold the publish of package ${original}; resolve it from the RPC`);
+
+    await recordPackageFamily(database.db, twoVersions(original, upgrade, origins(original, ['A'])), 'rpc');
+    const learnt = (await findRegistryFamily(database.db, upgrade))!;
+    expect(learnt.versions.map((version) => [version.packageId, version.recordedBy])).toEqual([
+      [original, 'rpc'],
+      [upgrade, 'indexer'],
+    ]);
+    expect(indexerSawPublish(learnt)).toBe(false);
+  });
+
+  it('an indexer that saw only an in-place upgrade of a package does not know its publish', async () => {
+    const system = id(0xdee9);
+    await database.sql.begin((tx) => recordPublishedPackages(tx, [published(system, 4n, 700n, origins(system, ['Pool']))]));
+    const family = (await findRegistryFamily(database.db, system))!;
+    expect(family.versions.map((version) => [version.packageId, version.version, version.recordedBy])).toEqual([[system, 4n, 'indexer']]);
+    expect(indexerSawPublish(family)).toBe(false);
   });
 
   it('a package upgraded in place keeps its publish and takes its newest version; an older one arriving late changes nothing', async () => {

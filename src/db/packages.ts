@@ -30,11 +30,15 @@ export async function findRegistryFamily(db: Database, packageId: string): Promi
 }
 
 /**
- * Whether the live indexer recorded the family's first version: it has then seen every upgrade
- * since, so the registry holds the whole family up to the indexer's watermark.
+ * Whether the live indexer recorded the family's publish: its oldest recorded version is the
+ * original package at version 1, written by the indexer. It has then seen every upgrade since, so
+ * the registry holds the whole family up to the indexer's watermark. An indexer that started after
+ * the publish records only later upgrades (for a package upgraded in place, a later version under
+ * the original ID), and the registry alone knows neither the publish nor what came between.
  */
 export function indexerSawPublish(family: RegistryFamily): boolean {
-  return family.versions[0]?.recordedBy === 'indexer';
+  const [oldest] = family.versions;
+  return oldest?.packageId === family.originalId && oldest.version === 1n && oldest.recordedBy === 'indexer';
 }
 
 /** Every address defining a struct of the family, as far as the registry knows: versions and type origins. */
@@ -47,10 +51,14 @@ export function registryFamilyIds(family: RegistryFamily): string[] {
   return [...ids].sort();
 }
 
-/** Turns a registry family into the resolved form the rest of the code uses. */
+/**
+ * Turns a registry family into the resolved form the rest of the code uses: only a family whose
+ * publish the indexer saw (`indexerSawPublish`), the only one whose publish checkpoint it knows.
+ */
 export function registryFamilyToResolved(requestedId: string, family: RegistryFamily): ResolvedPackage {
+  if (!indexerSawPublish(family)) throw new Error(`the registry does not hold the publish of package ${family.originalId}; resolve it from the RPC`);
+  const [original] = family.versions;
   const newest = family.versions[family.versions.length - 1];
-  const original = family.versions.find((version) => version.packageId === family.originalId) ?? family.versions[0];
   return {
     requestedId,
     originalId: family.originalId,
