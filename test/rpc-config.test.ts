@@ -1,8 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSimChain } from '../src/simnet/chain.ts';
+import { createSimnetServer } from '../src/simnet/server.ts';
 import { DEFAULT_BURST_SECONDS } from '../src/sui/budget.ts';
 import { sleep } from '../src/sui/retry.ts';
 import { waitFor } from './helpers/backfill-checks.ts';
+import { captureLogs } from './helpers/logs.ts';
 import { spawnCli, waitForOutput, type Spawned } from './helpers/processes.ts';
+import { freePort } from './helpers/servers.ts';
 import { startStack, TEST_TOKEN, type Stack } from './helpers/stack.ts';
 
 const POLL_MS = 500;
@@ -146,6 +150,51 @@ describe('/v1/config/rpc', () => {
       worker?.kill('SIGTERM');
       expect((await worker?.exited)?.code).toBe(0);
       await stack.call('DELETE', '/v1/config/rpc');
+    }
+  });
+});
+
+describe('endpoint URLs holding API keys', () => {
+  it('reach the node with their keys, and are shown redacted in GET /v1/config/rpc, errors, logs and /metrics', { timeout: 60_000 }, async () => {
+    const KEYS = ['PATHKEY', 'QUERYKEY', 'USERKEY'];
+    const node = await createSimnetServer({ chain: createSimChain({ checkpoints: 100 }) });
+    const host = new URL(node.url).host;
+    // Nothing listens there: its calls fail and it is put aside.
+    const refusing = `127.0.0.1:${await freePort()}`;
+    const { logger, lines } = captureLogs();
+    const stack = await startStack({ logger, env: { SUI_GRPC_URL: `http://${refusing}/v1/PATHKEY,http://${host}/?apikey=QUERYKEY,http://user:USERKEY@${host}` } });
+    try {
+      // Three calls fail at the first node (each answered by the next), which puts it aside; then
+      // both others are asked, each with its key in the query or the userinfo.
+      for (let i = 0; i < 3; i++) await stack.source.getServiceInfo();
+      const before = node.stats().requests.GetServiceInfo ?? 0;
+      const lowest = await stack.source.fullNodesLowestAvailable();
+      expect(node.stats().requests.GetServiceInfo).toBe(before + 2);
+
+      const { status, body } = await stack.call('GET', '/v1/config/rpc');
+      expect(status).toBe(200);
+      const self = body.processes.find((state: { id: string }) => state.id === stack.source.control.state().id);
+      const answering = { role: 'primary', state: 'up', consecutiveFailures: 0, retryAt: null, lowestAvailableCheckpoint: String(lowest), lastError: null };
+      expect(self.endpoints).toEqual([
+        {
+          url: `http://${refusing}/…`,
+          role: 'primary',
+          state: 'down',
+          consecutiveFailures: 3,
+          retryAt: expect.any(String),
+          lowestAvailableCheckpoint: null,
+          lastError: expect.stringMatching(new RegExp(`^getServiceInfo\\(\\) at http://${refusing}/…: `)),
+        },
+        { url: `http://${host}/… [2]`, ...answering },
+        { url: `http://${host}/… [3]`, ...answering },
+      ]);
+      const metrics = await (await fetch(`${stack.api.url}/metrics`, { headers: { authorization: `Bearer ${TEST_TOKEN}` } })).text();
+      expect(metrics).toContain(`sui_backfill_rpc_endpoint_up{url="http://${refusing}/…",role="primary"} 0`);
+      expect(lines.map((line) => line.msg)).toContain('sui endpoint put aside after consecutive failures; other endpoints answer until its cool-down ends');
+      for (const text of [JSON.stringify(body), metrics, JSON.stringify(lines), stack.source.describeEndpoint()]) for (const key of KEYS) expect(text).not.toContain(key);
+    } finally {
+      await stack.close();
+      await node.close();
     }
   });
 });
