@@ -123,3 +123,38 @@ describe('what enqueued says', () => {
     expect(covered.body).toMatchObject({ status: 'completed', fromCheckpoint: String(start + 2n), toCheckpoint: String(start + 1n), enqueued: false });
   });
 });
+
+describe('intake deadline', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    // The Sui source's own retry settings are the defaults: 6 retries of 30 s calls.
+    stack = await startStack({ chain: CHAIN, env: { RPC_MAX_RETRIES: '6', RPC_TIMEOUT_MS: '30000', INTAKE_TIMEOUT_MS: '1500' } });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('a hanging RPC answers 503 naming the Sui RPC once INTAKE_TIMEOUT_MS is spent, and nothing is created or tracked', async () => {
+    expect([stack.common.config.RPC_MAX_RETRIES, stack.common.config.RPC_TIMEOUT_MS]).toEqual([6, 30_000]);
+    stack.simnet.setKnobs({ hangRate: 1, hangMs: 120_000 });
+    const began = performance.now();
+    try {
+      const response = await stack.call('POST', '/v1/backfills', { packageId: stack.chain.package('nft').originalId });
+      const elapsed = performance.now() - began;
+      expect(response.status).toBe(503);
+      expect(response.headers.get('retry-after')).toBe('5');
+      expect(response.body).toEqual({
+        error: {
+          code: 'rpc_unavailable',
+          message: `the Sui RPC did not answer usefully (rpc_unavailable: ${stack.simnet.url} did not answer within INTAKE_TIMEOUT_MS (1500 ms)); retry later`,
+        },
+      });
+      expect(elapsed).toBeGreaterThanOrEqual(1_500);
+      expect(elapsed).toBeLessThan(4_000);
+    } finally {
+      stack.simnet.setKnobs({ hangRate: 0 });
+    }
+    expect(await stack.database.sql`select 1 from package_backfill_requests`).toHaveLength(0);
+    expect(await trackedPackages(stack)).toEqual([]);
+  });
+});

@@ -22,6 +22,26 @@ const upgrading = (overrides: Partial<StackOptions> = {}): StackOptions => ({
   ...overrides,
 });
 
+/**
+ * A worker and an indexer that saw late's first versions and is behind its last upgrade, at 100 ms
+ * per RPC: a batch of 400 checkpoints in flight takes seconds. The tip stays at 1750.
+ */
+async function behindTheLastUpgrade(): Promise<Stack> {
+  const started = await startStack(
+    upgrading({
+      chain: { checkpoints: 6_000, initialTip: 1_750, publishAt: { late: LATE_AT } },
+      knobs: { tipAdvanceMs: 0, latencyMs: 100 },
+      env: { INDEXER_BATCH_SIZE: '400' },
+    }),
+  );
+  await started.startWorker();
+  await started.startIndexer({ firstCheckpoint: 900n });
+  await indexerPast(started, 1_299n);
+  const late = started.chain.package('late');
+  expect((await readWatermark(started.database.sql))!.checkpointHiInclusive).toBeLessThan(late.versions[2].publishCheckpoint);
+  return started;
+}
+
 /** The `late::Extra` object versions the chain holds over [from, to]: what only the upgraded family matches. */
 function extras(s: Stack, from: bigint, to: bigint) {
   return s.truth(s.chain.package('late').originalId, 'anywhere', from, to).filter((row) => row.typeName === 'Extra');
@@ -75,19 +95,8 @@ describe('upgrades of a tracked package', () => {
   it('an upgrade the indexer commits while intake waits is part of the request', async () => {
     // The indexer saw late's first versions, so intake resolves the family from the registry, then
     // waits while the indexer's slow batch in flight commits the upgrade; the tracking starts after it.
-    // 100 ms per RPC: a batch of 400 checkpoints takes seconds.
-    stack = await startStack(
-      upgrading({
-        chain: { checkpoints: 6_000, initialTip: 1_750, publishAt: { late: LATE_AT } },
-        knobs: { tipAdvanceMs: 0, latencyMs: 100 },
-        env: { INDEXER_BATCH_SIZE: '400' },
-      }),
-    );
-    await stack.startWorker();
-    await stack.startIndexer({ firstCheckpoint: 900n });
-    await indexerPast(stack, 1_299n);
+    stack = await behindTheLastUpgrade();
     const late = stack.chain.package('late');
-    expect((await readWatermark(stack.database.sql))!.checkpointHiInclusive).toBeLessThan(late.versions[2].publishCheckpoint);
     const before = stack.simnet.stats().requests;
     const posted = await stack.call('POST', '/v1/backfills', { packageId: late.originalId, match: 'anywhere' });
     stack.simnet.setKnobs({ latencyMs: 0 });
@@ -103,5 +112,46 @@ describe('upgrades of a tracked package', () => {
 
     expect(extras(stack, late.versions[2].publishCheckpoint, tracking.firstCheckpoint - 1n).length).toBeGreaterThan(0);
     await expectExactCoverage(stack, late.originalId, await indexerPast(stack, 1_750n));
+  });
+
+  it('an indexer that started after the publish saw only an upgrade: intake resolves the family from the RPC, from its publish', async () => {
+    stack = await startStack(upgrading());
+    await stack.startIndexer({ firstCheckpoint: 1_100n });
+    const late = stack.chain.package('late');
+    await indexerPast(stack, late.versions[1].publishCheckpoint + 20n);
+    const registry = await stack.database.sql<{ package_id: string; recorded_by: string }[]>`select package_id, recorded_by from sui_packages`;
+    // The last upgrade may be in already; the publish is not.
+    expect(registry.filter((row) => row.package_id !== late.versions[2].id)).toEqual([{ package_id: late.versions[1].id, recorded_by: 'indexer' }]);
+    await stack.startWorker();
+    const posted = await stack.call('POST', '/v1/backfills', { packageId: late.versions[1].id, match: 'anywhere' });
+    expect(posted.status).toBe(202);
+    expect(posted.body.fromCheckpoint).toBe(String(late.versions[0].publishCheckpoint));
+    const tracking = await startedTracking(stack, late.originalId);
+    expect(BigInt(posted.body.toCheckpoint)).toBe(tracking.firstCheckpoint - 1n);
+    await stack.waitForStatus(posted.body.id, ['completed']);
+    await expectExactCoverage(stack, late.originalId, await indexerPast(stack, tracking.firstCheckpoint + 30n));
+  });
+
+  it('an explicit range past the indexer\'s position is resolved from the RPC: upgrades the indexer has not reached are matched', async () => {
+    // The range holds late::Extra objects of the upgrade the indexer has not reached.
+    stack = await behindTheLastUpgrade();
+    const late = stack.chain.package('late');
+    const range = { fromCheckpoint: late.versions[0].publishCheckpoint, toCheckpoint: 1_740n };
+    const posted = await stack.call('POST', '/v1/backfills', {
+      packageId: late.originalId,
+      match: 'anywhere',
+      fromCheckpoint: Number(range.fromCheckpoint),
+      toCheckpoint: Number(range.toCheckpoint),
+    });
+    stack.simnet.setKnobs({ latencyMs: 0 });
+    expect(posted.status).toBe(202);
+    expect(posted.body).toMatchObject({ fromCheckpoint: String(range.fromCheckpoint), toCheckpoint: String(range.toCheckpoint) });
+    const [request] = await stack.database.sql<{ family_ids: string[] }[]>`select family_ids from package_backfill_requests where id = ${posted.body.id}`;
+    expect(request.family_ids).toContain(late.versions[2].id);
+    await stack.waitForStatus(posted.body.id, ['completed']);
+    expect(extras(stack, late.versions[2].publishCheckpoint, range.toCheckpoint).length).toBeGreaterThan(0);
+    expect((await stack.objects()).filter((row) => row.checkpoint <= range.toCheckpoint)).toEqual(
+      stack.truth(late.originalId, 'anywhere', range.fromCheckpoint, range.toCheckpoint),
+    );
   });
 });

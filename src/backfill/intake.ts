@@ -3,23 +3,26 @@ import { errorMessage } from '../common/errors.ts';
 import type { Db } from '../db/client.ts';
 import { findRegistryFamily, indexerSawPublish, recordPackageFamily, registryFamilyToResolved } from '../db/packages.ts';
 import { getTracking, isIndexerRunning, trackPackage, type Tracking } from '../indexer/registry.ts';
-import { BelowLowestAvailableError } from '../sui/errors.ts';
+import { BelowLowestAvailableError, UnavailableError } from '../sui/errors.ts';
 import { sleep } from '../sui/retry.ts';
 import type { MatchMode, ResolvedPackage, ServiceInfo } from '../sui/records.ts';
 import { InvalidRangeError } from './errors.ts';
 import type { BackfillQueue } from './queue.ts';
 import { createOrFindActiveRequest, type BackfillRequest } from './requests.ts';
+import { createRpcDeadline, type RpcDeadline } from './rpc-deadline.ts';
 
-/** What intake needs from the Sui source. */
+type SignalOption = { signal?: AbortSignal };
+
+/** What intake needs from the Sui source; each call is given the intake's deadline as its signal. */
 export type IntakeSource = {
-  getServiceInfo: () => Promise<ServiceInfo>;
-  resolvePackage: (packageId: string) => Promise<ResolvedPackage>;
+  getServiceInfo: (options?: SignalOption) => Promise<ServiceInfo>;
+  resolvePackage: (packageId: string, options?: SignalOption) => Promise<ResolvedPackage>;
   /** The endpoint whose history a range must be in; named in errors. */
   describeEndpoint?: () => string;
   /** Lowest checkpoint an archival endpoint serves, when one is configured. */
-  archiveLowestAvailable?: () => Promise<bigint | undefined>;
+  archiveLowestAvailable?: (options?: SignalOption) => Promise<bigint | undefined>;
   /** Lowest checkpoint any configured full node serves. */
-  fullNodesLowestAvailable: () => Promise<bigint>;
+  fullNodesLowestAvailable: (options?: SignalOption) => Promise<bigint>;
 };
 
 export type BackfillSubmission = {
@@ -46,29 +49,47 @@ export type IntakeResult = {
 export type Intake = { submit: (submission: BackfillSubmission) => Promise<IntakeResult> };
 
 /**
+ * Whether the registry's family, complete up to the live indexer's position, holds every version
+ * a range needs. With a default end the range ends just before the tracking's start (or intake
+ * waits for it and reads the RPC again if the wait runs out); an explicit end only when it is
+ * before a tracking that has started. Past that, upgrades the indexer has not processed yet may exist.
+ */
+function registryServes(toCheckpoint: bigint | undefined, tracking: Tracking | undefined, indexerRunning: boolean): boolean {
+  const start = tracking?.firstCheckpoint ?? null;
+  if (toCheckpoint === undefined) return indexerRunning || start !== null;
+  return start !== null && toCheckpoint < start;
+}
+
+/**
  * Request intake: resolve the package (registry first, the RPC otherwise, recording what it
  * learns), fix the range once, insert the request, enqueue its job. A request whose job could not
- * be written (Redis down) stays queued in Postgres and the reconciler enqueues it later.
+ * be written (Redis down) stays queued in Postgres and the reconciler enqueues it later. Its calls
+ * to the Sui RPC share one budget, INTAKE_TIMEOUT_MS, whatever their retries would allow; the wait
+ * for the live indexer (INDEXER_HANDOFF_TIMEOUT_MS) comes on top. A spent budget is an
+ * `UnavailableError` naming the RPC (503 with Retry-After), and nothing is created.
  */
 export function createIntake(common: Pick<Common, 'logger' | 'config'>, db: Db, source: IntakeSource, queue: BackfillQueue): Intake {
-  const fromRpc = async (packageId: string): Promise<ResolvedPackage> => {
-    const resolved = await source.resolvePackage(packageId);
+  const { config } = common;
+  const fromRpc = async (packageId: string, signal: AbortSignal): Promise<ResolvedPackage> => {
+    const resolved = await source.resolvePackage(packageId, { signal });
     await recordPackageFamily(db.db, resolved, 'rpc');
     return resolved;
   };
 
   /**
    * Registry first: a family whose publish the live indexer saw is complete in the registry up to
-   * the indexer's position, which is where a tracked package's backfill ends. Anything else is
-   * read from the RPC, which knows every version up to the tip.
+   * the indexer's position, which is where a tracked package's default-range backfill ends.
+   * Anything else is read from the RPC, which knows every version up to the tip.
    */
-  const resolve = async (packageId: string, match: MatchMode, indexerRunning: boolean) => {
-    const family = await findRegistryFamily(db.db, packageId);
+  const resolve = async (submission: BackfillSubmission, indexerRunning: boolean, signal: AbortSignal) => {
+    const family = await findRegistryFamily(db.db, submission.packageId);
     if (family && indexerSawPublish(family)) {
-      const tracking = await getTracking(db.db, family.originalId, match);
-      if (indexerRunning || tracking?.firstCheckpoint != null) return { resolved: registryFamilyToResolved(packageId, family), fromRegistry: true };
+      const tracking = await getTracking(db.db, family.originalId, submission.match);
+      if (registryServes(submission.toCheckpoint, tracking, indexerRunning)) {
+        return { resolved: registryFamilyToResolved(submission.packageId, family), fromRegistry: true };
+      }
     }
-    return { resolved: await fromRpc(packageId), fromRegistry: false };
+    return { resolved: await fromRpc(submission.packageId, signal), fromRegistry: false };
   };
 
   /**
@@ -76,7 +97,7 @@ export function createIntake(common: Pick<Common, 'logger' | 'config'>, db: Db, 
    * between batches when it waits at the tip); wait, at most INDEXER_HANDOFF_TIMEOUT_MS, to learn where.
    */
   const waitForCoverage = async (tracking: Tracking): Promise<Tracking> => {
-    const deadline = Date.now() + common.config.INDEXER_HANDOFF_TIMEOUT_MS;
+    const deadline = Date.now() + config.INDEXER_HANDOFF_TIMEOUT_MS;
     let current = tracking;
     while (current.firstCheckpoint === null && Date.now() < deadline) {
       await sleep(100);
@@ -84,7 +105,7 @@ export function createIntake(common: Pick<Common, 'logger' | 'config'>, db: Db, 
     }
     if (current.firstCheckpoint === null) {
       common.logger.warn(
-        { packageId: tracking.originalId, match: tracking.match, waitedMs: common.config.INDEXER_HANDOFF_TIMEOUT_MS },
+        { packageId: tracking.originalId, match: tracking.match, waitedMs: config.INDEXER_HANDOFF_TIMEOUT_MS },
         'the live indexer did not start tracking in time; the backfill ends at the tip and a continuation will close any gap',
       );
     }
@@ -92,78 +113,95 @@ export function createIntake(common: Pick<Common, 'logger' | 'config'>, db: Db, 
   };
 
   /** A range from `from` must be served by some full node, or by the archive. */
-  const checkServed = async (from: bigint, info: ServiceInfo, endpoint: string) => {
+  const checkServed = async (from: bigint, info: ServiceInfo, endpoint: string, signal: AbortSignal) => {
     // The node asked first serves it: no need to ask the others.
     if (from >= info.lowestAvailableCheckpoint) return;
-    const lowest = await source.fullNodesLowestAvailable();
+    const lowest = await source.fullNodesLowestAvailable({ signal });
     if (from >= lowest) return;
-    const archiveLowest = await source.archiveLowestAvailable?.();
+    const archiveLowest = await source.archiveLowestAvailable?.({ signal });
     if (archiveLowest === undefined || from < archiveLowest) throw new BelowLowestAvailableError(from, archiveLowest ?? lowest, endpoint);
+  };
+
+  const accept = async (submission: BackfillSubmission, endpoint: string, deadline: RpcDeadline): Promise<IntakeResult> => {
+    const { signal } = deadline;
+    const indexerRunning = await isIndexerRunning(db.sql);
+    // Read before resolving: a family resolved from the RPC then holds every version up to this tip.
+    const info = await source.getServiceInfo({ signal });
+    let { resolved, fromRegistry } = await resolve(submission, indexerRunning, signal);
+    const defaultEnd = submission.toCheckpoint === undefined;
+
+    // Every check comes before the package is tracked: a refused request leaves nothing behind.
+    const fromCheckpoint = submission.fromCheckpoint ?? resolved.publishCheckpoint;
+    if (fromCheckpoint === null) {
+      const lowest = await source.fullNodesLowestAvailable({ signal });
+      throw new BelowLowestAvailableError(null, lowest, endpoint, `the publish of package ${resolved.originalId} (its transaction is pruned)`);
+    }
+    if (submission.fromCheckpoint !== undefined && submission.fromCheckpoint > info.checkpointHeight) {
+      throw new InvalidRangeError(`fromCheckpoint ${submission.fromCheckpoint} is beyond the chain tip ${info.checkpointHeight}`);
+    }
+    if (submission.toCheckpoint !== undefined) {
+      if (submission.toCheckpoint > info.checkpointHeight) throw new InvalidRangeError(`toCheckpoint ${submission.toCheckpoint} is beyond the chain tip ${info.checkpointHeight}`);
+      if (fromCheckpoint > submission.toCheckpoint) throw new InvalidRangeError(`fromCheckpoint ${fromCheckpoint} is after the end of the range, ${submission.toCheckpoint}`);
+    }
+    const known = await getTracking(db.db, resolved.originalId, submission.match);
+    // The live indexer already covers everything from the start on: nothing needs to be served.
+    const coveredAlready = defaultEnd && known?.firstCheckpoint != null && known.firstCheckpoint <= fromCheckpoint;
+    if (!coveredAlready) await checkServed(fromCheckpoint, info, endpoint, signal);
+
+    // Posting a backfill tracks the package: the live indexer covers it from some checkpoint on
+    // and the backfill ends just before (invariant 3, README "Data and invariants"); with no indexer, at the tip.
+    let tracking = await trackPackage(db.db, { originalId: resolved.originalId, match: submission.match, familyIds: resolved.familyIds });
+    if (tracking.firstCheckpoint === null && indexerRunning && defaultEnd) {
+      const pending = tracking;
+      tracking = await deadline.paused(() => waitForCoverage(pending));
+      // Ending at the tip goes past what a registry family is known to be complete for.
+      if (tracking.firstCheckpoint === null && fromRegistry) resolved = await fromRpc(submission.packageId, signal);
+    }
+    // The indexer's start may be past the tip read above (another node, or time passed): that is fine.
+    const toCheckpoint = submission.toCheckpoint ?? (tracking.firstCheckpoint !== null ? tracking.firstCheckpoint - 1n : info.checkpointHeight);
+    // Only with a default end: the live indexer covers the whole range.
+    const empty = fromCheckpoint > toCheckpoint;
+    // The tracking holds the upgrades the indexer learnt of while intake waited.
+    const familyIds = [...new Set([...resolved.familyIds, ...tracking.familyIds])].sort();
+
+    const { request, created } = await createOrFindActiveRequest(db.db, {
+      packageId: resolved.originalId,
+      requestedPackageId: submission.packageId,
+      familyIds,
+      match: submission.match,
+      explicitFrom: submission.fromCheckpoint,
+      explicitTo: submission.toCheckpoint,
+      fromCheckpoint,
+      toCheckpoint: empty ? fromCheckpoint - 1n : toCheckpoint,
+      status: empty ? 'completed' : 'queued',
+      actor: submission.actor,
+    });
+    if (empty) return { request, created, enqueued: false };
+    if (!created) return { request, created, enqueued: await queue.hasJob(request.id).catch(() => false) };
+
+    try {
+      await queue.enqueue(request.id);
+      return { request, created, enqueued: true };
+    } catch (error) {
+      common.logger.warn({ requestId: request.id, err: errorMessage(error) }, 'request accepted but not enqueued; the reconciler will enqueue it');
+      return { request, created, enqueued: false };
+    }
   };
 
   return {
     submit: async (submission) => {
-      const indexerRunning = await isIndexerRunning(db.sql);
-      // Read before resolving: a family resolved from the RPC then holds every version up to this tip.
-      const info = await source.getServiceInfo();
-      let { resolved, fromRegistry } = await resolve(submission.packageId, submission.match, indexerRunning);
       const endpoint = source.describeEndpoint?.() ?? 'the configured Sui RPC';
-      const defaultEnd = submission.toCheckpoint === undefined;
-
-      // Every check comes before the package is tracked: a refused request leaves nothing behind.
-      const fromCheckpoint = submission.fromCheckpoint ?? resolved.publishCheckpoint;
-      if (fromCheckpoint === null) {
-        const lowest = await source.fullNodesLowestAvailable();
-        throw new BelowLowestAvailableError(null, lowest, endpoint, `the publish of package ${resolved.originalId} (its transaction is pruned)`);
-      }
-      if (submission.fromCheckpoint !== undefined && submission.fromCheckpoint > info.checkpointHeight) {
-        throw new InvalidRangeError(`fromCheckpoint ${submission.fromCheckpoint} is beyond the chain tip ${info.checkpointHeight}`);
-      }
-      if (submission.toCheckpoint !== undefined) {
-        if (submission.toCheckpoint > info.checkpointHeight) throw new InvalidRangeError(`toCheckpoint ${submission.toCheckpoint} is beyond the chain tip ${info.checkpointHeight}`);
-        if (fromCheckpoint > submission.toCheckpoint) throw new InvalidRangeError(`fromCheckpoint ${fromCheckpoint} is after the end of the range, ${submission.toCheckpoint}`);
-      }
-      const known = await getTracking(db.db, resolved.originalId, submission.match);
-      // The live indexer already covers everything from the start on: nothing needs to be served.
-      const coveredAlready = defaultEnd && known?.firstCheckpoint != null && known.firstCheckpoint <= fromCheckpoint;
-      if (!coveredAlready) await checkServed(fromCheckpoint, info, endpoint);
-
-      // Posting a backfill tracks the package: the live indexer covers it from some checkpoint on
-      // and the backfill ends just before (invariant 3, README "Data and invariants"); with no indexer, at the tip.
-      let tracking = await trackPackage(db.db, { originalId: resolved.originalId, match: submission.match, familyIds: resolved.familyIds });
-      if (tracking.firstCheckpoint === null && indexerRunning && defaultEnd) {
-        tracking = await waitForCoverage(tracking);
-        // Ending at the tip goes past what a registry family is known to be complete for.
-        if (tracking.firstCheckpoint === null && fromRegistry) resolved = await fromRpc(submission.packageId);
-      }
-      // The indexer's start may be past the tip read above (another node, or time passed): that is fine.
-      const toCheckpoint = submission.toCheckpoint ?? (tracking.firstCheckpoint !== null ? tracking.firstCheckpoint - 1n : info.checkpointHeight);
-      // Only with a default end: the live indexer covers the whole range.
-      const empty = fromCheckpoint > toCheckpoint;
-      // The tracking holds the upgrades the indexer learnt of while intake waited.
-      const familyIds = [...new Set([...resolved.familyIds, ...tracking.familyIds])].sort();
-
-      const { request, created } = await createOrFindActiveRequest(db.db, {
-        packageId: resolved.originalId,
-        requestedPackageId: submission.packageId,
-        familyIds,
-        match: submission.match,
-        explicitFrom: submission.fromCheckpoint,
-        explicitTo: submission.toCheckpoint,
-        fromCheckpoint,
-        toCheckpoint: empty ? fromCheckpoint - 1n : toCheckpoint,
-        status: empty ? 'completed' : 'queued',
-        actor: submission.actor,
-      });
-      if (empty) return { request, created, enqueued: false };
-      if (!created) return { request, created, enqueued: await queue.hasJob(request.id).catch(() => false) };
-
+      const deadline = createRpcDeadline(
+        config.INTAKE_TIMEOUT_MS,
+        () => new UnavailableError(`${endpoint} did not answer within INTAKE_TIMEOUT_MS (${config.INTAKE_TIMEOUT_MS} ms)`, 'deadline'),
+      );
       try {
-        await queue.enqueue(request.id);
-        return { request, created, enqueued: true };
+        return await accept(submission, endpoint, deadline);
       } catch (error) {
-        common.logger.warn({ requestId: request.id, err: errorMessage(error) }, 'request accepted but not enqueued; the reconciler will enqueue it');
-        return { request, created, enqueued: false };
+        // Whatever the call in flight made of the abort, the reason is the spent budget.
+        throw deadline.signal.aborted ? deadline.signal.reason : error;
+      } finally {
+        deadline.dispose();
       }
     },
   };

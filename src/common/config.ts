@@ -80,6 +80,8 @@ export const configSchema = z.object({
   INDEXER_BATCH_SIZE: integer(1, 10_000).default(100),
   /** How long intake waits for a running indexer to start covering a newly tracked package. */
   INDEXER_HANDOFF_TIMEOUT_MS: integer(0, 600_000).default(10_000),
+  /** How long intake's calls to the Sui RPC may take in all (retries included, the wait for the indexer not) before a POST answers 503. */
+  INTAKE_TIMEOUT_MS: integer(100, 600_000).default(20_000),
 }).refine((config) => config.STALE_AFTER_MS >= 3 * config.HEARTBEAT_INTERVAL_MS, {
   error: (issue) => {
     const heartbeat = (issue.input as { HEARTBEAT_INTERVAL_MS?: number } | undefined)?.HEARTBEAT_INTERVAL_MS;
