@@ -11,13 +11,18 @@ export const PackageIdSchema = z
 
 /** A checkpoint sequence number: a non-negative integer, as a JSON number or a decimal string. */
 const CHECKPOINT_MESSAGE = 'expected a non-negative integer checkpoint sequence number';
+// JSON numbers beyond 2^53 - 1 reach us already rounded: refused, never read as a neighbouring checkpoint.
+const UNSAFE_CHECKPOINT_MESSAGE = `expected a checkpoint number of at most ${Number.MAX_SAFE_INTEGER} (2^53 - 1); send larger ones as a string of digits`;
+const CheckpointNumberSchema = z
+  .number()
+  .min(0, { error: CHECKPOINT_MESSAGE, abort: true })
+  .int({ error: (issue) => (issue.code === 'too_big' ? UNSAFE_CHECKPOINT_MESSAGE : CHECKPOINT_MESSAGE) })
+  .openapi({ maximum: Number.MAX_SAFE_INTEGER, example: 67456359 });
+const CheckpointDigitsSchema = z.string().regex(/^\d{1,19}$/, CHECKPOINT_MESSAGE).openapi({ example: '67456359' });
 export const CheckpointSchema = z
-  .union([z.number(), z.string()], { error: CHECKPOINT_MESSAGE })
-  // Numbers beyond 2^53 print in exponent form and fail the pattern: such checkpoints must be strings.
-  .transform((value) => String(value))
-  .pipe(z.string().regex(/^\d{1,19}$/, CHECKPOINT_MESSAGE))
+  .union([CheckpointNumberSchema, CheckpointDigitsSchema], { error: CHECKPOINT_MESSAGE })
   .transform((value) => BigInt(value))
-  .openapi({ type: 'string', example: '67456359' });
+  .openapi({ description: 'A checkpoint sequence number: a JSON integer up to 2^53 - 1, or a string of decimal digits for any value' });
 
 export const MatchSchema = z.enum(['outer', 'anywhere']).openapi({
   description:
@@ -182,7 +187,14 @@ export const BackfillSummarySchema = z
     checkpointHiInclusive: checkpointString,
     percent: z.number(),
     rowsInserted: z.number().int(),
+    objectsMatched: z.number().int(),
+    checkpointsPerSecond: z.number().nullable().openapi({ description: 'Of a running backfill, over its chunks of the last minute (as in GET /v1/backfills/{id}); else null' }),
+    etaSeconds: z.number().nullable(),
+    workerId: z.string().nullable(),
+    heartbeatAt: z.string().nullable().openapi({ description: "The worker's last heartbeat: a running backfill whose heartbeat is older than STALE_AFTER_MS is taken over" }),
+    lastError: z.string().nullable(),
     createdAt: z.string(),
+    startedAt: z.string().nullable(),
     finishedAt: z.string().nullable(),
   })
   .openapi('BackfillSummary');
@@ -202,6 +214,9 @@ export const ActorHeaderSchema = z.object({
     .optional()
     .openapi({ param: { name: 'x-actor', in: 'header' }, example: 'alice@ops-host', description: 'Who makes the change; recorded in the history as `api:<X-Actor>`' }),
 });
+
+/** Who makes a change: `api`, or `api:<X-Actor>` when the caller names itself. */
+export const actorOf = (headers: { 'x-actor'?: string }) => (headers['x-actor'] ? `api:${headers['x-actor']}` : 'api');
 
 export const BackfillPageSchema = z
   .object({ items: z.array(BackfillSummarySchema), nextCursor: z.string().nullable() })
@@ -226,7 +241,12 @@ export const RpcLimitsUpdateSchema = z
       example: 50,
     }),
     maxInFlight: limit(1024).optional().openapi({ description: 'RPC calls in flight per process', example: 16 }),
-    updatedBy: z.string().min(1).max(200).optional().openapi({ description: 'Who made the change, or why; recorded with it', example: 'ops: provider asked us to slow down' }),
+    updatedBy: z
+      .string()
+      .min(1)
+      .max(200)
+      .optional()
+      .openapi({ description: 'Recorded as who made the change when no X-Actor header names one', example: 'ops: provider asked us to slow down' }),
   })
   .refine((body) => body.requestsPerSecond !== undefined || body.maxInFlight !== undefined, {
     message: 'give requestsPerSecond, maxInFlight or both',
