@@ -47,14 +47,17 @@ describe('/v1/config/rpc', () => {
     }
     expect((await stack.call('GET', '/v1/config/rpc')).body.configured.source).toBe('environment');
 
-    const changed = await stack.call('PUT', '/v1/config/rpc', { maxInFlight: 4, updatedBy: 'ops' });
+    // Recorded as X-Actor, like the backfill routes; the body's updatedBy only stands in without the header.
+    const noted = await stack.call('PUT', '/v1/config/rpc', { maxInFlight: 6, updatedBy: 'ops' });
+    expect(noted.body.configured).toMatchObject({ maxInFlight: 6, updatedBy: 'ops' });
+    const changed = await stack.call('PUT', '/v1/config/rpc', { maxInFlight: 4, updatedBy: 'ignored' }, { 'x-actor': 'ops' });
     expect(changed.status).toBe(200);
-    expect(changed.body.configured).toMatchObject({ requestsPerSecond: null, maxInFlight: 4, source: 'database', updatedBy: 'ops' });
+    expect(changed.body.configured).toMatchObject({ requestsPerSecond: null, maxInFlight: 4, source: 'database', updatedBy: 'api:ops' });
     // Applied by the process that took the change before it answered.
     expect(stack.source.control.budget.stats()).toMatchObject({ requestsPerSecond: 40, maxInFlight: 4 });
     const [row] = await stack.database.sql`select requests_per_second, max_in_flight, updated_by from rpc_settings where scope = 'global'`;
     // The rate left out is not pinned to this process's environment value.
-    expect(row).toEqual({ requests_per_second: null, max_in_flight: 4, updated_by: 'ops' });
+    expect(row).toEqual({ requests_per_second: null, max_in_flight: 4, updated_by: 'api:ops' });
 
     const reset = await stack.call('DELETE', '/v1/config/rpc');
     expect(reset.status).toBe(200);

@@ -23,7 +23,9 @@ export class ApiError extends SuiBackfillError {
   }
 }
 
-const RETRY_AFTER_SECONDS = '5';
+/** What a 503 asks the client to wait, in its Retry-After header. */
+export const RETRY_AFTER_SECONDS = 5;
+const RETRY_AFTER = String(RETRY_AFTER_SECONDS);
 
 /** Maps any error to its HTTP status and JSON body; unknown errors are 500 and logged by the caller. */
 export function toErrorResponse(error: unknown): { status: ContentfulStatusCode; body: ApiErrorBody; retryAfter?: string } {
@@ -49,16 +51,16 @@ export function toErrorResponse(error: unknown): { status: ContentfulStatusCode;
   // The node will not send an answer this large, now or later: no Retry-After.
   if (error instanceof ResponseTooLargeError) return { status: 502, body: body(error.code, `the Sui RPC cannot answer within its response size limit (${error.message})`) };
   if (error instanceof ServiceUnavailableError) {
-    return { status: 503, body: body(error.code, `${error.message}; retry later`), retryAfter: RETRY_AFTER_SECONDS };
+    return { status: 503, body: body(error.code, `${error.message}; retry later`), retryAfter: RETRY_AFTER };
   }
   if (isPostgresUnavailable(error)) {
-    return { status: 503, body: body('postgres_unavailable', 'Postgres is not available; retry later'), retryAfter: RETRY_AFTER_SECONDS };
+    return { status: 503, body: body('postgres_unavailable', 'Postgres is not available; retry later'), retryAfter: RETRY_AFTER };
   }
   if (error instanceof SuiBackfillError && error.retryable) {
     return {
       status: 503,
       body: body('rpc_unavailable', `the Sui RPC did not answer usefully (${error.code}: ${error.message}); retry later`),
-      retryAfter: RETRY_AFTER_SECONDS,
+      retryAfter: RETRY_AFTER,
     };
   }
   return { status: 500, body: body('internal_error', 'internal error; see the API logs') };

@@ -8,6 +8,7 @@ import { ApiError } from '../errors.ts';
 import type { ApiDeps } from '../app.ts';
 import {
   ActorHeaderSchema,
+  actorOf,
   BackfillCreatedSchema,
   BackfillPageSchema,
   BackfillSchema,
@@ -20,13 +21,10 @@ import {
   RequestIdParamSchema,
   ResumedBackfillSchema,
 } from '../schemas.ts';
+import { errorResponses, json } from './responses.ts';
 
-const json = <T>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
-const errors = {
-  400: json(ErrorSchema, 'Malformed input: the message names the field and why'),
-  401: json(ErrorSchema, 'Missing or wrong bearer token'),
-  503: json(ErrorSchema, 'Postgres, Redis or the Sui RPC is unavailable; retry after the Retry-After seconds'),
-};
+const { malformed, unauthorized, notJson, postgresDown } = errorResponses;
+const noSuchBackfill = json(ErrorSchema, 'No such backfill');
 
 const createBackfill = createRoute({
   method: 'post',
@@ -40,10 +38,20 @@ const createBackfill = createRoute({
   request: { headers: ActorHeaderSchema, body: { content: { 'application/json': { schema: CreateBackfillSchema } }, required: true } },
   responses: {
     202: json(BackfillCreatedSchema, 'A new backfill was queued'),
-    200: json(BackfillCreatedSchema, 'An active backfill for the same package and options already exists'),
-    ...errors,
+    200: json(BackfillCreatedSchema, 'An active backfill for the same package and options already exists; `packageId` is the ID it was posted with'),
+    400: malformed,
+    401: unauthorized,
     404: json(ErrorSchema, 'No object with this ID exists'),
-    422: json(ErrorSchema, 'The object is not a package, or the range is not served by the node'),
+    415: notJson,
+    422: json(
+      ErrorSchema,
+      'The object is not a package; or the range goes beyond the chain tip or ends before it starts; or no configured full node nor the ' +
+        'archival endpoint serves it (the message names the lowest available checkpoint)',
+    ),
+    502: json(ErrorSchema, 'The Sui RPC cannot send an answer this large (its response size limit); retrying does not help'),
+    503: errorResponses.unavailable(
+      'Postgres or the Sui RPC is unavailable (with Redis down a request is still accepted: 202 with `enqueued: false`, and the reconciler enqueues it)',
+    ),
   },
 });
 
@@ -55,9 +63,9 @@ const getBackfill = createRoute({
   request: { params: RequestIdParamSchema },
   responses: {
     200: json(BackfillSchema, 'The backfill'),
-    400: errors[400],
-    404: json(ErrorSchema, 'No such backfill'),
-    503: errors[503],
+    400: malformed,
+    404: noSuchBackfill,
+    503: postgresDown,
   },
 });
 
@@ -70,9 +78,9 @@ const listChunksRoute = createRoute({
   request: { params: RequestIdParamSchema, query: ListChunksQuerySchema },
   responses: {
     200: json(ChunkPageSchema, 'A page of chunks'),
-    400: errors[400],
-    404: json(ErrorSchema, 'No such backfill'),
-    503: errors[503],
+    400: malformed,
+    404: noSuchBackfill,
+    503: postgresDown,
   },
 });
 
@@ -82,17 +90,19 @@ const listBackfillsRoute = createRoute({
   tags: ['backfills'],
   summary: 'Backfills, newest first',
   request: { query: ListBackfillsQuerySchema },
-  responses: { 200: json(BackfillPageSchema, 'A page of backfills'), 400: errors[400], 503: errors[503] },
+  responses: { 200: json(BackfillPageSchema, 'A page of backfills'), 400: malformed, 503: postgresDown },
 });
 
 const actionBody = { body: { content: { 'application/json': { schema: OperatorActionSchema } }, required: false } };
 const actionErrors = {
-  400: errors[400],
-  401: errors[401],
-  404: json(ErrorSchema, 'No such backfill'),
+  400: malformed,
+  401: unauthorized,
+  404: noSuchBackfill,
   409: json(ErrorSchema, "The backfill's current status does not allow this; the message says which statuses do"),
-  503: errors[503],
+  // Redis is not needed: a stop message that cannot be sent leaves the walk to stop at its next commit, a resumed request is enqueued by the reconciler.
+  503: postgresDown,
 };
+const bodyActionErrors = { ...actionErrors, 415: notJson };
 
 const pauseBackfill = createRoute({
   method: 'post',
@@ -104,7 +114,7 @@ const pauseBackfill = createRoute({
     'Resume continues from the watermark.',
   security: [{ bearer: [] }],
   request: { params: RequestIdParamSchema, headers: ActorHeaderSchema, ...actionBody },
-  responses: { 200: json(BackfillSchema, 'The paused backfill'), ...actionErrors },
+  responses: { 200: json(BackfillSchema, 'The paused backfill'), ...bodyActionErrors },
 });
 
 const cancelBackfill = createRoute({
@@ -117,7 +127,7 @@ const cancelBackfill = createRoute({
     'written so far stay. Resuming a cancelled backfill starts a new one from its watermark.',
   security: [{ bearer: [] }],
   request: { params: RequestIdParamSchema, headers: ActorHeaderSchema, ...actionBody },
-  responses: { 200: json(BackfillSchema, 'The cancelled backfill'), ...actionErrors },
+  responses: { 200: json(BackfillSchema, 'The cancelled backfill'), ...bodyActionErrors },
 });
 
 const resumeBackfill = createRoute({
@@ -136,7 +146,7 @@ const resumeBackfill = createRoute({
   responses: {
     200: json(ResumedBackfillSchema, 'The backfill, queued again (or the existing continuation)'),
     202: json(ResumedBackfillSchema, 'The new backfill continuing the cancelled one'),
-    ...actionErrors,
+    ...bodyActionErrors,
   },
 });
 
@@ -150,9 +160,6 @@ const deleteBackfill = createRoute({
   request: { params: RequestIdParamSchema, headers: ActorHeaderSchema },
   responses: { 204: { description: 'Deleted' }, ...actionErrors },
 });
-
-/** Who makes a change: `api`, or `api:<X-Actor>` when the caller names itself. */
-const actorOf = (headers: { 'x-actor'?: string }) => (headers['x-actor'] ? `api:${headers['x-actor']}` : 'api');
 
 export function registerBackfillRoutes(app: OpenAPIHono, deps: ApiDeps): void {
   const { logger } = deps.common;
@@ -177,7 +184,7 @@ export function registerBackfillRoutes(app: OpenAPIHono, deps: ApiDeps): void {
       {
         id: request.id,
         status: request.status,
-        packageId: body.packageId,
+        packageId: request.requestedPackageId,
         originalPackageId: request.packageId,
         match: request.match,
         fromCheckpoint: request.fromCheckpoint.toString(),

@@ -3,6 +3,7 @@ import { getPackageWatermark } from '../../backfill/views.ts';
 import type { ApiDeps } from '../app.ts';
 import { ApiError } from '../errors.ts';
 import { ErrorSchema, MatchSchema, PackageIdParamSchema, PackageWatermarkSchema } from '../schemas.ts';
+import { errorResponses, json } from './responses.ts';
 
 const getWatermark = createRoute({
   method: 'get',
@@ -15,9 +16,10 @@ const getWatermark = createRoute({
     'backfills that contributed. Any ID of the upgrade family works.',
   request: { params: PackageIdParamSchema, query: z.object({ match: MatchSchema.default('outer') }) },
   responses: {
-    200: { content: { 'application/json': { schema: PackageWatermarkSchema } }, description: 'The watermark' },
-    400: { content: { 'application/json': { schema: ErrorSchema } }, description: 'Malformed package ID' },
-    404: { content: { 'application/json': { schema: ErrorSchema } }, description: 'No backfill of this package' },
+    200: json(PackageWatermarkSchema, 'The watermark'),
+    400: json(ErrorSchema, 'Malformed package ID or match mode'),
+    404: json(ErrorSchema, 'No backfill of this package family in this match mode'),
+    503: errorResponses.postgresDown,
   },
 });
 

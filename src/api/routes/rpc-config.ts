@@ -2,10 +2,10 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { createRpcSettingsStore, environmentRpcLimits, type RpcSettings } from '../../sui/rpc-settings.ts';
 import type { RpcProcessState } from '../../sui/rpc-state.ts';
 import type { ApiDeps } from '../app.ts';
-import { ErrorSchema, RpcConfigSchema, RpcLimitsUpdateSchema } from '../schemas.ts';
+import { ActorHeaderSchema, actorOf, RpcConfigSchema, RpcLimitsUpdateSchema } from '../schemas.ts';
+import { errorResponses, json } from './responses.ts';
 
-const json = <T>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
-const unavailable = json(ErrorSchema, 'Postgres is unavailable; retry after the Retry-After seconds');
+const { malformed, unauthorized, notJson, postgresDown } = errorResponses;
 
 const DESCRIPTION =
   'The RPC limits every process applies (persisted; a change reaches every process within RPC_SETTINGS_POLL_MS), ' +
@@ -18,7 +18,7 @@ const getRpcConfig = createRoute({
   tags: ['config'],
   summary: 'RPC limits and what every process achieves',
   description: DESCRIPTION,
-  responses: { 200: json(RpcConfigSchema, 'Limits and state'), 503: unavailable },
+  responses: { 200: json(RpcConfigSchema, 'Limits and state'), 503: postgresDown },
 });
 
 const putRpcConfig = createRoute({
@@ -26,14 +26,17 @@ const putRpcConfig = createRoute({
   path: '/v1/config/rpc',
   tags: ['config'],
   summary: 'Change the RPC limits at runtime',
-  description: 'Stores the new limits (a limit left out keeps its current value); every process applies them within seconds, without a restart.',
+  description:
+    'Stores the new limits (a limit left out keeps its current value); every process applies them within seconds, without a restart. ' +
+    'Who made the change is recorded as `api:<X-Actor>`, as with the backfill routes; without the header, as the body\'s `updatedBy`, or `api`.',
   security: [{ bearer: [] }],
-  request: { body: { content: { 'application/json': { schema: RpcLimitsUpdateSchema } }, required: true } },
+  request: { headers: ActorHeaderSchema, body: { content: { 'application/json': { schema: RpcLimitsUpdateSchema } }, required: true } },
   responses: {
     200: json(RpcConfigSchema, 'The limits now stored, and the state'),
-    400: json(ErrorSchema, 'Malformed input: the message names the field and why'),
-    401: json(ErrorSchema, 'Missing or wrong bearer token'),
-    503: unavailable,
+    400: malformed,
+    401: unauthorized,
+    415: notJson,
+    503: postgresDown,
   },
 });
 
@@ -44,7 +47,8 @@ const deleteRpcConfig = createRoute({
   summary: "Go back to the environment's RPC limits",
   description: 'Deletes the stored limits: each process applies its RPC_REQUESTS_PER_SECOND and RPC_CONCURRENCY again within seconds.',
   security: [{ bearer: [] }],
-  responses: { 200: json(RpcConfigSchema, 'The environment limits, and the state'), 401: json(ErrorSchema, 'Missing or wrong bearer token'), 503: unavailable },
+  request: { headers: ActorHeaderSchema },
+  responses: { 200: json(RpcConfigSchema, 'The environment limits, and the state'), 400: malformed, 401: unauthorized, 503: postgresDown },
 });
 
 export function registerRpcConfigRoutes(app: OpenAPIHono, deps: ApiDeps): void {
@@ -78,7 +82,9 @@ export function registerRpcConfigRoutes(app: OpenAPIHono, deps: ApiDeps): void {
 
   app.openapi(putRpcConfig, async (c) => {
     const body = c.req.valid('json');
-    const stored = await settings.write({ requestsPerSecond: body.requestsPerSecond, maxInFlight: body.maxInFlight }, body.updatedBy ?? 'api');
+    const header = c.req.valid('header');
+    const updatedBy = header['x-actor'] === undefined ? (body.updatedBy ?? 'api') : actorOf(header);
+    const stored = await settings.write({ requestsPerSecond: body.requestsPerSecond, maxInFlight: body.maxInFlight }, updatedBy);
     deps.common.logger.info({ ...stored.stored, updatedBy: stored.updatedBy }, 'rpc limits stored');
     await deps.rpc?.refresh();
     return c.json(await view(stored), 200);
@@ -86,7 +92,10 @@ export function registerRpcConfigRoutes(app: OpenAPIHono, deps: ApiDeps): void {
 
   app.openapi(deleteRpcConfig, async (c) => {
     const defaults = await settings.reset();
-    deps.common.logger.info({ requestsPerSecond: defaults.requestsPerSecond, maxInFlight: defaults.maxInFlight }, 'rpc limits reset to the environment');
+    deps.common.logger.info(
+      { requestsPerSecond: defaults.requestsPerSecond, maxInFlight: defaults.maxInFlight, actor: actorOf(c.req.valid('header')) },
+      'rpc limits reset to the environment',
+    );
     await deps.rpc?.refresh();
     return c.json(await view(defaults), 200);
   });
