@@ -10,6 +10,7 @@ import { EXIT, parseFlags, runService, type Command } from '../common/process.ts
 import { checkServices } from '../common/services.ts';
 import { createDb, type Db } from '../db/client.ts';
 import { runMigrations } from '../db/migrate.ts';
+import { RPC_ENVIRONMENT_HELP } from '../sui/environment-help.ts';
 import { createSourceFromConfig } from '../sui/from-config.ts';
 import type { RpcControl } from '../sui/rpc-control.ts';
 import { createApp } from './app.ts';
@@ -73,10 +74,10 @@ Options:
   --no-migrate   do not apply pending migrations at start
   -h, --help     show this help
 
-Environment: DATABASE_URL, REDIS_URL, REDIS_PREFIX, SUI_GRPC_URL, SUI_ARCHIVE_GRPC_URL, HOST, PORT,
-API_TOKEN (required: mutating routes need "Authorization: Bearer <API_TOKEN>"), RPC_REQUESTS_PER_SECOND,
-RPC_CONCURRENCY, RPC_TIMEOUT_MS, RPC_SHARED_BUDGET, RPC_SETTINGS_POLL_MS, RPC_ENDPOINT_COOLDOWN_MS,
-LOG_LEVEL, LOG_FORMAT`,
+Environment: DATABASE_URL, REDIS_URL, REDIS_PREFIX, HOST, PORT,
+API_TOKEN (required: mutating routes need "Authorization: Bearer <API_TOKEN>"), LOG_LEVEL, LOG_FORMAT
+
+${RPC_ENVIRONMENT_HELP}`,
   async run(argv) {
     const { values } = parseFlags(argv, { port: { type: 'string' }, 'no-migrate': { type: 'boolean', default: false } });
     if (values.help) {

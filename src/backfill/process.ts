@@ -3,6 +3,7 @@ import { startMetricsServer } from '../common/metrics-server.ts';
 import { EXIT, parseFlags, runService, type Command } from '../common/process.ts';
 import { createDb, type Db } from '../db/client.ts';
 import { runMigrations } from '../db/migrate.ts';
+import { RPC_ENVIRONMENT_HELP } from '../sui/environment-help.ts';
 import { createSourceFromConfig } from '../sui/from-config.ts';
 import type { ResolvedPackage } from '../sui/records.ts';
 import { createHandoff } from './handoff.ts';
@@ -58,9 +59,10 @@ Options:
   --no-migrate      do not apply pending migrations at start
   -h, --help        show this help
 
-Environment: DATABASE_URL, REDIS_URL, REDIS_PREFIX, SUI_GRPC_URL, SUI_ARCHIVE_GRPC_URL,
-BACKFILL_CHUNK_SIZE, WORKER_CONCURRENCY, RPC_CONCURRENCY, RPC_REQUESTS_PER_SECOND, RPC_TIMEOUT_MS,
-RPC_MAX_RETRIES, METRICS_PORT (serve /metrics), HEARTBEAT_INTERVAL_MS, STALE_AFTER_MS, RECONCILE_INTERVAL_MS, WORKER_SHUTDOWN_GRACE_MS, LOG_LEVEL, LOG_FORMAT`,
+Environment: DATABASE_URL, REDIS_URL, REDIS_PREFIX, BACKFILL_CHUNK_SIZE, WORKER_CONCURRENCY,
+METRICS_PORT (serve /metrics), HEARTBEAT_INTERVAL_MS, STALE_AFTER_MS, RECONCILE_INTERVAL_MS, WORKER_SHUTDOWN_GRACE_MS, LOG_LEVEL, LOG_FORMAT
+
+${RPC_ENVIRONMENT_HELP}`,
   async run(argv) {
     const { values } = parseFlags(argv, {
       concurrency: { type: 'string' },

@@ -4,6 +4,7 @@ import { startMetricsServer } from '../common/metrics-server.ts';
 import { EXIT, parseFlags, runService, type Command } from '../common/process.ts';
 import { createDb, type Db } from '../db/client.ts';
 import { runMigrations } from '../db/migrate.ts';
+import { RPC_ENVIRONMENT_HELP } from '../sui/environment-help.ts';
 import { createSourceFromConfig } from '../sui/from-config.ts';
 import { createIndexer, type IndexerSource } from './indexer.ts';
 
@@ -41,10 +42,10 @@ Options:
   --no-migrate           do not apply pending migrations at start
   -h, --help             show this help
 
-Environment: DATABASE_URL, REDIS_URL, REDIS_PREFIX, SUI_GRPC_URL, SUI_ARCHIVE_GRPC_URL,
-INDEXER_FIRST_CHECKPOINT, INDEXER_POLL_INTERVAL_MS, INDEXER_BATCH_SIZE, METRICS_PORT (serve /metrics),
-RPC_CONCURRENCY, RPC_REQUESTS_PER_SECOND, RPC_SHARED_BUDGET, RPC_TIMEOUT_MS, RPC_MAX_RETRIES,
-RPC_ENDPOINT_COOLDOWN_MS, RPC_SETTINGS_POLL_MS, LOG_LEVEL, LOG_FORMAT`,
+Environment: DATABASE_URL, REDIS_URL, REDIS_PREFIX, INDEXER_FIRST_CHECKPOINT, INDEXER_POLL_INTERVAL_MS,
+INDEXER_BATCH_SIZE, METRICS_PORT (serve /metrics), LOG_LEVEL, LOG_FORMAT
+
+${RPC_ENVIRONMENT_HELP}`,
   async run(argv) {
     const { values } = parseFlags(argv, { 'first-checkpoint': { type: 'string' }, 'no-migrate': { type: 'boolean', default: false } });
     if (values.help) {
