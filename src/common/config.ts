@@ -54,7 +54,11 @@ export const configSchema = z.object({
   WORKER_CONCURRENCY: integer(1, 64).default(2),
   RPC_CONCURRENCY: integer(1, 1024).default(32),
   RPC_REQUESTS_PER_SECOND: integer(1, 1_000_000).default(100),
-  RPC_TIMEOUT_MS: integer(100, 600_000).default(30_000),
+  /**
+   * Deadline of one call. A hung call holds one of the RPC_CONCURRENCY slots until then; a node
+   * answers a checkpoint in well under a second, so 10 s leaves room for the largest ones.
+   */
+  RPC_TIMEOUT_MS: integer(100, 600_000).default(10_000),
   RPC_MAX_RETRIES: integer(0, 100).default(DEFAULT_RPC_MAX_RETRIES),
   /** RPC_REQUESTS_PER_SECOND is the limit of all replicas together, enforced by a token bucket in Redis. */
   RPC_SHARED_BUDGET: z
