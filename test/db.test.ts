@@ -16,6 +16,7 @@ describe('schema', () => {
     expect(rows.map((row) => row.table_name)).toEqual([
       'indexer_tracked_packages',
       'package_backfill_chunks',
+      'package_backfill_coverage',
       'package_backfill_requests',
       'package_backfill_transitions',
       'package_backfill_watermarks',

@@ -13,6 +13,7 @@ const PROJECT_TABLES = [
   'package_backfill_chunks',
   'package_backfill_watermarks',
   'package_backfill_requests',
+  'package_backfill_coverage',
   'sui_objects',
   'sui_packages',
   'watermarks',

@@ -34,7 +34,7 @@ export type Stack = {
   /** sui_objects as rows, sorted by (object_id, version). */
   objects: () => Promise<ObjectVersionRow[]>;
   truth: (packageId: string, match: MatchMode, from: bigint, to: bigint) => ObjectVersionRow[];
-  /** Empties the backfill requests (and what hangs off them), sui_objects and sui_packages: a fresh start for the next test. */
+  /** Empties the backfill requests (and what hangs off them), the packages' coverage, sui_objects and sui_packages: a fresh start for the next test. */
   clearBackfills: () => Promise<void>;
   close: () => Promise<void>;
 };
@@ -138,7 +138,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       return indexer;
     },
     clearBackfills: async () => {
-      await database.sql`truncate package_backfill_requests, sui_objects, sui_packages cascade`;
+      await database.sql`truncate package_backfill_requests, package_backfill_coverage, sui_objects, sui_packages cascade`;
     },
     waitForStatus: async (id, statuses, timeoutMs = 60_000) => {
       const deadline = Date.now() + timeoutMs;

@@ -7,6 +7,7 @@ import {
   jsonb,
   integer,
   pgTable,
+  primaryKey,
   text,
   timestamp,
   uniqueIndex,
@@ -84,6 +85,23 @@ export const packageBackfillWatermarks = pgTable('package_backfill_watermarks', 
   checkpointsDone: bigint('checkpoints_done', { mode: 'bigint' }).notNull().default(sql`0`),
   updatedAt: timestamp('updated_at', { mode: 'date', withTimezone: true }).notNull().defaultNow(),
 });
+
+/**
+ * What the backfills of a package family have done in one match mode: the union of the done ranges
+ * of all its requests, deleted ones included. Written in each chunk's transaction; never shrinks,
+ * so a package's watermark and what the handoff counts as covered survive the deletion of requests.
+ */
+export const packageBackfillCoverage = pgTable(
+  'package_backfill_coverage',
+  {
+    /** The family's original package ID. */
+    packageId: text('package_id').notNull(),
+    match: text('match', { enum: ['outer', 'anywhere'] }).notNull(),
+    doneRanges: int8multirange('done_ranges').notNull().default(sql`'{}'::int8multirange`),
+    updatedAt: timestamp('updated_at', { mode: 'date', withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [primaryKey({ columns: [table.packageId, table.match] })],
+);
 
 /** One row per finished chunk: the history operators read. */
 export const packageBackfillChunks = pgTable(
