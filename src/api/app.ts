@@ -86,7 +86,8 @@ export function createApp(deps: ApiDeps): OpenAPIHono {
     c.header('Content-Type', common.metrics.registry.contentType);
     return c.body(await common.metrics.registry.metrics());
   });
-  app.get('/', (c) => c.html(adminPage()));
+  const page = adminPage({ heartbeatIntervalMs: common.config.HEARTBEAT_INTERVAL_MS, staleAfterMs: common.config.STALE_AFTER_MS });
+  app.get('/', (c) => c.html(page));
 
   app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route ${c.req.method} ${c.req.path}` } }, 404));
   app.onError((error, c) => {

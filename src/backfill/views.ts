@@ -241,6 +241,25 @@ export function decodeCursor(cursor: string): BackfillCursor | undefined {
 
 const createdAtText = sql<string>`to_char(${packageBackfillRequests.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
+/** The chunks of the rate window of each request, as getBackfillView reads them: at most RATE_WINDOW_MAX_CHUNKS, newest first. */
+async function recentChunksOf(db: Db, requestIds: string[], now: Date): Promise<Map<string, ChunkTiming[]>> {
+  const byRequest = new Map<string, ChunkTiming[]>();
+  if (requestIds.length === 0) return byRequest;
+  const rows = await db.sql<{ request_id: string; from_checkpoint: string; to_checkpoint: string; duration_ms: number; finished_ms: number }[]>`
+    select request_id, from_checkpoint::text, to_checkpoint::text, duration_ms, floor(extract(epoch from finished_at) * 1000)::float8 as finished_ms from (
+      select *, row_number() over (partition by request_id order by id desc) as n
+      from package_backfill_chunks
+      where request_id = any(${requestIds}::uuid[]) and finished_at >= ${new Date(now.getTime() - RATE_WINDOW_MS).toISOString()}::timestamptz
+    ) ranked
+    where n <= ${RATE_WINDOW_MAX_CHUNKS}`;
+  for (const row of rows) {
+    const timings = byRequest.get(row.request_id) ?? [];
+    timings.push({ from: BigInt(row.from_checkpoint), to: BigInt(row.to_checkpoint), durationMs: row.duration_ms, finishedAt: new Date(row.finished_ms) });
+    byRequest.set(row.request_id, timings);
+  }
+  return byRequest;
+}
+
 /** Backfills newest first, optionally by status and by package (any ID of its family). */
 export async function listBackfills(
   db: Db,
@@ -264,8 +283,11 @@ export async function listBackfills(
     .orderBy(desc(packageBackfillRequests.createdAt), desc(packageBackfillRequests.id))
     .limit(filter.limit + 1);
   const page = rows.slice(0, filter.limit);
+  const now = new Date();
+  const recent = await recentChunksOf(db, page.filter(({ request }) => request.status === 'running').map(({ request }) => request.id), now);
   const items = page.map(({ request, watermark }): BackfillSummary => {
     const { hi, percent } = watermarkProgress(request, watermark?.checkpointHiInclusive);
+    const progress = computeProgress(request, hi, recent.get(request.id) ?? [], now);
     return {
       id: request.id,
       status: request.status,
@@ -277,7 +299,14 @@ export async function listBackfills(
       checkpointHiInclusive: hi.toString(),
       percent,
       rowsInserted: Number(watermark?.rowsInserted ?? 0n),
+      objectsMatched: Number(watermark?.objectsMatched ?? 0n),
+      checkpointsPerSecond: progress.checkpointsPerSecond,
+      etaSeconds: progress.etaSeconds,
+      workerId: request.workerId,
+      heartbeatAt: iso(request.heartbeatAt),
+      lastError: request.lastError,
       createdAt: request.createdAt.toISOString(),
+      startedAt: iso(request.startedAt),
       finishedAt: iso(request.finishedAt),
     };
   });
