@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { createHandoff } from '../src/backfill/handoff.ts';
 import { getTracking } from '../src/indexer/registry.ts';
 import { readWatermark } from '../src/indexer/watermark.ts';
+import { waitFor } from './helpers/backfill-checks.ts';
 import { expectExactCoverage, indexerPast, requestFrom, startedTracking } from './helpers/indexer.ts';
 import { sortRows, startStack, type Stack } from './helpers/stack.ts';
 
@@ -12,20 +14,43 @@ afterEach(async () => {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const liveChain = { chain: { checkpoints: 6_000, initialTip: 1_500 }, knobs: { tipAdvanceMs: 50 } };
+// Dense package traffic: an off-by-one where backfill and indexer meet is more likely to change the rows.
+const liveChain = { chain: { checkpoints: 6_000, initialTip: 1_500, packageTrafficFraction: 0.9 }, knobs: { tipAdvanceMs: 50 } };
+
+/**
+ * A chain of liveChain's whose tip stands at `tip` until the test moves it: where the handoff
+ * happens is then known before the test runs, and chosen where the package has rows on both sides.
+ */
+const standingAt = (tip: number) => ({ chain: { ...liveChain.chain, initialTip: tip }, knobs: { tipAdvanceMs: 0 } });
+
+/** The chain has object versions of the package at each of `checkpoints`: ending or starting one off there changes the rows. */
+function expectRowsAt(s: Stack, originalId: string, checkpoints: bigint[]) {
+  const sorted = [...checkpoints].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const truth = s.truth(originalId, 'anywhere', sorted[0], sorted[sorted.length - 1]);
+  expect(checkpoints.filter((checkpoint) => !truth.some((row) => row.checkpoint === checkpoint))).toEqual([]);
+}
+
+/** The package's requests, as the list shows them: ids, sorted. */
+async function requestIds(s: Stack, originalId: string): Promise<string[]> {
+  return ((await s.call('GET', `/v1/backfills?packageId=${originalId}`)).body.items as { id: string }[]).map((item) => item.id).sort();
+}
 
 describe('live indexer and backfill handoff', () => {
   it('a backfill ends where the running indexer starts covering the package: no gap, exact rows', async () => {
-    stack = await startStack(liveChain);
-    await stack.startIndexer();
-    await stack.startWorker();
+    // The indexer waits at the standing tip, so it starts the tracking just after it.
+    const tip = 1_510n;
+    stack = await startStack(standingAt(Number(tip)));
     const dex = stack.chain.package('dex');
+    expectRowsAt(stack, dex.originalId, [tip, tip + 1n]);
+    await stack.startIndexer();
+    await indexerPast(stack, tip);
+    await stack.startWorker();
     const posted = await stack.call('POST', '/v1/backfills', { packageId: dex.versions[2].id, match: 'anywhere' });
-    expect(posted.body).toMatchObject({ status: 'queued' });
+    expect(posted.body).toMatchObject({ status: 'queued', toCheckpoint: String(tip) });
     expect(posted.status).toBe(202);
     const tracking = await getTracking(stack.database.db, dex.originalId, 'anywhere');
-    expect(tracking?.firstCheckpoint).not.toBeNull();
-    expect(BigInt(posted.body.toCheckpoint)).toBe(tracking!.firstCheckpoint! - 1n);
+    expect(tracking?.firstCheckpoint).toBe(tip + 1n);
+    stack.simnet.setKnobs({ tipAdvanceMs: 50 });
     await stack.waitForStatus(posted.body.id, ['completed']);
     const later = tracking!.firstCheckpoint! + 60n;
     await indexerPast(stack, later);
@@ -57,14 +82,57 @@ describe('live indexer and backfill handoff', () => {
     await expectExactCoverage(stack, book.originalId, later);
   });
 
-  it('closes the gap with a continuation when the indexer starts only after the request', async () => {
+  it('closes the gap with a continuation when the indexer starts only after the request; deleting finished requests reopens nothing', async () => {
+    // The backfill ends at the standing tip; the indexer, started at a chosen checkpoint, begins the tracking there.
+    const tip = 1_517n;
+    const start = 1_546n;
+    stack = await startStack(standingAt(Number(tip)));
+    const nft = stack.chain.package('nft');
+    expectRowsAt(stack, nft.originalId, [tip, tip + 1n, start - 1n, start]);
+    await stack.startWorker();
+    const posted = await stack.call('POST', '/v1/backfills', { packageId: nft.originalId, match: 'anywhere' });
+    expect(posted.status).toBe(202);
+    expect(posted.body.toCheckpoint).toBe(String(tip));
+    expect((await getTracking(stack.database.db, nft.originalId, 'anywhere'))?.firstCheckpoint).toBeNull();
+    await stack.waitForStatus(posted.body.id, ['completed']);
+    stack.simnet.setKnobs({ tipAdvanceMs: 20 });
+    await stack.startIndexer({ firstCheckpoint: start });
+    const tracking = await startedTracking(stack, nft.originalId);
+    expect(tracking.firstCheckpoint).toBe(start);
+    const continuation = await requestFrom(stack, nft.originalId, tip + 1n);
+    expect(continuation.toCheckpoint).toBe(String(start - 1n));
+    const detail = await stack.call('GET', `/v1/backfills/${continuation.id}`);
+    expect(detail.body.transitions[0]).toMatchObject({ to: 'queued', actor: 'handoff' });
+    await stack.waitForStatus(continuation.id, ['completed']);
+    const later = tracking.firstCheckpoint + 40n;
+    await indexerPast(stack, later);
+    await expectExactCoverage(stack, nft.originalId, later);
+
+    // The package's coverage outlives the requests: deleting them moves its watermark nowhere, and
+    // the handoff sees nothing to close again.
+    const publish = stack.chain.publishCheckpoint(nft.originalId);
+    const watermark = async () => (await stack!.call('GET', `/v1/packages/${nft.originalId}/watermark?match=anywhere`)).body;
+    const before = await watermark();
+    expect(before).toMatchObject({ checkpointHiInclusive: String(start - 1n), doneRanges: `{[${publish},${start})}` });
+    expect((await stack.call('DELETE', `/v1/backfills/${continuation.id}`)).status).toBe(204);
+    expect(await watermark()).toEqual({ ...before, requests: before.requests.filter((request: { id: string }) => request.id !== continuation.id) });
+    // Several handoff checks later (RECONCILE_INTERVAL_MS is 500 ms): no new continuation.
+    await sleep(2_000);
+    expect(await requestIds(stack, nft.originalId)).toEqual([posted.body.id]);
+    expect((await stack.call('DELETE', `/v1/backfills/${posted.body.id}`)).status).toBe(204);
+    expect(await watermark()).toEqual({ ...before, requests: [] });
+    await sleep(1_000);
+    expect(await requestIds(stack, nft.originalId)).toEqual([]);
+  });
+
+  it('continues a request given only its fromCheckpoint: its end defaulted like any other', async () => {
     stack = await startStack(liveChain);
     await stack.startWorker();
     const nft = stack.chain.package('nft');
-    const posted = await stack.call('POST', '/v1/backfills', { packageId: nft.originalId, match: 'anywhere' });
+    const from = stack.chain.publishCheckpoint(nft.originalId) + 1n;
+    const posted = await stack.call('POST', '/v1/backfills', { packageId: nft.originalId, match: 'anywhere', fromCheckpoint: Number(from) });
     expect(posted.status).toBe(202);
     const endedAt = BigInt(posted.body.toCheckpoint);
-    expect((await getTracking(stack.database.db, nft.originalId, 'anywhere'))?.firstCheckpoint).toBeNull();
     await stack.waitForStatus(posted.body.id, ['completed']);
     await sleep(1_000);
     await stack.startIndexer();
@@ -72,12 +140,50 @@ describe('live indexer and backfill handoff', () => {
     expect(tracking.firstCheckpoint - 1n).toBeGreaterThan(endedAt);
     const continuation = await requestFrom(stack, nft.originalId, endedAt + 1n);
     expect(continuation.toCheckpoint).toBe(String(tracking.firstCheckpoint - 1n));
-    const detail = await stack.call('GET', `/v1/backfills/${continuation.id}`);
-    expect(detail.body.transitions[0]).toMatchObject({ to: 'queued', actor: 'handoff' });
+    // The same options: a POST of the same range meanwhile finds the continuation.
+    const [{ options_key: key }] = await stack.database.sql<{ options_key: string }[]>`select options_key from package_backfill_requests where id = ${continuation.id}`;
+    expect(key).toBe(`match=anywhere;from=${from}`);
     await stack.waitForStatus(continuation.id, ['completed']);
-    const later = tracking.firstCheckpoint + 40n;
-    await indexerPast(stack, later);
-    await expectExactCoverage(stack, nft.originalId, later);
+    const later = await indexerPast(stack, tracking.firstCheckpoint + 40n);
+    const truth = stack.truth(nft.originalId, 'anywhere', from, later);
+    expect(truth.length).toBeGreaterThan(0);
+    expect((await stack.objects()).filter((row) => row.checkpoint <= later)).toEqual(truth);
+    expect(await requestIds(stack, nft.originalId)).toEqual([posted.body.id, continuation.id].sort());
+  });
+
+  it('two replicas checking at once create one continuation, even when it finishes while the other reads the family', async () => {
+    stack = await startStack(liveChain);
+    const book = stack.chain.package('book');
+    const first = await stack.startWorker();
+    const posted = await stack.call('POST', '/v1/backfills', { packageId: book.originalId, match: 'anywhere' });
+    await stack.waitForStatus(posted.body.id, ['completed']);
+    // No worker runs a handoff check of its own from here on: the two below are the replicas.
+    await first.close();
+    await sleep(1_000);
+    await stack.startIndexer();
+    await startedTracking(stack, book.originalId);
+
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let reading = false;
+    const slow = createHandoff(stack.common, stack.database, {
+      resolvePackage: async (id) => {
+        reading = true;
+        await gate;
+        return stack!.source.resolvePackage(id);
+      },
+    }, stack.queue);
+    const fast = createHandoff(stack.common, stack.database, stack.source, stack.queue);
+    const slowRun = slow.runOnce();
+    await waitFor('the slow replica to read the family', async () => reading || undefined);
+    const [continuation, ...more] = await fast.runOnce();
+    expect(more).toEqual([]);
+    const walker = await stack.startWorker();
+    await stack.waitForStatus(continuation, ['completed']);
+    await walker.close();
+    release();
+    expect(await slowRun).toEqual([]);
+    expect(await requestIds(stack, book.originalId)).toEqual([posted.body.id, continuation].sort());
   });
 
   it('records packages published and upgraded while it runs, with their checkpoints and families', async () => {
@@ -162,7 +268,7 @@ describe('live indexer and backfill handoff', () => {
     await expectExactCoverage(stack, token.originalId, later);
   });
 
-  it('continues only default-range backfills, and never recreates a continuation the operator cancelled', async () => {
+  it('continues no backfill given its toCheckpoint, and never recreates a continuation the operator cancelled', async () => {
     stack = await startStack(liveChain);
     await stack.startWorker();
     const token = stack.chain.package('token');
@@ -193,10 +299,8 @@ describe('live indexer and backfill handoff', () => {
 
     // Several handoff checks later (RECONCILE_INTERVAL_MS is 500 ms): nothing new for either package.
     await sleep(2_500);
-    const ids = async (packageId: string) =>
-      ((await stack!.call('GET', `/v1/backfills?packageId=${packageId}`)).body.items as { id: string }[]).map((item) => item.id).sort();
-    expect(await ids(book.originalId)).toEqual([defaulted.body.id, continuation.id].sort());
-    expect(await ids(token.originalId)).toEqual([explicit.body.id]);
+    expect(await requestIds(stack, book.originalId)).toEqual([defaulted.body.id, continuation.id].sort());
+    expect(await requestIds(stack, token.originalId)).toEqual([explicit.body.id]);
 
     // The operator resumes the cancelled continuation: it goes on from its watermark and closes the gap.
     const resumed = await stack.call('POST', `/v1/backfills/${continuation.id}/resume`, {});

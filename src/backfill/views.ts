@@ -173,30 +173,34 @@ async function familyOriginalId(db: Db, packageId: string): Promise<string | und
 
 /**
  * A package's watermark in one match mode, over every backfill of its family in that mode: the done
- * ranges of all of them together, and the watermark, the end of the coverage that runs without a
- * gap from the package's publish checkpoint (or, when the registry does not know it, from the
- * lowest first checkpoint of those backfills). The backfills that did some of that work are listed,
- * newest first. Any ID of the family finds it; undefined when the family has no backfill in that mode.
+ * ranges of all of them together (the package's coverage, which keeps those of deleted requests),
+ * and the watermark, the end of the coverage that runs without a gap from the package's publish
+ * checkpoint (or, when the registry does not know it, from the lowest first checkpoint of its
+ * backfills or, with none left, of its coverage). The backfills that did some of that work and
+ * still exist are listed, newest first. Any ID of the family finds it; undefined when the family
+ * has neither a backfill nor any coverage in that mode.
  */
 export async function getPackageWatermark(db: Db, packageId: string, match: MatchMode): Promise<PackageWatermarkView | undefined> {
   const originalId = await familyOriginalId(db, packageId);
   if (originalId === undefined) return undefined;
   const [published] = await db.db.select({ checkpoint: suiPackages.publishCheckpoint }).from(suiPackages).where(eq(suiPackages.packageId, originalId));
   const publishCheckpoint = published?.checkpoint ?? null;
-  const [coverage] = await db.sql<{ requests: number; start: string | null; ranges: string; hi: string | null }[]>`
+  const [coverage] = await db.sql<{ sources: number; start: string | null; ranges: string; hi: string | null }[]>`
     with family as (
       select r.from_checkpoint, coalesce(w.done_ranges, '{}'::int8multirange) as done_ranges
       from package_backfill_requests r left join package_backfill_watermarks w on w.request_id = r.id
       where r.package_id = ${originalId} and r.match = ${match}
+    ), kept as (
+      select done_ranges from package_backfill_coverage where package_id = ${originalId} and match = ${match}
     ), covered as (
-      select coalesce(${publishCheckpoint?.toString() ?? null}::int8, min(from_checkpoint)) as start,
-             coalesce(range_agg(done_ranges), '{}'::int8multirange) as ranges, count(*)::int as requests
-      from family
+      select coalesce(${publishCheckpoint?.toString() ?? null}::int8, (select min(from_checkpoint) from family), (select lower(done_ranges) from kept)) as start,
+             (select coalesce(range_agg(done_ranges), '{}'::int8multirange) from (select done_ranges from family union all select done_ranges from kept) done) as ranges,
+             ((select count(*) from family) + (select count(*) from kept))::int as sources
     )
-    select requests, start::text as start, ranges::text as ranges,
+    select sources, start::text as start, ranges::text as ranges,
            (select upper(r) - 1 from unnest(covered.ranges) r where r @> covered.start)::text as hi
     from covered`;
-  if (!coverage || coverage.requests === 0 || coverage.start === null) return undefined;
+  if (!coverage || coverage.sources === 0 || coverage.start === null) return undefined;
   const contributors = await db.db
     .select()
     .from(packageBackfillRequests)

@@ -5,6 +5,7 @@ import { withTimeout } from '../common/timeout.ts';
 import { DEFAULT_POSTGRES_RETRY, withPostgresRetry, type PostgresRetry, type Sql } from '../db/client.ts';
 import { insertObjectVersions } from '../db/objects.ts';
 import type { ObjectVersionRow } from '../sui/records.ts';
+import { recordCoverage } from './coverage.ts';
 import { ChunkFailedError, LostOwnershipError } from './errors.ts';
 
 export type WatermarkState = {
@@ -112,6 +113,7 @@ export async function commitChunk(sql: Sql, chunk: ChunkCommit): Promise<{ rowsI
       where w.request_id = ${chunk.requestId}
       returning w.checkpoint_hi_inclusive as hi, w.done_ranges::text as ranges, w.rows_inserted as rows,
                 w.objects_matched as matched, w.checkpoints_done as done`;
+    await recordCoverage(tx, chunk.requestId, chunk.from, chunk.to);
     await tx`
       insert into package_backfill_chunks
         (request_id, from_checkpoint, to_checkpoint, objects_matched, rows_inserted, rpc_calls, duration_ms, worker_id)
