@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { startIndexer } from '../src/indexer/process.ts';
 import { readWatermark } from '../src/indexer/watermark.ts';
+import { NotFoundError } from '../src/sui/errors.ts';
 import { waitFor } from './helpers/backfill-checks.ts';
 import { expectExactCoverage, indexerPast, requestFrom, startedTracking } from './helpers/indexer.ts';
 import { startStack, type Stack, type StackOptions } from './helpers/stack.ts';
@@ -42,6 +44,36 @@ async function behindTheLastUpgrade(): Promise<Stack> {
   return started;
 }
 
+/** A stack whose backfill of late ended before its last upgrade, which is then published with no indexer to see it. */
+async function backfilledBeforeTheUpgrade(): Promise<{ endedAt: bigint }> {
+  stack = await startStack(upgrading());
+  await stack.startWorker();
+  const late = stack.chain.package('late');
+  const posted = await stack.call('POST', '/v1/backfills', { packageId: late.originalId, match: 'anywhere' });
+  expect(posted.status).toBe(202);
+  const endedAt = BigInt(posted.body.toCheckpoint);
+  expect(endedAt).toBeLessThan(late.versions[2].publishCheckpoint);
+  await stack.waitForStatus(posted.body.id, ['completed']);
+  await waitFor('the upgrade to be published', async () => stack!.chain.tip() >= late.versions[2].publishCheckpoint + 20n);
+  return { endedAt };
+}
+
+/**
+ * Once an indexer runs: its tracking of late holds the last upgrade, the continuation from `endedAt`
+ * completes, and the coverage, late::Extra objects included, is exact. Returns the tracking.
+ */
+async function expectTrackedWithTheUpgrade(s: Stack, endedAt: bigint) {
+  const late = s.chain.package('late');
+  const tracking = await startedTracking(s, late.originalId);
+  expect(tracking.familyIds).toContain(late.versions[2].id);
+  const continuation = await requestFrom(s, late.originalId, endedAt + 1n);
+  await s.waitForStatus(continuation.id, ['completed']);
+  const later = await indexerPast(s, tracking.firstCheckpoint + 60n);
+  expect(extras(s, tracking.firstCheckpoint, later).length).toBeGreaterThan(0);
+  await expectExactCoverage(s, late.originalId, later);
+  return tracking;
+}
+
 /** The `late::Extra` object versions the chain holds over [from, to]: what only the upgraded family matches. */
 function extras(s: Stack, from: bigint, to: bigint) {
   return s.truth(s.chain.package('late').originalId, 'anywhere', from, to).filter((row) => row.typeName === 'Extra');
@@ -69,27 +101,10 @@ describe('upgrades of a tracked package', () => {
   });
 
   it('an upgrade while no indexer ran: the indexer starting later tracks the whole family, coverage exact', async () => {
-    stack = await startStack(upgrading());
-    await stack.startWorker();
-    const late = stack.chain.package('late');
-    const posted = await stack.call('POST', '/v1/backfills', { packageId: late.originalId, match: 'anywhere' });
-    expect(posted.status).toBe(202);
-    const endedAt = BigInt(posted.body.toCheckpoint);
-    expect(endedAt).toBeLessThan(late.versions[2].publishCheckpoint);
-    await stack.waitForStatus(posted.body.id, ['completed']);
-
-    // The upgrade happens with no indexer to see it; the indexer starts after it.
-    await waitFor('the upgrade to be published', async () => stack!.chain.tip() >= late.versions[2].publishCheckpoint + 20n);
-    await stack.startIndexer();
-    const tracking = await startedTracking(stack, late.originalId);
-    expect(tracking.firstCheckpoint).toBeGreaterThan(late.versions[2].publishCheckpoint);
-    expect(tracking.familyIds).toContain(late.versions[2].id);
-    const continuation = await requestFrom(stack, late.originalId, endedAt + 1n);
-    await stack.waitForStatus(continuation.id, ['completed']);
-
-    const later = await indexerPast(stack, tracking.firstCheckpoint + 60n);
-    expect(extras(stack, tracking.firstCheckpoint, later).length).toBeGreaterThan(0);
-    await expectExactCoverage(stack, late.originalId, later);
+    const { endedAt } = await backfilledBeforeTheUpgrade();
+    await stack!.startIndexer();
+    const tracking = await expectTrackedWithTheUpgrade(stack!, endedAt);
+    expect(tracking.firstCheckpoint).toBeGreaterThan(stack!.chain.package('late').versions[2].publishCheckpoint);
   });
 
   it('an upgrade the indexer commits while intake waits is part of the request', async () => {
@@ -153,5 +168,30 @@ describe('upgrades of a tracked package', () => {
     expect((await stack.objects()).filter((row) => row.checkpoint <= range.toCheckpoint)).toEqual(
       stack.truth(late.originalId, 'anywhere', range.fromCheckpoint, range.toCheckpoint),
     );
+  });
+
+  it('a node that does not know the newest version yet holds the tracking back: it never starts with a stale family', async () => {
+    const { endedAt } = await backfilledBeforeTheUpgrade();
+    const s = stack!;
+
+    // The first re-reads of the family reach a node that lags behind the upgrade and does not know the package yet.
+    let lagging = 3;
+    const source = {
+      ...s.source,
+      resolvePackage: async (id: string, options?: { signal?: AbortSignal }) => {
+        if (lagging > 0) {
+          lagging--;
+          throw new NotFoundError(`no package or object with ID ${id} exists`);
+        }
+        return s.source.resolvePackage(id, options);
+      },
+    };
+    const indexer = await startIndexer(s.common, { db: s.database, source });
+    try {
+      await expectTrackedWithTheUpgrade(s, endedAt);
+      expect(lagging).toBe(0);
+    } finally {
+      await indexer.close();
+    }
   });
 });

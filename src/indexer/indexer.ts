@@ -103,13 +103,24 @@ export async function createIndexer(common: Common, deps: { db: Db; source: Inde
   let running: Promise<void> | undefined;
   logger.info({ next, resumed: watermark !== undefined }, 'indexer starting');
 
-  /** Pending trackings as they start at `next`, each with its family as it is now. */
+  /**
+   * Pending trackings as they start at `next`, each with its family as it is now. One whose family
+   * the RPC cannot re-read for a reason no retry of the batch fixes (a lagging node that does not
+   * know a version yet) stays pending and is tried again at the next round, while the others start;
+   * an outage fails the batch, which is retried.
+   */
   const starting = async (pending: Tracking[], tip: bigint): Promise<Tracking[]> => {
     const result: Tracking[] = [];
     for (const tracking of pending) {
       let known = families.get(tracking.originalId);
       if (!known || known.tip < next - 1n) {
-        known = { ids: await currentFamilyIds({ db: db.db, source, logger }, tracking.originalId, signal), tip };
+        try {
+          known = { ids: await currentFamilyIds({ db: db.db, source }, tracking.originalId, signal), tip };
+        } catch (error) {
+          if (isRetryable(error) || signal.aborted) throw error;
+          logger.warn({ packageId: tracking.originalId, match: tracking.match, next, err: errorMessage(error) }, 'tracking not started: its family could not be re-read; trying again');
+          continue;
+        }
         families.set(tracking.originalId, known);
       }
       result.push({ ...tracking, familyIds: [...new Set([...tracking.familyIds, ...known.ids])].sort(), firstCheckpoint: next });
