@@ -25,10 +25,11 @@ const ORIGINAL = id(0xa1);
 const UPGRADE = id(0xa2);
 const origins = (packageId: string, datatypes: string[]) => datatypes.map((datatype) => ({ module: 'm', datatype, packageId }));
 
-const published = (packageId: string, version: bigint, checkpoint: bigint, typeOrigins = origins(ORIGINAL, ['A'])): PublishedPackage => ({
+const published = (packageId: string, version: bigint, checkpoint: bigint, typeOrigins = origins(ORIGINAL, ['A']), upgradedInPlace = false): PublishedPackage => ({
   packageId,
   originalId: packageId === UPGRADE ? ORIGINAL : packageId,
   version,
+  upgradedInPlace,
   publishCheckpoint: checkpoint,
   publishTxDigest: `tx-${packageId.slice(-2)}-${version}`,
   publishedAtMs: 1_700_000_000_000n + checkpoint,
@@ -91,7 +92,7 @@ describe('package registry', () => {
 
   it('an indexer that saw only an in-place upgrade of a package does not know its publish', async () => {
     const system = id(0xdee9);
-    await database.sql.begin((tx) => recordPublishedPackages(tx, [published(system, 4n, 700n, origins(system, ['Pool']))]));
+    await database.sql.begin((tx) => recordPublishedPackages(tx, [published(system, 4n, 700n, origins(system, ['Pool']), true)]));
     const family = (await findRegistryFamily(database.db, system))!;
     expect(family.versions.map((version) => [version.packageId, version.version, version.recordedBy])).toEqual([[system, 4n, 'indexer']]);
     expect(indexerSawPublish(family)).toBe(false);
@@ -100,12 +101,35 @@ describe('package registry', () => {
   it('a package upgraded in place keeps its publish and takes its newest version; an older one arriving late changes nothing', async () => {
     const framework = id(2);
     await database.sql.begin((tx) => recordPublishedPackages(tx, [published(framework, 1n, 0n, origins(framework, ['Coin']))]));
-    await database.sql.begin((tx) => recordPublishedPackages(tx, [published(framework, 2n, 500n, origins(framework, ['Coin', 'Token']))]));
+    await database.sql.begin((tx) => recordPublishedPackages(tx, [published(framework, 2n, 500n, origins(framework, ['Coin', 'Token']), true)]));
     await database.sql.begin((tx) => recordPublishedPackages(tx, [published(framework, 1n, 0n, origins(framework, ['Coin']))]));
     const [row] = (await rows()).filter((found) => found.package_id === framework);
     expect(row).toEqual({ package_id: framework, version: '2', publish_checkpoint: '0', recorded_by: 'indexer', type_origins: origins(framework, ['Coin', 'Token']) });
     const [{ publish_tx_digest }] = await database.sql`select publish_tx_digest from sui_packages where package_id = ${framework}`;
     expect(publish_tx_digest).toBe(`tx-02-1`);
+  });
+
+  it('an in-place upgrade met before its package leaves the publish unknown, for the RPC to fill; the indexer seeing it again keeps it', async () => {
+    const deepbook = id(0xdeeb);
+    await database.sql.begin((tx) => recordPublishedPackages(tx, [published(deepbook, 4n, 900n, origins(deepbook, ['Pool']), true)]));
+    const row = async () => (await database.sql`select version, publish_checkpoint, publish_tx_digest, recorded_by from sui_packages where package_id = ${deepbook}`)[0];
+    expect(await row()).toEqual({ version: '4', publish_checkpoint: null, publish_tx_digest: null, recorded_by: 'indexer' });
+    expect(indexerSawPublish((await findRegistryFamily(database.db, deepbook))!)).toBe(false);
+    await recordPackageFamily(
+      database.db,
+      {
+        requestedId: deepbook,
+        originalId: deepbook,
+        versions: [{ packageId: deepbook, version: 4n, publishCheckpoint: 120n, publishTxDigest: 'tx-deeb-1', publishedAtMs: null }],
+        typeOrigins: origins(deepbook, ['Pool']),
+        familyIds: [deepbook],
+        publishCheckpoint: 120n,
+      },
+      'rpc',
+    );
+    expect(await row()).toEqual({ version: '4', publish_checkpoint: '120', publish_tx_digest: 'tx-deeb-1', recorded_by: 'indexer' });
+    await database.sql.begin((tx) => recordPublishedPackages(tx, [published(deepbook, 4n, 900n, origins(deepbook, ['Pool']), true)]));
+    expect(await row()).toEqual({ version: '4', publish_checkpoint: '120', publish_tx_digest: 'tx-deeb-1', recorded_by: 'indexer' });
   });
 
   it('an RPC resolution of a package upgraded in place updates its version, never its publish or who recorded it', async () => {

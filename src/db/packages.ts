@@ -86,14 +86,22 @@ export async function recordPackageFamily(db: Database, resolved: ResolvedPackag
     recordedBy,
   }));
   if (values.length === 0) return;
-  // A package upgraded in place keeps its row: a newer version updates it, its publish stays.
+  // A package upgraded in place keeps its row: a newer version updates it; its publish, once
+  // known, stays (the indexer may have met the package first at an upgrade, not knowing it).
   await db
     .insert(suiPackages)
     .values(values)
     .onConflictDoUpdate({
       target: suiPackages.packageId,
-      set: { version: sql`excluded.version`, typeOrigins: sql`excluded.type_origins`, recordedAt: sql`now()` },
-      setWhere: sql`${suiPackages.version} < excluded.version`,
+      set: {
+        version: sql`greatest(${suiPackages.version}, excluded.version)`,
+        typeOrigins: sql`case when ${suiPackages.version} < excluded.version then excluded.type_origins else ${suiPackages.typeOrigins} end`,
+        publishCheckpoint: sql`coalesce(${suiPackages.publishCheckpoint}, excluded.publish_checkpoint)`,
+        publishTxDigest: sql`coalesce(${suiPackages.publishTxDigest}, excluded.publish_tx_digest)`,
+        publishedAt: sql`coalesce(${suiPackages.publishedAt}, excluded.published_at)`,
+        recordedAt: sql`now()`,
+      },
+      setWhere: sql`${suiPackages.version} < excluded.version or (${suiPackages.publishTxDigest} is null and excluded.publish_tx_digest is not null)`,
     });
 }
 
@@ -101,6 +109,8 @@ export type PublishedPackage = {
   packageId: string;
   originalId: string;
   version: bigint;
+  /** The transaction upgraded a system package under its own ID: it tells nothing of the publish. */
+  upgradedInPlace: boolean;
   publishCheckpoint: bigint;
   publishTxDigest: string;
   publishedAtMs: bigint;
@@ -112,21 +122,25 @@ export type PublishedPackage = {
  * indexer saw of a version wins over a row first learnt from the RPC (which lacks older type
  * origins). A newer version under the same ID (a system package upgraded in place) updates the
  * version and type origins but keeps the row's publish: the package was published when its first
- * version was, and whoever recorded that still vouches for it.
+ * version was, and whoever recorded that still vouches for it. An in-place upgrade with no row yet
+ * records the package with its publish unknown (null), for the RPC to fill.
  * Values go as text with casts: drizzle's postgres client passes json and timestamps through unserialized.
  */
 export async function recordPublishedPackages(tx: postgres.TransactionSql, packages: readonly PublishedPackage[]): Promise<void> {
   for (const pkg of packages) {
+    const publish = pkg.upgradedInPlace
+      ? { checkpoint: null, digest: null, at: null }
+      : { checkpoint: pkg.publishCheckpoint.toString(), digest: pkg.publishTxDigest, at: new Date(Number(pkg.publishedAtMs)).toISOString() };
     await tx`
       insert into sui_packages (package_id, original_id, version, publish_checkpoint, publish_tx_digest, published_at, type_origins, recorded_by)
-      values (${pkg.packageId}, ${pkg.originalId}, ${pkg.version.toString()}, ${pkg.publishCheckpoint.toString()}, ${pkg.publishTxDigest},
-              ${new Date(Number(pkg.publishedAtMs)).toISOString()}::timestamptz, ${JSON.stringify(pkg.typeOrigins)}::jsonb, 'indexer')
+      values (${pkg.packageId}, ${pkg.originalId}, ${pkg.version.toString()}, ${publish.checkpoint}, ${publish.digest},
+              ${publish.at}::timestamptz, ${JSON.stringify(pkg.typeOrigins)}::jsonb, 'indexer')
       on conflict (package_id) do update set
         original_id = excluded.original_id, version = excluded.version, type_origins = excluded.type_origins, recorded_at = now(),
-        publish_checkpoint = case when sui_packages.version = excluded.version then excluded.publish_checkpoint else sui_packages.publish_checkpoint end,
-        publish_tx_digest = case when sui_packages.version = excluded.version then excluded.publish_tx_digest else sui_packages.publish_tx_digest end,
-        published_at = case when sui_packages.version = excluded.version then excluded.published_at else sui_packages.published_at end,
-        recorded_by = case when sui_packages.version = excluded.version then excluded.recorded_by else sui_packages.recorded_by end
+        publish_checkpoint = case when sui_packages.version = excluded.version and excluded.publish_tx_digest is not null then excluded.publish_checkpoint else sui_packages.publish_checkpoint end,
+        publish_tx_digest = case when sui_packages.version = excluded.version and excluded.publish_tx_digest is not null then excluded.publish_tx_digest else sui_packages.publish_tx_digest end,
+        published_at = case when sui_packages.version = excluded.version and excluded.publish_tx_digest is not null then excluded.published_at else sui_packages.published_at end,
+        recorded_by = case when sui_packages.version = excluded.version and excluded.publish_tx_digest is not null then excluded.recorded_by else sui_packages.recorded_by end
       where sui_packages.version <= excluded.version`;
   }
 }

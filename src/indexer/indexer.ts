@@ -142,6 +142,7 @@ export async function createIndexer(common: Common, deps: { db: Db; source: Inde
         packageId: write.packageId,
         originalId: facts.originalId,
         version: write.version,
+        upgradedInPlace: write.inPlace,
         publishCheckpoint: write.checkpoint,
         publishTxDigest: write.txDigest,
         publishedAtMs: write.timestampMs,

@@ -157,7 +157,7 @@ describe('extractObjectVersions', () => {
 });
 
 describe('extractPackageWrites', () => {
-  it('lists published and upgraded packages with their version, transaction and time', () => {
+  it('lists published and upgraded packages with their version, transaction and time, telling an upgrade in place', () => {
     const upgraded = long('abd');
     const tx = (digest: string, changes: ChangedObjectRecord[]): TransactionRecord => ({ digest, lamportVersion: 9n, changedObjects: changes });
     const record = checkpoint([
@@ -166,10 +166,13 @@ describe('extractPackageWrites', () => {
         change(long('1'), { inputState: 'does_not_exist', outputVersion: 9n, outputDigest: 'cap', outputOwner: address(ALICE), idOperation: 'created', objectType: normalizeObjectType('0x2::package::UpgradeCap') }),
       ]),
       tx('TxUpgrade', [change(upgraded, { inputState: 'does_not_exist', outputState: 'package_write', outputVersion: 2n, outputDigest: 'p2', idOperation: 'created', objectType: 'package' })]),
+      // A framework upgrade: 0x2 written at its next version under its own ID.
+      tx('TxFramework', [change(long('2'), { inputState: 'exists', inputVersion: 5n, outputState: 'package_write', outputVersion: 6n, outputDigest: 'p6', objectType: 'package' })]),
     ]);
     expect(extractPackageWrites(record)).toEqual([
-      { packageId: PKG, version: 1n, txDigest: 'TxPublish', checkpoint: 77n, timestampMs: 1_700_000_000_000n },
-      { packageId: upgraded, version: 2n, txDigest: 'TxUpgrade', checkpoint: 77n, timestampMs: 1_700_000_000_000n },
+      { packageId: PKG, version: 1n, inPlace: false, txDigest: 'TxPublish', checkpoint: 77n, timestampMs: 1_700_000_000_000n },
+      { packageId: upgraded, version: 2n, inPlace: false, txDigest: 'TxUpgrade', checkpoint: 77n, timestampMs: 1_700_000_000_000n },
+      { packageId: long('2'), version: 6n, inPlace: true, txDigest: 'TxFramework', checkpoint: 77n, timestampMs: 1_700_000_000_000n },
     ]);
   });
 });

@@ -106,6 +106,7 @@ export function extractPackageWrites(checkpoint: CheckpointRecord): PackageWrite
       writes.push({
         packageId: change.objectId,
         version: change.outputVersion,
+        inPlace: change.inputState === 'exists',
         txDigest: transaction.digest,
         checkpoint: checkpoint.sequenceNumber,
         timestampMs: checkpoint.timestampMs,

@@ -134,6 +134,8 @@ export type ObjectVersionRow = {
 export type PackageWrite = {
   packageId: string;
   version: bigint;
+  /** A system package upgraded under its own ID (its previous version was an input): not a publish. */
+  inPlace: boolean;
   txDigest: string;
   checkpoint: bigint;
   timestampMs: bigint;
