@@ -170,7 +170,7 @@ describe('sui-backfill backfill against the API', () => {
   });
 
   it('start --watch exits 1 when the backfill fails', async () => {
-    const worker = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 20 });
+    const worker = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 20, BACKFILL_CHUNK_RETRIES: 0 });
     try {
       stack.simnet.setKnobs({ latencyMs: 20 });
       const watching = cli('start', pkg('book'), '--from', '500', '--to', '999', '--watch', '--interval', '50');

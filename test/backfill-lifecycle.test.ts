@@ -1,8 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { cancelRequest, pauseRequest, resumeRequest } from '../src/backfill/operations.ts';
+import { startWorker } from '../src/backfill/process.ts';
 import { claimRequest, createOrFindActiveRequest, finishHeldRequest } from '../src/backfill/requests.ts';
+import { createBackfillWorker } from '../src/backfill/worker.ts';
+import type { Config } from '../src/common/config.ts';
 import { chunksOf, isChain, tiling, transitionsOf, waitFor, walkers, writtenSoFar } from './helpers/backfill-checks.ts';
+import { captureLogs } from './helpers/logs.ts';
 import { sortRows, startStack, type Stack } from './helpers/stack.ts';
 
 let stack: Stack;
@@ -43,6 +47,15 @@ async function chunkInFlight(id: string): Promise<void> {
   await sleep(50);
 }
 
+/** An in-process worker whose log lines the test reads. */
+async function workerWithLogs(overrides: Partial<Config>) {
+  const { logger, lines } = captureLogs();
+  const worker = await startWorker({ ...stack.common, logger, config: { ...stack.common.config, ...overrides } }, { db: stack.database, source: stack.source });
+  return { worker, lines, logged: (msg: string) => lines.filter((line) => line.msg === msg) };
+}
+
+const RETRYING = 'chunk still failed after its retries; walking on from the watermark after a pause';
+
 /** A request whose status is set directly through the lifecycle, without walking anything. */
 async function requestIn(status: 'queued' | 'running' | 'completed', packageByte: string, from = 10n) {
   const packageId = `0x${packageByte.repeat(32)}`;
@@ -57,7 +70,7 @@ async function requestIn(status: 'queued' | 'running' | 'completed', packageByte
     toCheckpoint: from + 10n,
   });
   if (status !== 'queued') expect(await claimRequest(stack.database.db, request.id, 'w-test', 30_000)).toBeDefined();
-  if (status === 'completed') expect(await finishHeldRequest(stack.database.db, request.id, 'w-test', 'completed')).toBe(true);
+  if (status === 'completed') expect(await finishHeldRequest(stack.database.db, request.id, { workerId: 'w-test', attempts: 1 }, 'completed')).toBe(true);
   return request.id;
 }
 
@@ -328,7 +341,8 @@ describe('a walk steered by operators', () => {
 
   it('a chunk failing after its retries fails the request with its range and attempts, keeping the watermark; resume finishes it', async () => {
     stack.simnet.setKnobs({ latencyMs: 20 });
-    const worker = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 20 });
+    // One more try of the failing chunk, soon: its RPC attempts add up.
+    const worker = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 20, BACKFILL_CHUNK_RETRIES: 1, BACKFILL_CHUNK_RETRY_BASE_MS: 100 });
     try {
       const { id } = await post('nft', 100, 699);
       await waitFor('three chunks', async () => (await chunksOf(stack.database, id)).length >= 3);
@@ -344,10 +358,11 @@ describe('a walk steered by operators', () => {
       expect(failed.lastErrorDetail).toEqual({
         stage: 'fetch',
         chunk: { fromCheckpoint: String(hi + 1n), toCheckpoint: String(end) },
-        attempts: 4,
+        // Four RPC attempts (RPC_MAX_RETRIES 3) in each of the chunk's two tries.
+        attempts: 8,
         code: 'rpc_unavailable',
       });
-      expect(failed.lastError).toMatch(new RegExp(`^chunk \\[${hi + 1n}, ${end}\\] failed \\(fetch, 4 attempt\\(s\\)\\): `));
+      expect(failed.lastError).toMatch(new RegExp(`^chunk \\[${hi + 1n}, ${end}\\] failed \\(fetch, 8 attempt\\(s\\)\\): `));
 
       // The detail view's chunk log is the newest ten of the log; the chunks route pages through all of it.
       const chunkViews = (rows: typeof chunks) =>
@@ -388,6 +403,168 @@ describe('a walk steered by operators', () => {
       ]);
     } finally {
       await worker.close();
+    }
+  });
+});
+
+describe('jobs and walks of one worker', () => {
+  it('a resume while the job waits delayed behind a holder found beating: the walk restarts at once, not when the delay ends', async () => {
+    const { id } = await post('token', 100, 299);
+    // A holder that beat a moment ago; the worker that gets the job must wait for it to go stale (30 s).
+    expect(await claimRequest(stack.database.db, id, 'otherhost:1:busy', 30_000)).toBeDefined();
+    const { worker, logged } = await workerWithLogs({ BACKFILL_CHUNK_SIZE: 50, STALE_AFTER_MS: 30_000, HEARTBEAT_INTERVAL_MS: 1_000 });
+    try {
+      await waitFor('the job delayed', async () => (await stack.queue.queue.getJobState(id)) === 'delayed', 10_000);
+      expect(logged('request is held by a worker whose heartbeat is fresh; job delayed until it would be stale')[0]).toMatchObject({ holder: 'otherhost:1:busy' });
+      expect((await action(id, 'pause')).status).toBe(200);
+      const resumedAt = Date.now();
+      expect((await action(id, 'resume')).body).toMatchObject({ status: 'queued', enqueued: true });
+      await waitFor('the claim', async () => (await transitionsOf(stack.database, id)).some((t) => t.actor === `worker:${worker.workerId}`), 10_000);
+      expect(Date.now() - resumedAt).toBeLessThan(3_000);
+      await stack.waitForStatus(id, ['completed']);
+      expect(await stack.objects()).toEqual(truth('token', 100, 299));
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it('a job delivered as the worker begins to close is handed back unclaimed, for the next worker to take', async () => {
+    const closing = createBackfillWorker({ ...stack.common, config: { ...stack.common.config, BACKFILL_CHUNK_SIZE: 20 } }, { db: stack.database, source: stack.source, queue: stack.queue });
+    let next: Awaited<ReturnType<Stack['startWorker']>> | undefined;
+    let closed: Promise<void> | undefined;
+    // The moment BullMQ has made the job active, before the worker looks at it.
+    closing.worker.on('active', () => {
+      closed ??= closing.close();
+    });
+    try {
+      const { id } = await post('book', 100, 299);
+      await waitFor('the close to begin', async () => closed !== undefined, 10_000);
+      await closed;
+      expect((await stack.call('GET', `/v1/backfills/${id}`)).body).toMatchObject({ status: 'queued', attempts: 0, recentChunks: [] });
+      expect((await history(id)).map(([from, to]) => [from, to])).toEqual([[null, 'queued']]);
+      expect(await stack.queue.queue.getJobState(id)).toBe('waiting');
+
+      next = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 20, RECONCILE_INTERVAL_MS: 600_000 });
+      await stack.waitForStatus(id, ['completed']);
+      expect((await history(id)).map(([from, to]) => [from, to])).toEqual([
+        [null, 'queued'],
+        ['queued', 'running'],
+        ['running', 'completed'],
+      ]);
+      expect(await stack.objects()).toEqual(truth('book', 100, 299));
+    } finally {
+      await closing.close();
+      await next?.close();
+    }
+  });
+
+  it('follows the calls in flight an operator allows with PUT /v1/config/rpc while it walks', async () => {
+    stack.simnet.setKnobs({ latencyMs: 30 });
+    const worker = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 50, WORKER_CONCURRENCY: 1 });
+    /** The most calls the process had in flight, and queued in its budget, over `ms`. */
+    const sample = async (ms: number) => {
+      let inFlight = 0;
+      let queued = 0;
+      for (const deadline = Date.now() + ms; Date.now() < deadline; await sleep(5)) {
+        const stats = stack.source.control.budget.stats();
+        inFlight = Math.max(inFlight, stats.inFlight);
+        queued = Math.max(queued, stats.queued);
+      }
+      return { inFlight, queued };
+    };
+    try {
+      expect((await stack.call('PUT', '/v1/config/rpc', { maxInFlight: 4 })).status).toBe(200);
+      const { id } = await post('nft', 100, 1_199);
+      await waitFor('a first chunk', async () => (await chunksOf(stack.database, id)).length >= 1);
+      // The walk asks no more than the budget lets through: nothing waits in the budget's queue.
+      expect(await sample(1_000)).toEqual({ inFlight: 4, queued: 0 });
+      expect((await stack.call('PUT', '/v1/config/rpc', { maxInFlight: 40 })).status).toBe(200);
+      await sleep(300);
+      // More than the environment's RPC_CONCURRENCY (16) the walk started with.
+      expect((await sample(1_000)).inFlight).toBeGreaterThan(16);
+      stack.simnet.setKnobs({ latencyMs: 0 });
+      await stack.waitForStatus(id, ['completed']);
+      expect(await stack.objects()).toEqual(truth('nft', 100, 1_199));
+    } finally {
+      await stack.call('DELETE', '/v1/config/rpc');
+      await worker.close();
+    }
+  });
+});
+
+describe('a walk through an RPC outage', () => {
+  it('outlasting the RPC retries: the chunk is tried again from the watermark, beating the heartbeat, and the backfill completes exactly', async () => {
+    stack.simnet.setKnobs({ latencyMs: 10 });
+    // The RPC gives up within about a second (RPC_MAX_RETRIES 3); the walk's tries span 0.25 + 0.5 + ... seconds.
+    const { worker, logged } = await workerWithLogs({ BACKFILL_CHUNK_SIZE: 20, BACKFILL_CHUNK_RETRIES: 6, BACKFILL_CHUNK_RETRY_BASE_MS: 250 });
+    try {
+      const { id } = await post('book', 100, 599);
+      await waitFor('three chunks', async () => (await chunksOf(stack.database, id)).length >= 3);
+      stack.simnet.setKnobs({ unavailableRate: 1 });
+      await sleep(4_500);
+      // All along: running, held, its heartbeat fresh.
+      const [held] = await stack.database.sql`
+        select status, worker_id, (now() - heartbeat_at) < make_interval(secs => 1.5) as fresh from package_backfill_requests where id = ${id}`;
+      expect(held).toEqual({ status: 'running', worker_id: worker.workerId, fresh: true });
+      stack.simnet.setKnobs({ unavailableRate: 0 });
+      const done = await stack.waitForStatus(id, ['completed', 'failed'], 30_000);
+      expect([done.status, done.lastError]).toEqual(['completed', null]);
+
+      const chunks = await chunksOf(stack.database, id);
+      expect(tiling(chunks, 100n, 599n).ok).toBe(true);
+      expect(await stack.objects()).toEqual(truth('book', 100, 599));
+      expect(await rowsSum()).toBe(truth('book', 100, 599).length);
+      const retries = logged(RETRYING);
+      expect(retries.length).toBeGreaterThanOrEqual(3);
+      // Each try of the same chunk, waiting twice as long as the one before.
+      expect(retries.map(({ retry, delayMs }) => [retry, delayMs])).toEqual(retries.map((_, i) => [i + 1, 250 * 2 ** i]));
+      // The same chunk every time, its RPC attempts adding up (four a try), and committed in the end.
+      expect(retries.every((line) => line.from === retries[0].from && line.stage === 'fetch' && line.attempts === 4 * (line.retry as number))).toBe(true);
+      expect(chunks.some((chunk) => chunk.from === BigInt(retries[0].from as number))).toBe(true);
+      expect((await history(id)).map(([from, to]) => [from, to])).toEqual([
+        [null, 'queued'],
+        ['queued', 'running'],
+        ['running', 'completed'],
+      ]);
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it('an operator pause, and a shutdown, end the pause before the next try at once', async () => {
+    stack.simnet.setKnobs({ latencyMs: 10 });
+    const first = await workerWithLogs({ BACKFILL_CHUNK_SIZE: 20, BACKFILL_CHUNK_RETRY_BASE_MS: 20_000 });
+    let second: Awaited<ReturnType<typeof workerWithLogs>> | undefined;
+    try {
+      const { id } = await post('dex', 100, 499);
+      await waitFor('two chunks', async () => (await chunksOf(stack.database, id)).length >= 2);
+      stack.simnet.setKnobs({ unavailableRate: 1 });
+      await waitFor('the pause before the next try', async () => first.logged(RETRYING).length === 1, 10_000);
+      expect(first.logged(RETRYING)[0]).toMatchObject({ retry: 1, of: 5, delayMs: 20_000 });
+      const pausedAt = Date.now();
+      expect((await action(id, 'pause')).status).toBe(200);
+      await waitFor('the job to end', async () => !(await stack.queue.hasJob(id)), 5_000);
+      expect(Date.now() - pausedAt).toBeLessThan(2_000);
+      expect((await stack.call('GET', `/v1/backfills/${id}`)).body).toMatchObject({ status: 'paused', lastError: null });
+
+      expect((await action(id, 'resume')).status).toBe(200);
+      await waitFor('the pause before the next try of the resumed walk', async () => first.logged(RETRYING).length === 2, 10_000);
+      // A new walk counts its tries from the first again.
+      expect(first.logged(RETRYING)[1]).toMatchObject({ retry: 1, delayMs: 20_000 });
+      const closing = Date.now();
+      await first.worker.close();
+      expect(Date.now() - closing).toBeLessThan(3_000);
+      const transitions = await transitionsOf(stack.database, id);
+      expect(transitions.at(-1)).toMatchObject({ from: 'running', to: 'queued', reason: 'worker shutting down' });
+
+      stack.simnet.setKnobs({ unavailableRate: 0 });
+      second = await workerWithLogs({ BACKFILL_CHUNK_SIZE: 20 });
+      await stack.waitForStatus(id, ['completed']);
+      expect(tiling(await chunksOf(stack.database, id), 100n, 499n).ok).toBe(true);
+      expect(await stack.objects()).toEqual(truth('dex', 100, 499));
+    } finally {
+      await first.worker.close();
+      await second?.worker.close();
     }
   });
 });
@@ -535,6 +712,36 @@ describe('database errors in a walk', () => {
           ]);
           expect(tiling(await chunksOf(stack.database, id), 100n, 199n).ok).toBe(true);
           expect(await stack.objects()).toEqual(truth('token', 100, 199));
+        } finally {
+          await worker.close();
+        }
+      },
+    );
+  });
+
+  it('a job failing outside the walk (its claim refused) is logged, and its request still queued gets a job again at once', async () => {
+    await withFaults(
+      `create sequence test_faults;
+       create function test_fault() returns trigger language plpgsql as $$
+       begin
+         if old.status = 'queued' and new.status = 'running' and nextval('test_faults') = 1 then raise exception 'test: claim refused' using errcode = '22023'; end if;
+         return new;
+       end $$;
+       create trigger test_fault before update on package_backfill_requests for each row execute function test_fault();`,
+      async () => {
+        // No reconciler round to fall back on: only the job's own failure handling can enqueue it again.
+        const { worker, logged } = await workerWithLogs({ BACKFILL_CHUNK_SIZE: 50, RECONCILE_INTERVAL_MS: 600_000 });
+        try {
+          const { id } = await post('nft', 300, 399);
+          await stack.waitForStatus(id, ['completed'], 10_000);
+          expect(logged('backfill job failed')).toEqual([expect.objectContaining({ requestId: id, workerId: worker.workerId, err: 'test: claim refused', code: '22023', level: 50 })]);
+          expect(logged('request is queued without a job now that its job ended; enqueued it anew')).toEqual([expect.objectContaining({ requestId: id })]);
+          expect((await history(id)).map(([from, to]) => [from, to])).toEqual([
+            [null, 'queued'],
+            ['queued', 'running'],
+            ['running', 'completed'],
+          ]);
+          expect(await stack.objects()).toEqual(truth('nft', 300, 399));
         } finally {
           await worker.close();
         }

@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { hash, unit } from '../src/simnet/prng.ts';
 import { chunksOf, isChain, tiling, transitionsOf, waitFor, walkers } from './helpers/backfill-checks.ts';
@@ -180,7 +181,7 @@ describe('crashes while backfills run', () => {
     expect(takeover.at.getTime() - lastBeat!.getTime()).toBeGreaterThanOrEqual(STALE);
 
     frozen.kill('SIGCONT');
-    await waitForOutput(frozen, 'no longer held by this worker', 20_000);
+    await waitForOutput(frozen, 'no longer held by this walk', 20_000);
     await stack.waitForStatus(request.id, ['completed'], 60_000);
 
     const chunks = await chunksOf(stack.database, request.id);
@@ -245,5 +246,111 @@ describe('crashes while backfills run', () => {
     const chunks = await chunksOf(stack.database, request.id);
     expect(tiling(chunks, request.from, request.to).ok).toBe(true);
     expect(await stack.objects()).toEqual(stack.truth(stack.chain.package('dex').originalId, 'outer', request.from, request.to));
+  });
+  it('SIGTERM while a chunk commit waits inside its transaction: the commit is abandoned within the grace period, never committed', async () => {
+    stack.simnet.setKnobs({ latencyMs: 10 });
+    const request = await postAll('dex', 'outer');
+    const worker = spawnWorker({ BACKFILL_CHUNK_SIZE: '20', HEARTBEAT_INTERVAL_MS: '250', WORKER_SHUTDOWN_GRACE_MS: '300' });
+    await waitFor('a first chunk', async () => (await chunksOf(stack.database, request.id)).length >= 1);
+
+    // Holding the watermark row, the test makes the next chunk commit wait inside its transaction.
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const holding = stack.database.sql.begin(async (tx) => {
+      await tx`select 1 from package_backfill_watermarks where request_id = ${request.id} for update`;
+      locked();
+      await released;
+    });
+    try {
+      await isLocked;
+      await waitFor('the commit to wait for the lock', async () => {
+        const waiting = await stack.database.sql`
+          select 1 from pg_stat_activity where datname = current_database() and application_name = 'sui-backfill worker' and wait_event_type = 'Lock'`;
+        return waiting.length > 0;
+      });
+      const before = await chunksOf(stack.database, request.id);
+      const signalled = Date.now();
+      worker.kill('SIGTERM');
+      expect((await worker.exited).code).toBe(0);
+      expect(Date.now() - signalled).toBeLessThan(3_000);
+      // Handed back while the test still holds its lock: the commit's transaction was ended, its lock on the request released.
+      expect((await transitionsOf(stack.database, request.id)).at(-1)).toMatchObject({
+        from: 'running',
+        to: 'queued',
+        reason: 'worker shutting down: the chunk in flight did not finish within 300 ms and is abandoned',
+      });
+      release();
+      await holding;
+      await sleep(300);
+      expect(await chunksOf(stack.database, request.id)).toEqual(before);
+    } finally {
+      release();
+      await holding;
+    }
+
+    stack.simnet.setKnobs({ latencyMs: 0 });
+    const next = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 40 });
+    try {
+      await stack.waitForStatus(request.id, ['completed']);
+    } finally {
+      await next.close();
+    }
+    expect(tiling(await chunksOf(stack.database, request.id), request.from, request.to).ok).toBe(true);
+    expect(await stack.objects()).toEqual(stack.truth(stack.chain.package('dex').originalId, 'outer', request.from, request.to));
+  });
+});
+
+describe('a job redelivered to the process that walks it', () => {
+  it('its BullMQ lock lost and its heartbeat stale while its walk goes on: the redelivery waits, the request is walked once', async () => {
+    const worker = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 10, WORKER_CONCURRENCY: 2, HEARTBEAT_INTERVAL_MS: 600, STALE_AFTER_MS: 2_000 });
+    try {
+      stack.simnet.setKnobs({ latencyMs: 30 });
+      const response = await stack.call('POST', '/v1/backfills', { packageId: stack.chain.package('dex').originalId, fromCheckpoint: 100, toCheckpoint: 699 });
+      const id = response.body.id as string;
+      await waitFor('two chunks', async () => (await chunksOf(stack.database, id)).length >= 2);
+      // A process that stalled: its heartbeats stop landing (its walk's commits go on), its job's lock is gone.
+      await stack.database.sql.unsafe(`
+        create function test_frozen() returns trigger language plpgsql as $$
+        begin
+          if new.status = 'running' and old.status = 'running' and new.attempts = old.attempts then new.heartbeat_at := old.heartbeat_at; end if;
+          return new;
+        end $$;
+        create trigger test_frozen before update on package_backfill_requests for each row execute function test_frozen();`);
+      try {
+        await stack.database.sql`update package_backfill_requests set heartbeat_at = now() - interval '1 hour' where id = ${id}`;
+        const redis = new Redis(stack.env.REDIS_URL);
+        try {
+          expect(await redis.del(`${stack.env.REDIS_PREFIX}:package-backfills:${id}:lock`)).toBe(1);
+        } finally {
+          redis.disconnect();
+        }
+        // BullMQ redelivers the job (to this process, the only one, with a free slot), which delays it.
+        await waitFor('the redelivered job delayed', async () => (await stack.queue.queue.getJobState(id)) === 'delayed', 10_000);
+        await sleep(2_500);
+      } finally {
+        await stack.database.sql.unsafe(`drop trigger if exists test_frozen on package_backfill_requests; drop function if exists test_frozen();`);
+      }
+      stack.simnet.setKnobs({ latencyMs: 0 });
+      const done = await stack.waitForStatus(id, ['completed', 'failed'], 60_000);
+      expect(done.status).toBe('completed');
+
+      const transitions = await transitionsOf(stack.database, id);
+      expect(transitions.map((t) => [t.from, t.to, t.actor])).toEqual([
+        [null, 'queued', 'api'],
+        ['queued', 'running', `worker:${worker.workerId}`],
+        ['running', 'completed', `worker:${worker.workerId}`],
+      ]);
+      const chunks = await chunksOf(stack.database, id);
+      expect(tiling(chunks, 100n, 699n).ok).toBe(true);
+      const [watermark] = await stack.database.sql`select checkpoints_done::int as done from package_backfill_watermarks where request_id = ${id}`;
+      expect(watermark.done).toBe(600);
+      const expected = stack.truth(stack.chain.package('dex').originalId, 'outer', 100n, 699n);
+      expect(await stack.objects()).toEqual(expected);
+      expect(chunks.reduce((sum, chunk) => sum + chunk.rowsInserted, 0)).toBe(expected.length);
+    } finally {
+      await worker.close();
+    }
   });
 });

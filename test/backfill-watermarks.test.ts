@@ -1,10 +1,13 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LostOwnershipError } from '../src/backfill/errors.ts';
-import { claimRequest, createOrFindActiveRequest } from '../src/backfill/requests.ts';
+import { beatHeartbeat, claimBlocker, claimRequest, createOrFindActiveRequest, finishHeldRequest, holdsRequest } from '../src/backfill/requests.ts';
+import { walkRequest, type CheckpointSource } from '../src/backfill/walker.ts';
 import { commitChunk, ensureWatermark, pendingRanges } from '../src/backfill/watermarks.ts';
-import type { Logger } from '../src/common/logger.ts';
+import { createLogger, type Logger } from '../src/common/logger.ts';
+import { createMetrics } from '../src/common/metrics.ts';
 import { createDb, isPostgresTransient, isPostgresUnavailable, withPostgresRetry } from '../src/db/client.ts';
-import type { ObjectVersionRow } from '../src/sui/records.ts';
+import type { CheckpointRecord, ObjectVersionRow } from '../src/sui/records.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 
 let database: TestDatabase;
@@ -19,6 +22,8 @@ beforeEach(async () => {
 });
 
 const PACKAGE = `0x${'ab'.repeat(32)}`;
+/** The walk of worker w1 that made the request's first claim. */
+const W1 = { workerId: 'w1', attempts: 1 };
 
 function row(objectByte: number, version: bigint, checkpoint: bigint): ObjectVersionRow {
   return {
@@ -57,7 +62,7 @@ describe('chunk commits', () => {
   it('keeps the watermark at the end of the first contiguous done range, never moving it back', async () => {
     const request = await runningRequest(100n, 159n);
     const commit = (from: bigint, to: bigint) =>
-      commitChunk(database.sql, { requestId: request.id, requestFrom: 100n, workerId: 'w1', from, to, rows: [], rpcCalls: 0, durationMs: 1 });
+      commitChunk(database.sql, { requestId: request.id, requestFrom: 100n, holder: W1, from, to, rows: [], rpcCalls: 0, elapsedMs: () => 1 });
 
     const seen: [string, bigint, string][] = [];
     for (const [from, to] of [
@@ -86,8 +91,8 @@ describe('chunk commits', () => {
 
   it('lists only what is not done yet as pending', async () => {
     const request = await runningRequest(0n, 99n);
-    await commitChunk(database.sql, { requestId: request.id, requestFrom: 0n, workerId: 'w1', from: 20n, to: 29n, rows: [], rpcCalls: 1, durationMs: 1 });
-    await commitChunk(database.sql, { requestId: request.id, requestFrom: 0n, workerId: 'w1', from: 50n, to: 99n, rows: [], rpcCalls: 1, durationMs: 1 });
+    await commitChunk(database.sql, { requestId: request.id, requestFrom: 0n, holder: W1, from: 20n, to: 29n, rows: [], rpcCalls: 1, elapsedMs: () => 1 });
+    await commitChunk(database.sql, { requestId: request.id, requestFrom: 0n, holder: W1, from: 50n, to: 99n, rows: [], rpcCalls: 1, elapsedMs: () => 1 });
     expect(await pendingRanges(database.sql, request.id, 0n, 99n)).toEqual([
       [0n, 19n],
       [30n, 49n],
@@ -97,9 +102,9 @@ describe('chunk commits', () => {
   it('counts only new rows, and a replayed chunk inserts nothing twice', async () => {
     const request = await runningRequest(0n, 9n);
     const rows = [row(1, 5n, 3n), row(2, 6n, 3n), row(1, 7n, 4n)];
-    const first = await commitChunk(database.sql, { requestId: request.id, requestFrom: 0n, workerId: 'w1', from: 0n, to: 4n, rows, rpcCalls: 5, durationMs: 1 });
+    const first = await commitChunk(database.sql, { requestId: request.id, requestFrom: 0n, holder: W1, from: 0n, to: 4n, rows, rpcCalls: 5, elapsedMs: () => 1 });
     expect(first.rowsInserted).toBe(3);
-    const replay = await commitChunk(database.sql, { requestId: request.id, requestFrom: 0n, workerId: 'w1', from: 0n, to: 4n, rows, rpcCalls: 5, durationMs: 1 });
+    const replay = await commitChunk(database.sql, { requestId: request.id, requestFrom: 0n, holder: W1, from: 0n, to: 4n, rows, rpcCalls: 5, elapsedMs: () => 1 });
     expect(replay.rowsInserted).toBe(0);
     expect(replay.watermark.rowsInserted).toBe(3n);
     expect(replay.watermark.objectsMatched).toBe(6n);
@@ -112,10 +117,10 @@ describe('chunk commits', () => {
   it('does not count or log a second time a range a retried commit finds done', async () => {
     const request = await runningRequest(0n, 9n);
     const rows = [row(1, 5n, 3n), row(2, 6n, 3n)];
-    const chunk = { requestId: request.id, requestFrom: 0n, workerId: 'w1', from: 0n, to: 4n, rows, rpcCalls: 5, durationMs: 1 };
+    const chunk = { requestId: request.id, requestFrom: 0n, holder: W1, from: 0n, to: 4n, rows, rpcCalls: 5, elapsedMs: () => 1 };
     const first = await commitChunk(database.sql, chunk);
     const retried = await commitChunk(database.sql, { ...chunk, skipIfDone: true });
-    expect(retried).toEqual({ rowsInserted: 0, watermark: first.watermark });
+    expect(retried).toEqual({ rowsInserted: 0, watermark: first.watermark, durationMs: 1 });
     expect(retried.watermark).toMatchObject({ checkpointHiInclusive: 4n, rowsInserted: 2n, objectsMatched: 2n, checkpointsDone: 5n });
     const chunks = await database.sql`select from_checkpoint from package_backfill_chunks where request_id = ${request.id}`;
     expect(chunks).toHaveLength(1);
@@ -127,12 +132,172 @@ describe('chunk commits', () => {
   it('refuses to commit for a worker that no longer holds the request, writing nothing', async () => {
     const request = await runningRequest(0n, 9n, 'w1');
     await expect(
-      commitChunk(database.sql, { requestId: request.id, requestFrom: 0n, workerId: 'w2', from: 0n, to: 4n, rows: [row(1, 1n, 1n)], rpcCalls: 1, durationMs: 1 }),
+      commitChunk(database.sql, { requestId: request.id, requestFrom: 0n, holder: { workerId: 'w2', attempts: 1 }, from: 0n, to: 4n, rows: [row(1, 1n, 1n)], rpcCalls: 1, elapsedMs: () => 1 }),
     ).rejects.toBeInstanceOf(LostOwnershipError);
     const [{ count }] = await database.sql<{ count: string }[]>`select count(*) from sui_objects`;
     expect(count).toBe('0');
     const [watermark] = await database.sql`select checkpoint_hi_inclusive, done_ranges::text as ranges from package_backfill_watermarks where request_id = ${request.id}`;
     expect(watermark).toEqual({ checkpoint_hi_inclusive: '-1', ranges: '{}' });
+  });
+});
+
+describe('a walk owning its request', () => {
+  it('is one claim: an earlier walk of the same worker can neither commit, beat, check nor finish it', async () => {
+    const request = await runningRequest(0n, 9n, 'w1');
+    // The same worker claims it again (its first walk looked dead): the second walk holds it.
+    await database.sql`update package_backfill_requests set heartbeat_at = now() - interval '1 hour' where id = ${request.id}`;
+    expect((await claimRequest(database.db, request.id, 'w1', 30_000))?.attempts).toBe(2);
+    const second = { workerId: 'w1', attempts: 2 };
+    await expect(
+      commitChunk(database.sql, { requestId: request.id, requestFrom: 0n, holder: W1, from: 0n, to: 4n, rows: [row(1, 1n, 1n)], rpcCalls: 1, elapsedMs: () => 1 }),
+    ).rejects.toBeInstanceOf(LostOwnershipError);
+    expect([await beatHeartbeat(database.db, request.id, W1), await holdsRequest(database.db, request.id, W1)]).toEqual([false, false]);
+    expect(await finishHeldRequest(database.db, request.id, W1, 'failed', { error: 'stale walk' })).toBe(false);
+    expect([await beatHeartbeat(database.db, request.id, second), await holdsRequest(database.db, request.id, second)]).toEqual([true, true]);
+    const [{ count }] = await database.sql<{ count: string }[]>`select count(*) from sui_objects`;
+    expect(count).toBe('0');
+    const committed = await commitChunk(database.sql, { requestId: request.id, requestFrom: 0n, holder: second, from: 0n, to: 9n, rows: [], rpcCalls: 1, elapsedMs: () => 1 });
+    expect(committed.watermark.checkpointHiInclusive).toBe(9n);
+    expect(await finishHeldRequest(database.db, request.id, second, 'completed')).toBe(true);
+  });
+});
+
+/** Holds the request's watermark row locked from another session until `release` is called: a chunk commit then waits inside its transaction. */
+async function lockWatermark(requestId: string): Promise<{ release: () => Promise<void> }> {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let locked!: () => void;
+  const isLocked = new Promise<void>((resolve) => (locked = resolve));
+  const transaction = database.sql.begin(async (tx) => {
+    await tx`select 1 from package_backfill_watermarks where request_id = ${requestId} for update`;
+    locked();
+    await released;
+  });
+  await isLocked;
+  return {
+    release: async () => {
+      release();
+      await transaction;
+    },
+  };
+}
+
+/** Whether a session waits for a lock now (the chunk commit, blocked by lockWatermark). */
+const commitWaiting = async () =>
+  (await database.sql`select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`).length > 0;
+
+describe('the chunk log', () => {
+  it('times a chunk up to its commit, and stamps it when it ends rather than when its transaction began', async () => {
+    const request = await runningRequest(0n, 9n);
+    const lock = await lockWatermark(request.id);
+    const started = performance.now();
+    const commit = commitChunk(database.sql, { requestId: request.id, requestFrom: 0n, holder: W1, from: 0n, to: 9n, rows: [], rpcCalls: 1, elapsedMs: () => performance.now() - started });
+    while (!(await commitWaiting())) await sleep(10);
+    await sleep(400);
+    await lock.release();
+    const { durationMs } = await commit;
+    expect(durationMs).toBeGreaterThanOrEqual(400);
+    const [chunk] = await database.sql<{ duration_ms: number; after_start_ms: number }[]>`
+      select c.duration_ms, (extract(epoch from c.finished_at - w.updated_at) * 1000)::float8 as after_start_ms
+      from package_backfill_chunks c join package_backfill_watermarks w using (request_id) where c.request_id = ${request.id}`;
+    expect(chunk.duration_ms).toBe(durationMs);
+    // The watermark's updated_at is now(), the start of the transaction that waited for the lock.
+    expect(chunk.after_start_ms).toBeGreaterThanOrEqual(380);
+  });
+});
+
+describe('a chunk commit aborted', () => {
+  it('ends at once while its transaction waits for a lock, releases the request, and never commits', async () => {
+    const request = await runningRequest(0n, 9n);
+    const lock = await lockWatermark(request.id);
+    const controller = new AbortController();
+    const commit = commitChunk(
+      database.sql,
+      { requestId: request.id, requestFrom: 0n, holder: W1, from: 0n, to: 4n, rows: [row(1, 1n, 1n)], rpcCalls: 1, elapsedMs: () => 1 },
+      controller.signal,
+    );
+    while (!(await commitWaiting())) await sleep(10);
+    const abortedAt = performance.now();
+    controller.abort(new Error('shutting down'));
+    await expect(commit).rejects.toThrow('shutting down');
+    expect(performance.now() - abortedAt).toBeLessThan(500);
+    // The request row the commit had locked is free again while the watermark is still held.
+    expect(await finishHeldRequest(database.db, request.id, W1, 'queued', { reason: 'handed back' })).toBe(true);
+    await lock.release();
+    await sleep(200);
+    const [written] = await database.sql`
+      select (select count(*)::int from sui_objects) as objects, (select count(*)::int from package_backfill_chunks) as chunks,
+             (select done_ranges::text from package_backfill_watermarks where request_id = ${request.id}) as ranges`;
+    expect(written).toEqual({ objects: 0, chunks: 0, ranges: '{}' });
+  });
+});
+
+describe('the walker', () => {
+  const common = { logger: createLogger({ LOG_LEVEL: 'silent', LOG_FORMAT: 'json' }), metrics: createMetrics() };
+
+  /** A source answering after `latencyMs`, recording how many calls were in flight as each one started, and straining on `strainAt`. */
+  function fakeSource(latencyMs: number, strainAt = new Set<bigint>()) {
+    let inFlight = 0;
+    const starts: { sequence: bigint; inFlight: number }[] = [];
+    const source: CheckpointSource = {
+      getCheckpoint: async (sequence, options) => {
+        inFlight++;
+        starts.push({ sequence, inFlight });
+        options?.onAttempt?.();
+        try {
+          await sleep(latencyMs);
+          if (strainAt.has(sequence)) options?.onStrain?.('deadline', 'deadline exceeded');
+          const checkpoint: CheckpointRecord = { sequenceNumber: sequence, timestampMs: 0n, epoch: 0n, networkTotalTransactions: 0n, transactions: [], objects: null };
+          return checkpoint;
+        } finally {
+          inFlight--;
+        }
+      },
+    };
+    return { source, starts };
+  }
+  const peak = (starts: { sequence: bigint; inFlight: number }[], from: bigint, to: bigint) =>
+    Math.max(...starts.filter((start) => start.sequence >= from && start.sequence <= to).map((start) => start.inFlight));
+
+  it('fetches as many checkpoints at once as the budget allows right now, an operator raising it mid-walk included', async () => {
+    const request = await runningRequest(0n, 399n);
+    const { source, starts } = fakeSource(15);
+    let maxInFlight = 4;
+    let raisedAfter = -1n;
+    const result = await walkRequest(common, database.sql, source, request, {
+      holder: W1,
+      chunkSize: 40,
+      maxInFlight: () => maxInFlight,
+      signal: new AbortController().signal,
+      onChunk: (chunk) => {
+        if (chunk.to === 119n) {
+          maxInFlight = 16;
+          raisedAfter = starts.at(-1)!.sequence;
+        }
+      },
+    });
+    expect(result).toEqual({ outcome: 'done', chunks: 10 });
+    expect(peak(starts, 0n, raisedAfter)).toBe(4);
+    expect(peak(starts, raisedAfter + 1n, 399n)).toBe(16);
+  });
+
+  it('narrows the fetches in flight with the chunk when a checkpoint strains the RPC, and widens them as it grows back', async () => {
+    const request = await runningRequest(0n, 239n);
+    // A deadline at checkpoint 5 halves the chunk to 20 until three calm chunks grow it back to 40.
+    const { source, starts } = fakeSource(15, new Set([5n]));
+    const sizes: bigint[] = [];
+    await walkRequest(common, database.sql, source, request, {
+      holder: W1,
+      chunkSize: 40,
+      maxInFlight: () => 16,
+      signal: new AbortController().signal,
+      onChunk: (chunk) => void sizes.push(chunk.to - chunk.from + 1n),
+    });
+    expect(sizes.slice(0, 5)).toEqual([20n, 20n, 20n, 20n, 40n]);
+    expect(peak(starts, 0n, 15n)).toBe(16);
+    // Half the chunk, half the calls in flight (16 × 20 / 40), where a chunk of 20 alone would allow 16.
+    expect(peak(starts, 30n, 75n)).toBe(8);
+    expect(peak(starts, 140n, 239n)).toBe(16);
   });
 });
 
@@ -153,6 +318,19 @@ describe('requests', () => {
     expect(new Set(results.map((result) => result.request.id)).size).toBe(1);
     const other = await createOrFindActiveRequest(database.db, { ...input, match: 'anywhere' });
     expect(other.created).toBe(true);
+  });
+
+  it('says how long a claimed request stays fresh: the staleness threshold after its heartbeat', async () => {
+    const request = await runningRequest(0n, 9n, 'w1');
+    const fresh = await claimBlocker(database.db, request.id, 30_000);
+    expect(fresh).toMatchObject({ status: 'running', workerId: 'w1' });
+    expect(fresh!.msUntilStale).toBeGreaterThan(29_000);
+    expect(fresh!.msUntilStale).toBeLessThanOrEqual(30_000);
+    await database.sql`update package_backfill_requests set heartbeat_at = now() - interval '10 seconds' where id = ${request.id}`;
+    const older = (await claimBlocker(database.db, request.id, 30_000))!.msUntilStale;
+    expect(older).toBeGreaterThan(19_000);
+    expect(older).toBeLessThanOrEqual(20_000);
+    expect((await claimBlocker(database.db, request.id, 5_000))!.msUntilStale).toBe(0);
   });
 
   it('lets exactly one of two workers claim a queued request', async () => {

@@ -1,4 +1,8 @@
-import { SuiBackfillError } from '../common/errors.ts';
+import { isRetryable, SuiBackfillError } from '../common/errors.ts';
+import { isPostgresTransient } from '../db/client.ts';
+
+/** Whether trying again later can help with what went wrong: an RPC or Postgres that was unavailable, a rate limit, a conflict. */
+const retryableCause = (cause: unknown) => isRetryable(cause) || isPostgresTransient(cause);
 
 /** The request was paused, cancelled or taken over while this worker walked it: stop, write nothing. */
 export class LostOwnershipError extends SuiBackfillError {
@@ -45,7 +49,11 @@ export class TransitionNotAllowedError extends SuiBackfillError {
 /** Where a chunk failed: reading its checkpoints, turning them into rows, or committing them. */
 export type ChunkStage = 'fetch' | 'process' | 'commit';
 
-/** A chunk that still failed after its retries: the request fails, keeping its watermark. */
+/**
+ * A chunk that still failed after its retries, retryable when its cause is (the worker then walks
+ * on from the watermark after a while); else, or once the worker's retries are spent too, the
+ * request fails, keeping its watermark.
+ */
 export class ChunkFailedError extends SuiBackfillError {
   readonly from: bigint;
   readonly to: bigint;
@@ -53,7 +61,7 @@ export class ChunkFailedError extends SuiBackfillError {
   readonly attempts: number;
   constructor(chunk: { from: bigint; to: bigint; stage: ChunkStage; attempts: number }, cause: unknown) {
     const reason = cause instanceof Error ? cause.message : String(cause);
-    super('chunk_failed', `chunk [${chunk.from}, ${chunk.to}] failed (${chunk.stage}, ${chunk.attempts} attempt(s)): ${reason}`, { retryable: false, cause });
+    super('chunk_failed', `chunk [${chunk.from}, ${chunk.to}] failed (${chunk.stage}, ${chunk.attempts} attempt(s)): ${reason}`, { retryable: retryableCause(cause), cause });
     this.from = chunk.from;
     this.to = chunk.to;
     this.stage = chunk.stage;
@@ -77,7 +85,7 @@ export class CheckpointFetchError extends SuiBackfillError {
   readonly sequence: bigint;
   readonly attempts: number;
   constructor(sequence: bigint, attempts: number, cause: unknown) {
-    super('checkpoint_fetch_failed', `checkpoint ${sequence}: ${cause instanceof Error ? cause.message : String(cause)}`, { retryable: false, cause });
+    super('checkpoint_fetch_failed', `checkpoint ${sequence}: ${cause instanceof Error ? cause.message : String(cause)}`, { retryable: retryableCause(cause), cause });
     this.sequence = sequence;
     this.attempts = attempts;
   }

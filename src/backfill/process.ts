@@ -9,11 +9,10 @@ import type { ResolvedPackage } from '../sui/records.ts';
 import { createHandoff } from './handoff.ts';
 import { createBackfillQueue } from './queue.ts';
 import { createReconciler } from './reconciler.ts';
-import type { CheckpointSource } from './walker.ts';
-import { createBackfillWorker } from './worker.ts';
+import { createBackfillWorker, type WalkSource } from './worker.ts';
 
-/** What a worker process asks the Sui RPC: checkpoints to walk, families to continue. */
-export type WorkerSource = CheckpointSource & { resolvePackage: (id: string) => Promise<ResolvedPackage> };
+/** What a worker process asks the Sui RPC: checkpoints to walk (within its budget), families to continue. */
+export type WorkerSource = WalkSource & { resolvePackage: (id: string) => Promise<ResolvedPackage> };
 
 export type WorkerService = { workerId: string; close: () => Promise<void> };
 

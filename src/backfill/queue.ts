@@ -26,7 +26,11 @@ export const stopChannel = (prefix: string) => `${prefix}:backfill-stops`;
 
 export type BackfillQueue = {
   queue: Queue<BackfillJobData>;
-  /** Adds the job for a request; a job with the same id already there makes this a no-op (BullMQ jobId dedupe). */
+  /**
+   * Adds the job for a queued request. A job of the same id already there is kept (BullMQ jobId
+   * dedupe); one waiting delayed, redelivered behind a holder that was still beating, is promoted:
+   * that holder has let go of the request since (paused, failed, handed back), so it runs now.
+   */
   enqueue: (requestId: string) => Promise<void>;
   hasJob: (requestId: string) => Promise<boolean>;
   /**
@@ -73,7 +77,17 @@ export function createBackfillQueue(options: { redisUrl: string; prefix: string 
   return {
     queue,
     enqueue: async (requestId) => {
-      await answered(queue.add('backfill', { requestId }, { jobId: requestId }));
+      await answered(
+        (async () => {
+          await queue.add('backfill', { requestId }, { jobId: requestId });
+          const job = await queue.getJob(requestId);
+          if (!job || !(await job.isDelayed())) return;
+          // A worker may have taken it meanwhile: only a job still delayed is a failure to promote.
+          await job.promote().catch(async (error: unknown) => {
+            if (await job.isDelayed()) throw error;
+          });
+        })(),
+      );
     },
     hasJob: async (requestId) => (await answered(queue.getJob(requestId))) !== undefined,
     publishStop: async (message) => {

@@ -95,7 +95,8 @@ export async function getRequest(db: Database, id: string): Promise<BackfillRequ
   return row;
 }
 
-const staleBefore = (staleAfterMs: number) => sql`now() - make_interval(secs => ${staleAfterMs / 1000})`;
+// Parenthesized: it is subtracted from as well as compared with.
+const staleBefore = (staleAfterMs: number) => sql`(now() - make_interval(secs => ${staleAfterMs / 1000}))`;
 
 /**
  * Takes a request for this worker: a queued one, or a running one whose holder stopped beating its
@@ -140,6 +141,16 @@ export async function claimBlocker(
   return row && { ...row, msUntilStale: Number(row.msUntilStale ?? 0) };
 }
 
+/**
+ * One walk of a request: the worker that claimed it and the claim count of that claim. Two walks
+ * of one request in one process (a redelivered job) share the worker id but not the claim count,
+ * so every ownership check compares both.
+ */
+export type WalkHolder = { workerId: string; attempts: number };
+
+const heldBy = (holder: WalkHolder) =>
+  and(eq(packageBackfillRequests.workerId, holder.workerId), eq(packageBackfillRequests.attempts, holder.attempts));
+
 export type HeldOutcome = {
   /** For the history: why the walk ended so. */
   reason?: string;
@@ -147,11 +158,11 @@ export type HeldOutcome = {
   errorDetail?: Record<string, unknown>;
 };
 
-/** Moves a request this worker holds from running to `to`; false when it no longer holds it. */
+/** Moves a request this walk holds from running to `to`; false when it no longer holds it. */
 export async function finishHeldRequest(
   db: Database,
   id: string,
-  workerId: string,
+  holder: WalkHolder,
   to: Extract<BackfillStatus, 'completed' | 'failed' | 'queued'>,
   outcome: HeldOutcome = {},
 ): Promise<boolean> {
@@ -159,11 +170,11 @@ export async function finishHeldRequest(
   const result = await transition(db, id, {
     from: ['running'],
     to,
-    actor: `worker:${workerId}`,
+    actor: `worker:${holder.workerId}`,
     reason: outcome.reason ?? outcome.error ?? null,
-    where: eq(packageBackfillRequests.workerId, workerId),
+    where: heldBy(holder),
     set: {
-      workerId: to === 'queued' ? null : workerId,
+      workerId: to === 'queued' ? null : holder.workerId,
       heartbeatAt: to === 'queued' ? null : sql`now()`,
       ...(finished ? { finishedAt: sql`now()` } : {}),
       ...(outcome.error === undefined ? {} : { lastError: outcome.error, lastErrorDetail: outcome.errorDetail ?? null, lastErrorAt: sql`now()` }),
@@ -172,27 +183,24 @@ export async function finishHeldRequest(
   return result.ok;
 }
 
-/** Whether this worker still holds the request (it is running, and by this worker). */
-export async function holdsRequest(db: Database, id: string, workerId: string): Promise<boolean> {
+/** Whether this walk still holds the request (it is running, claimed by this walk's claim). */
+export async function holdsRequest(db: Database, id: string, holder: WalkHolder): Promise<boolean> {
   const rows = await db
     .select({ id: packageBackfillRequests.id })
     .from(packageBackfillRequests)
-    .where(and(eq(packageBackfillRequests.id, id), eq(packageBackfillRequests.status, 'running'), eq(packageBackfillRequests.workerId, workerId)));
+    .where(and(eq(packageBackfillRequests.id, id), eq(packageBackfillRequests.status, 'running'), heldBy(holder)));
   return rows.length > 0;
 }
 
-/** Heartbeat of a running request; false when this worker no longer holds it. */
-export async function beatHeartbeat(db: Database, id: string, workerId: string): Promise<boolean> {
+/**
+ * Heartbeat of a running request; false when this walk no longer holds it. The time is when the
+ * beat lands, never earlier than a chunk commit's beat it waited for (clock times, not transaction starts).
+ */
+export async function beatHeartbeat(db: Database, id: string, holder: WalkHolder): Promise<boolean> {
   const rows = await db
     .update(packageBackfillRequests)
-    .set({ heartbeatAt: sql`now()` })
-    .where(
-      and(
-        eq(packageBackfillRequests.id, id),
-        eq(packageBackfillRequests.status, 'running'),
-        eq(packageBackfillRequests.workerId, workerId),
-      ),
-    )
+    .set({ heartbeatAt: sql`greatest(${packageBackfillRequests.heartbeatAt}, clock_timestamp())` })
+    .where(and(eq(packageBackfillRequests.id, id), eq(packageBackfillRequests.status, 'running'), heldBy(holder)))
     .returning({ id: packageBackfillRequests.id });
   return rows.length > 0;
 }

@@ -7,6 +7,7 @@ import type { StrainReason } from '../sui/rpc.ts';
 import { createFamilyMatcher } from '../sui/types.ts';
 import { createAdaptiveChunkSize } from './chunk-size.ts';
 import { CheckpointFetchError, ChunkFailedError } from './errors.ts';
+import type { WalkHolder } from './requests.ts';
 import { commitChunkWithRetry, pendingRanges, type CommitRetry, type WatermarkState } from './watermarks.ts';
 
 /** What the walker needs from the Sui source. */
@@ -36,9 +37,13 @@ export type ChunkReport = {
 };
 
 export type WalkOptions = {
-  workerId: string;
+  holder: WalkHolder;
   chunkSize: number;
-  concurrency: number;
+  /**
+   * The process's cap on RPC calls in flight, read before each fetch so that an operator's change
+   * (PUT /v1/config/rpc) reaches a walk in progress.
+   */
+  maxInFlight: () => number;
   /** Aborting stops the walk at once; the chunk in flight is not committed. */
   signal: AbortSignal;
   /** Checked between chunks: a truthy answer ends the walk after the chunk just committed. */
@@ -54,16 +59,18 @@ export type WalkResult = { outcome: 'done' | 'stopped'; chunks: number };
 
 /**
  * Walks what is left of a request's range in chunks of at most `chunkSize` checkpoints. Checkpoints
- * are fetched with bounded concurrency ahead of the writes; a checkpoint too large or too slow for
- * the RPC halves the chunk (and the fetches in flight with it) until calm returns. Each checkpoint
- * is reduced to its matching object versions as soon as it arrives, so memory holds rows, not
- * checkpoints. Each chunk commits its rows, ranges, watermark and log row in one transaction.
+ * are fetched ahead of the writes, as many at once as the RPC budget lets calls be in flight; a
+ * checkpoint too large or too slow for the RPC halves the chunk, and the fetches in flight in
+ * proportion, until calm returns. Each checkpoint is reduced to its matching object versions as
+ * soon as it arrives, so memory holds rows, not checkpoints. Each chunk commits its rows, ranges,
+ * watermark and log row in one transaction.
  */
 export async function walkRequest(common: Pick<Common, 'metrics' | 'logger'>, sql: Sql, source: CheckpointSource, target: WalkTarget, options: WalkOptions): Promise<WalkResult> {
   const matches = createFamilyMatcher(target.familyIds, target.match);
   const size = createAdaptiveChunkSize({ max: options.chunkSize, logger: common.logger.child({ requestId: target.id }) });
   const chunkSize = () => BigInt(size.current());
-  const concurrency = () => Math.min(options.concurrency, size.current());
+  // The budget's cap at the full chunk size, scaled down with the chunk; never more than a chunk.
+  const concurrency = () => Math.max(1, Math.min(size.current(), Math.ceil((options.maxInFlight() * size.current()) / options.chunkSize)));
   let chunks = 0;
 
   const pending = await withPostgresRetry(() => pendingRanges(sql, target.id, target.fromCheckpoint, target.toCheckpoint), {
@@ -72,11 +79,13 @@ export async function walkRequest(common: Pick<Common, 'metrics' | 'logger'>, sq
     signal: options.signal,
     context: { requestId: target.id },
   });
+  // A chunk's time runs from the end of the previous commit to the end of its own: its checkpoints
+  // over its duration are the walk's rate, fetches made ahead of time included.
+  let chunkStarted = performance.now();
   for (const [lo, hi] of pending) {
     let chunkFrom = lo;
     let rows: ObjectVersionRow[] = [];
     let rpcCalls = 0;
-    let chunkStarted = performance.now();
     const stream = nameFailingChunk(orderedStream({
       from: lo,
       to: hi,
@@ -98,23 +107,24 @@ export async function walkRequest(common: Pick<Common, 'metrics' | 'logger'>, sq
       rpcCalls += value.attempts;
       if (sequence - chunkFrom + 1n < chunkSize() && sequence < hi) continue;
 
-      const durationMs = performance.now() - chunkStarted;
-      const { rowsInserted, watermark } = await commitChunkWithRetry(
+      const { rowsInserted, watermark, durationMs } = await commitChunkWithRetry(
         common.logger,
         sql,
         {
           requestId: target.id,
           requestFrom: target.fromCheckpoint,
-          workerId: options.workerId,
+          holder: options.holder,
           from: chunkFrom,
           to: sequence,
           rows,
           rpcCalls,
-          durationMs,
+          elapsedMs: () => performance.now() - chunkStarted,
           idleTimeoutMs: options.idleTimeoutMs,
         },
         { retry: options.commitRetry, signal: options.signal },
       );
+      // From the moment this chunk's log row was written on: no time goes uncounted.
+      chunkStarted += durationMs;
       chunks++;
       size.committed();
       common.metrics.checkpointsProcessed.inc({ pipeline: 'backfill' }, Number(sequence - chunkFrom + 1n));
@@ -126,7 +136,6 @@ export async function walkRequest(common: Pick<Common, 'metrics' | 'logger'>, sq
       chunkFrom = sequence + 1n;
       rows = [];
       rpcCalls = 0;
-      chunkStarted = performance.now();
       if (sequence < target.toCheckpoint && (await options.shouldStop?.())) return { outcome: 'stopped', chunks };
     }
   }

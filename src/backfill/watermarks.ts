@@ -7,6 +7,7 @@ import { insertObjectVersions } from '../db/objects.ts';
 import type { ObjectVersionRow } from '../sui/records.ts';
 import { recordCoverage } from './coverage.ts';
 import { ChunkFailedError, LostOwnershipError } from './errors.ts';
+import type { WalkHolder } from './requests.ts';
 
 export type WatermarkState = {
   checkpointHiInclusive: bigint;
@@ -38,12 +39,18 @@ export async function pendingRanges(sql: Sql, requestId: string, from: bigint, t
 export type ChunkCommit = {
   requestId: string;
   requestFrom: bigint;
-  workerId: string;
+  /** The walk committing: the request must still be held by it. */
+  holder: WalkHolder;
   from: bigint;
   to: bigint;
   rows: readonly ObjectVersionRow[];
   rpcCalls: number;
-  durationMs: number;
+  /**
+   * The chunk's duration so far, read as its log row is written, at the end of its transaction:
+   * the walker measures from the end of the previous chunk's commit, so the durations of a walk's
+   * chunks add up to the walk's time, fetching and committing alike.
+   */
+  elapsedMs: () => number;
   /**
    * Postgres ends the transaction if this worker goes quiet inside it for this long (a frozen
    * process), so the row lock it holds never blocks a takeover for longer.
@@ -55,6 +62,8 @@ export type ChunkCommit = {
    */
   skipIfDone?: boolean;
 };
+
+export type CommittedChunk = { rowsInserted: number; watermark: WatermarkState; durationMs: number };
 
 async function readWatermark(tx: postgres.TransactionSql, requestId: string): Promise<WatermarkState> {
   const [row] = await tx<{ hi: string; ranges: string; rows: string; matched: string; done: string }[]>`
@@ -74,23 +83,53 @@ function toWatermarkState(row: { hi: string; ranges: string; rows: string; match
 }
 
 /**
- * Commits one chunk in one transaction (invariant 1, README "Data and invariants"): the request is checked to still be
- * held by this worker (and locked, so a takeover waits), the rows are inserted, the done ranges and
- * contiguous watermark advance, and the chunk is logged. A crash before COMMIT leaves no trace.
+ * The transaction with each statement handed to `onStatement` as it starts, and none started once
+ * `signal` aborted: the caller can cancel the one in flight.
  */
-export async function commitChunk(sql: Sql, chunk: ChunkCommit): Promise<{ rowsInserted: number; watermark: WatermarkState }> {
-  return sql.begin(async (tx) => {
+function watched(tx: postgres.TransactionSql, signal: AbortSignal, onStatement: (query: { cancel?: () => unknown }) => void): postgres.TransactionSql {
+  return new Proxy(tx, {
+    apply(target, thisArg, args) {
+      signal.throwIfAborted();
+      const query = Reflect.apply(target, thisArg, args);
+      onStatement(query);
+      return query;
+    },
+  });
+}
+
+/**
+ * Commits one chunk in one transaction (invariant 1, README "Data and invariants"): the request is checked to still be
+ * held by this walk (and locked, so a takeover waits), the rows are inserted, the done ranges and
+ * contiguous watermark advance, and the chunk is logged. A crash before COMMIT leaves no trace.
+ * An abort before COMMIT ends the attempt at once, even while Postgres does not answer: the
+ * statement in flight is cancelled on the server (one waiting for a lock, say), none follows, and
+ * the transaction rolls back, releasing its locks.
+ */
+export async function commitChunk(sql: Sql, chunk: ChunkCommit, signal: AbortSignal = new AbortController().signal): Promise<CommittedChunk> {
+  signal.throwIfAborted();
+  let inFlight: { cancel?: () => unknown } | undefined;
+  let committing = false;
+  let onAbort = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => {
+      inFlight?.cancel?.();
+      if (!committing) reject(signal.reason);
+    };
+  });
+  signal.addEventListener('abort', onAbort, { once: true });
+  const transaction = sql.begin(async (raw) => {
+    const tx = watched(raw, signal, (query) => (inFlight = query));
     if (chunk.idleTimeoutMs !== undefined) await tx`select set_config('idle_in_transaction_session_timeout', ${String(Math.round(chunk.idleTimeoutMs))}, true)`;
     const held = await tx`
       select 1 from package_backfill_requests
-      where id = ${chunk.requestId} and status = 'running' and worker_id = ${chunk.workerId}
+      where id = ${chunk.requestId} and status = 'running' and worker_id = ${chunk.holder.workerId} and attempts = ${chunk.holder.attempts}
       for update`;
     if (held.length === 0) throw new LostOwnershipError(chunk.requestId);
     if (chunk.skipIfDone) {
       const [done] = await tx<{ done: boolean }[]>`
         select done_ranges @> int8range(${chunk.from.toString()}, ${chunk.to.toString()}, '[]') as done
         from package_backfill_watermarks where request_id = ${chunk.requestId}`;
-      if (done?.done) return { rowsInserted: 0, watermark: await readWatermark(tx, chunk.requestId) };
+      if (done?.done) return { rowsInserted: 0, watermark: await readWatermark(tx, chunk.requestId), durationMs: Math.round(chunk.elapsedMs()) };
     }
 
     const rowsInserted = await insertObjectVersions(tx, chunk.rows);
@@ -114,14 +153,25 @@ export async function commitChunk(sql: Sql, chunk: ChunkCommit): Promise<{ rowsI
       returning w.checkpoint_hi_inclusive as hi, w.done_ranges::text as ranges, w.rows_inserted as rows,
                 w.objects_matched as matched, w.checkpoints_done as done`;
     await recordCoverage(tx, chunk.requestId, chunk.from, chunk.to);
+    const durationMs = Math.round(chunk.elapsedMs());
+    // clock_timestamp(), not now(): the moment the chunk ends, not the moment its transaction began.
     await tx`
       insert into package_backfill_chunks
-        (request_id, from_checkpoint, to_checkpoint, objects_matched, rows_inserted, rpc_calls, duration_ms, worker_id)
+        (request_id, from_checkpoint, to_checkpoint, objects_matched, rows_inserted, rpc_calls, duration_ms, worker_id, finished_at)
       values (${chunk.requestId}, ${chunk.from.toString()}, ${chunk.to.toString()}, ${chunk.rows.length}, ${rowsInserted},
-              ${chunk.rpcCalls}, ${Math.round(chunk.durationMs)}, ${chunk.workerId})`;
-    await tx`update package_backfill_requests set heartbeat_at = now(), updated_at = now() where id = ${chunk.requestId}`;
-    return { rowsInserted, watermark: toWatermarkState(watermark) };
+              ${chunk.rpcCalls}, ${durationMs}, ${chunk.holder.workerId}, clock_timestamp())`;
+    await tx`update package_backfill_requests set heartbeat_at = clock_timestamp(), updated_at = now() where id = ${chunk.requestId}`;
+    signal.throwIfAborted();
+    committing = true;
+    return { rowsInserted, watermark: toWatermarkState(watermark), durationMs };
   });
+  // Settled either way: an abort may stop the wait for it first.
+  transaction.catch(() => {});
+  try {
+    return await Promise.race([transaction, aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
 }
 
 export type CommitRetry = PostgresRetry & {
@@ -142,7 +192,7 @@ export async function commitChunkWithRetry(
   sql: Sql,
   chunk: ChunkCommit,
   options: { retry?: CommitRetry; signal?: AbortSignal } = {},
-): Promise<{ rowsInserted: number; watermark: WatermarkState }> {
+): Promise<CommittedChunk> {
   const retry = options.retry ?? DEFAULT_COMMIT_RETRY;
   let attempts = 0;
   try {
@@ -151,7 +201,7 @@ export async function commitChunkWithRetry(
         attempts = attempt + 1;
         // An attempt given up on may still commit; the next one waits for its row lock, then skips the range it finds done.
         return withTimeout(
-          commitChunk(sql, { ...chunk, skipIfDone: chunk.skipIfDone || attempt > 0 }),
+          commitChunk(sql, { ...chunk, skipIfDone: chunk.skipIfDone || attempt > 0 }, options.signal),
           retry.attemptTimeoutMs,
           () => new ServiceUnavailableError('postgres', `the chunk commit did not answer within ${retry.attemptTimeoutMs} ms`),
         );

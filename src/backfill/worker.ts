@@ -6,9 +6,12 @@ import { errorMessage } from '../common/errors.ts';
 import { postgresCode, withPostgresRetry, type Db } from '../db/client.ts';
 import { ChunkFailedError, LostOwnershipError, StopRequestedError, WorkerShuttingDownError } from './errors.ts';
 import { BACKFILL_QUEUE, createRedisConnection, subscribeToStops, type BackfillJobData, type BackfillQueue } from './queue.ts';
-import { beatHeartbeat, claimBlocker, claimRequest, finishHeldRequest, getRequest, holdsRequest, type BackfillRequest } from './requests.ts';
+import { sleep } from '../sui/retry.ts';
+import type { RpcBudget } from '../sui/budget.ts';
+import { createChunkRetries } from './chunk-retries.ts';
+import { beatHeartbeat, claimBlocker, claimRequest, finishHeldRequest, getRequest, holdsRequest, type BackfillRequest, type WalkHolder } from './requests.ts';
 import { watermarkProgress } from './views.ts';
-import { walkRequest, type CheckpointSource, type ChunkReport } from './walker.ts';
+import { walkRequest, type CheckpointSource, type ChunkReport, type WalkResult } from './walker.ts';
 import { ensureWatermark } from './watermarks.ts';
 
 export type BackfillProgress = {
@@ -30,6 +33,11 @@ export type BackfillWorker = {
   close: () => Promise<void>;
 };
 
+/** The innermost cause: what went wrong, without the layers that passed it on (drizzle's "Failed query: ..."). */
+function rootCause(error: unknown): unknown {
+  return error instanceof Error && error.cause !== undefined ? rootCause(error.cause) : error;
+}
+
 export function createWorkerId(): string {
   return `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
 }
@@ -44,22 +52,30 @@ function failureDetail(error: unknown, request: BackfillRequest): Record<string,
   };
 }
 
+/** What a worker asks of the Sui source: checkpoints, and the process's live RPC budget, whose cap on calls in flight its walks follow. */
+export type WalkSource = CheckpointSource & { control: { readonly budget: Pick<RpcBudget, 'stats'> } };
+
 /**
  * The BullMQ worker that walks backfill requests. Postgres decides who holds a request (a
  * conditional update), BullMQ only delivers jobs. A job redelivered while the holder's heartbeat is
- * fresh (its BullMQ lock expired: a frozen or overloaded process) waits, delayed, until that
- * heartbeat would be stale, then takes the request over or ends; a job for a paused, cancelled or
- * finished request ends at once. An operator's pause or cancel reaches the walk through a stop
- * message and BullMQ's job abort, so the chunk in flight is abandoned at once; without the message
- * (Redis down) the next chunk commit or heartbeat finds the status in Postgres.
+ * fresh (its BullMQ lock expired: a frozen or overloaded process), or while this very process still
+ * walks the request, waits, delayed, until that heartbeat would be stale, then takes the request
+ * over or ends; a job for a paused, cancelled or finished request ends at once. An operator's pause
+ * or cancel reaches the walk through a stop message and BullMQ's job abort, so the chunk in flight
+ * is abandoned at once; without the message (Redis down) the next chunk commit or heartbeat finds
+ * the status in Postgres. A chunk that still fails transiently after the RPC's or Postgres' own
+ * retries is tried again from the watermark, BACKFILL_CHUNK_RETRIES times with growing pauses,
+ * before the request fails.
  */
-export function createBackfillWorker(common: Common, deps: { db: Db; source: CheckpointSource; queue: BackfillQueue }): BackfillWorker {
+export function createBackfillWorker(common: Common, deps: { db: Db; source: WalkSource; queue: BackfillQueue }): BackfillWorker {
   const { config, logger } = common;
   const { db, source, queue } = deps;
   const workerId = createWorkerId();
   const connection = createRedisConnection(config.REDIS_URL);
   connection.on('error', (error) => logger.warn({ err: errorMessage(error) }, 'redis connection error'));
   let closing = false;
+  /** Aborted when close() begins: ends the pause before a chunk's next try at once. */
+  const stopping = new AbortController();
   /**
    * Walks in progress by request: aborted when the shutdown grace period ends. `attempts` is the
    * claim count of the walk, so a stop message meant for an earlier walk is ignored.
@@ -69,41 +85,55 @@ export function createBackfillWorker(common: Common, deps: { db: Db; source: Che
   /** Claims the request, or finds it already held by this worker with no walk here (a claim whose answer was lost). */
   const claim = async (requestId: string, log: typeof logger): Promise<BackfillRequest | undefined> => {
     const claimed = await withPostgresRetry(() => claimRequest(db.db, requestId, workerId, config.STALE_AFTER_MS), { logger: log, what: 'claiming the request' });
-    if (claimed || walks.has(requestId)) return claimed;
-    const current = await getRequest(db.db, requestId);
-    return current?.status === 'running' && current.workerId === workerId ? current : undefined;
+    if (claimed) return claimed;
+    const current = await withPostgresRetry(() => getRequest(db.db, requestId), { logger: log, what: 'reading the request' });
+    return current?.status === 'running' && current.workerId === workerId && !walks.has(requestId) ? current : undefined;
   };
 
   const processJob = async (job: Job<BackfillJobData, JobOutcome>, token?: string, jobSignal?: AbortSignal): Promise<JobOutcome> => {
     const { requestId } = job.data;
     const log = logger.child({ requestId, workerId });
     const retrying = <T>(what: string, work: () => Promise<T>) => withPostgresRetry(work, { logger: log, what });
+    // Fetched while close() waits for the walks in progress: another replica, or this one's successor, takes it.
+    if (closing) {
+      await job.moveToWait(token);
+      log.info('worker shutting down: job handed back to the queue unclaimed');
+      throw new WaitingError();
+    }
+    const readBlocker = () => retrying('reading who holds the request', () => claimBlocker(db.db, requestId, config.STALE_AFTER_MS));
+    /** Back to the queue until the walk holding the request would be stale (or has ended by then). */
+    const delayJob = async (msUntilStale: number, holder: string | null, message: string): Promise<never> => {
+      const delayMs = msUntilStale + config.HEARTBEAT_INTERVAL_MS;
+      log.info({ holder, delayMs }, message);
+      await job.moveToDelayed(Date.now() + delayMs, token);
+      throw new DelayedError();
+    };
+    // Its BullMQ lock lapsed (a stalled event loop) and the job came back here: the walk goes on, alone.
+    if (walks.has(requestId)) return delayJob((await readBlocker())?.msUntilStale ?? 0, workerId, 'this process walks the request already (its job was redelivered); job delayed');
     const request = await claim(requestId, log);
     if (!request) {
-      const blocker = await claimBlocker(db.db, requestId, config.STALE_AFTER_MS);
-      if (blocker?.status === 'running') {
-        const delayMs = blocker.msUntilStale + config.HEARTBEAT_INTERVAL_MS;
-        log.info({ holder: blocker.workerId, delayMs }, 'request is held by a worker whose heartbeat is fresh; job delayed until it would be stale');
-        await job.moveToDelayed(Date.now() + delayMs, token);
-        throw new DelayedError();
-      }
+      const blocker = await readBlocker();
+      if (blocker?.status === 'running') return delayJob(blocker.msUntilStale, blocker.workerId, 'request is held by a worker whose heartbeat is fresh; job delayed until it would be stale');
       log.info({ status: blocker?.status ?? 'deleted' }, 'request is not claimable (paused, cancelled, finished or deleted); job ends');
       return 'skipped';
     }
 
+    const holder: WalkHolder = { workerId, attempts: request.attempts };
     const walk = new AbortController();
     walks.set(request.id, { controller: walk, attempts: request.attempts });
     const abortWalk = (reason: unknown) => walk.abort(reason);
     // BullMQ's abort of this job: a stop message named it (see the subscription below).
     jobSignal?.addEventListener('abort', () => abortWalk(new StopRequestedError(request.id, String(jobSignal.reason))), { once: true });
     const heartbeat = setInterval(() => {
-      beatHeartbeat(db.db, request.id, workerId).then(
+      beatHeartbeat(db.db, request.id, holder).then(
         (held) => held || abortWalk(new LostOwnershipError(request.id)),
         (error) => log.warn({ err: errorMessage(error) }, 'heartbeat failed'),
       );
     }, config.HEARTBEAT_INTERVAL_MS);
+    const retries = createChunkRetries({ retries: config.BACKFILL_CHUNK_RETRIES, baseMs: config.BACKFILL_CHUNK_RETRY_BASE_MS });
 
     const onChunk = async (chunk: ChunkReport) => {
+      retries.committed();
       const { percent } = watermarkProgress(request, chunk.watermark.checkpointHiInclusive);
       const progress: BackfillProgress = {
         checkpointHiInclusive: chunk.watermark.checkpointHiInclusive.toString(),
@@ -130,14 +160,27 @@ export function createBackfillWorker(common: Common, deps: { db: Db; source: Che
 
     /** Shutting down: hand the request back so any replica continues from the watermark at once. */
     const handBack = async (reason: string): Promise<JobOutcome> => {
-      if (!(await retrying('handing the request back', () => finishHeldRequest(db.db, request.id, workerId, 'queued', { reason })))) {
-        log.info('request is no longer held by this worker; walk stopped');
+      if (!(await retrying('handing the request back', () => finishHeldRequest(db.db, request.id, holder, 'queued', { reason })))) {
+        log.info('request is no longer held by this walk; walk stopped');
         return 'lost';
       }
       await job.moveToWait(token);
       log.info({ reason }, 'walk handed back to the queue for shutdown');
       throw new WaitingError();
     };
+
+    const walkOnce = () =>
+      walkRequest(common, db.sql, source, request, {
+        holder,
+        chunkSize: config.BACKFILL_CHUNK_SIZE,
+        maxInFlight: () => source.control.budget.stats().maxInFlight,
+        signal: walk.signal,
+        // Between chunks: stop for a shutdown, or when the request was paused, cancelled or taken
+        // over (Postgres says so; a failed check is no answer, the next commit checks again).
+        shouldStop: async () => closing || !(await holdsRequest(db.db, request.id, holder).catch(() => true)),
+        idleTimeoutMs: config.STALE_AFTER_MS / 2,
+        onChunk,
+      });
 
     /** Walks what is left; 'done' when the whole range is, else how the job ends. */
     const walkToEnd = async (): Promise<'done' | JobOutcome> => {
@@ -147,21 +190,29 @@ export function createBackfillWorker(common: Common, deps: { db: Db; source: Che
           { packageId: request.packageId, match: request.match, from: request.fromCheckpoint, to: request.toCheckpoint, attempt: request.attempts },
           'backfill walk started',
         );
-        const result = await walkRequest(common, db.sql, source, request, {
-          workerId,
-          chunkSize: config.BACKFILL_CHUNK_SIZE,
-          concurrency: config.RPC_CONCURRENCY,
-          signal: walk.signal,
-          // Between chunks: stop for a shutdown, or when the request was paused, cancelled or taken
-          // over (Postgres says so; a failed check is no answer, the next commit checks again).
-          shouldStop: async () => closing || !(await holdsRequest(db.db, request.id, workerId).catch(() => true)),
-          idleTimeoutMs: config.STALE_AFTER_MS / 2,
-          onChunk,
-        });
-        if (result.outcome === 'done') return 'done';
-        if (closing) return await handBack('worker shutting down');
-        log.info('request is no longer held by this worker (paused, cancelled or taken over); walk stopped');
-        return 'lost';
+        for (;;) {
+          let result: WalkResult;
+          try {
+            result = await walkOnce();
+          } catch (error) {
+            const decision = retries.failed(error);
+            if (!decision.retry) throw decision.error;
+            const { from, to, stage, attempts } = decision.error;
+            log.warn(
+              { from, to, stage, attempts, retry: decision.retries, of: config.BACKFILL_CHUNK_RETRIES, delayMs: decision.delayMs, err: errorMessage(decision.error.cause) },
+              'chunk still failed after its retries; walking on from the watermark after a pause',
+            );
+            // The heartbeat goes on meanwhile; a stop, a lost request or a shutdown ends the pause.
+            await sleep(decision.delayMs, AbortSignal.any([walk.signal, stopping.signal])).catch(() => {});
+            if (walk.signal.aborted) throw walk.signal.reason;
+            if (closing) return await handBack('worker shutting down');
+            continue;
+          }
+          if (result.outcome === 'done') return 'done';
+          if (closing) return await handBack('worker shutting down');
+          log.info('request is no longer held by this walk (paused, cancelled or taken over); walk stopped');
+          return 'lost';
+        }
       } catch (error) {
         if (error instanceof WaitingError) throw error;
         const reason: unknown = walk.signal.reason;
@@ -170,13 +221,13 @@ export function createBackfillWorker(common: Common, deps: { db: Db; source: Che
           return 'lost';
         }
         if (error instanceof LostOwnershipError || reason instanceof LostOwnershipError) {
-          log.info('request is no longer held by this worker; walk stopped');
+          log.info('request is no longer held by this walk; walk stopped');
           return 'lost';
         }
         if (reason instanceof WorkerShuttingDownError) return await handBack(reason.message);
         log.error({ err: error }, 'backfill failed');
         const failed = await retrying('recording the failure', () =>
-          finishHeldRequest(db.db, request.id, workerId, 'failed', { error: errorMessage(error), errorDetail: failureDetail(error, request) }),
+          finishHeldRequest(db.db, request.id, holder, 'failed', { error: errorMessage(error), errorDetail: failureDetail(error, request) }),
         );
         return failed ? 'failed' : 'lost';
       }
@@ -187,10 +238,10 @@ export function createBackfillWorker(common: Common, deps: { db: Db; source: Che
       if (walked !== 'done') return walked;
       // Everything is walked: a failure to record that now is retried, and never turns into a failed backfill.
       const completed = await retrying('recording the completion', () =>
-        finishHeldRequest(db.db, request.id, workerId, 'completed', { reason: `walked to checkpoint ${request.toCheckpoint}` }),
+        finishHeldRequest(db.db, request.id, holder, 'completed', { reason: `walked to checkpoint ${request.toCheckpoint}` }),
       );
       if (!completed) {
-        log.info('walk finished but the request is no longer held by this worker; it stays as it is');
+        log.info('walk finished but the request is no longer held by this walk; it stays as it is');
         return 'lost';
       }
       log.info('backfill completed');
@@ -215,22 +266,31 @@ export function createBackfillWorker(common: Common, deps: { db: Db; source: Che
   worker.on('error', (error) => logger.warn({ err: errorMessage(error) }, 'worker error'));
   // A resume while the job was still active could not add a job of the same id (BullMQ keeps the
   // first); now that this one is gone, a request queued again meanwhile gets its job at once.
-  worker.on('completed', (job, outcome) => {
-    if (outcome === 'completed') return;
-    const { requestId } = job.data;
-    getRequest(db.db, requestId)
+  const enqueueIfQueued = (requestId: string) =>
+    withPostgresRetry(() => getRequest(db.db, requestId), { logger, what: 'reading the request after its job', context: { requestId } })
       .then(async (current) => {
         if (current?.status !== 'queued') return;
         await queue.enqueue(requestId);
-        logger.info({ requestId, workerId }, 'request was queued again while its job ran; enqueued it anew');
+        logger.info({ requestId, workerId }, 'request is queued without a job now that its job ended; enqueued it anew');
       })
       .catch((error: unknown) => logger.warn({ requestId, err: errorMessage(error) }, 'could not enqueue a request queued again; the reconciler will'));
+  worker.on('completed', (job, outcome) => {
+    if (outcome !== 'completed') void enqueueIfQueued(job.data.requestId);
+  });
+  // Something outside the walk's own handling failed (Postgres or Redis unavailable for longer than
+  // the retries): the job is gone, so say so, and give a request left queued its job back.
+  worker.on('failed', (job, error) => {
+    logger.error({ requestId: job?.data.requestId, workerId, err: errorMessage(rootCause(error)), code: postgresCode(error) ?? null }, 'backfill job failed');
+    if (job) void enqueueIfQueued(job.data.requestId);
   });
 
   const stops = subscribeToStops({ redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX, logger }, (stop) => {
     const walk = walks.get(stop.requestId);
     if (!walk || walk.attempts !== stop.attempts) return;
-    if (worker.cancelJob(stop.requestId, `${stop.status} by an operator`)) logger.info({ requestId: stop.requestId, workerId, status: stop.status }, 'stop message: aborting the walk');
+    const reason = `${stop.status} by an operator`;
+    logger.info({ requestId: stop.requestId, workerId, status: stop.status }, 'stop message: aborting the walk');
+    // BullMQ tracks jobs by id: after a redelivery of this job it may no longer know this walk's.
+    if (!worker.cancelJob(stop.requestId, reason)) walk.controller.abort(new StopRequestedError(stop.requestId, reason));
   });
 
   return {
@@ -238,6 +298,7 @@ export function createBackfillWorker(common: Common, deps: { db: Db; source: Che
     worker,
     close: async () => {
       closing = true;
+      stopping.abort();
       const abandon = setTimeout(() => {
         for (const { controller } of walks.values()) controller.abort(new WorkerShuttingDownError(config.WORKER_SHUTDOWN_GRACE_MS));
       }, config.WORKER_SHUTDOWN_GRACE_MS);

@@ -31,11 +31,8 @@ const urlList = z
 /** Retries of a failed RPC call unless RPC_MAX_RETRIES says otherwise (also the Sui source's default). */
 export const DEFAULT_RPC_MAX_RETRIES = 6;
 
-/**
- * The environment every process reads. Same names everywhere; a bad value stops the process with
- * one line naming the variable.
- */
-export const configSchema = z.object({
+/** Each variable of the environment with its rules. */
+const fields = {
   DATABASE_URL: postgresUrlSchema.default('postgres://postgres@127.0.0.1:5432/sui_backfill'),
   REDIS_URL: redisUrlSchema.default('redis://127.0.0.1:6379'),
   /** Namespace of every Redis key (BullMQ prefix), so several deployments can share one Redis. */
@@ -51,6 +48,10 @@ export const configSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
   BACKFILL_CHUNK_SIZE: integer(1, 100_000).default(100),
+  /** How many more times a walk tries a chunk whose RPC calls or commit still failed transiently after their own retries. */
+  BACKFILL_CHUNK_RETRIES: integer(0, 100).default(5),
+  /** The first wait before a chunk's next try; it doubles at each try, up to 30 s. */
+  BACKFILL_CHUNK_RETRY_BASE_MS: integer(10, 600_000).default(2_000),
   WORKER_CONCURRENCY: integer(1, 64).default(2),
   RPC_CONCURRENCY: integer(1, 1024).default(32),
   RPC_REQUESTS_PER_SECOND: integer(1, 1_000_000).default(100),
@@ -86,7 +87,13 @@ export const configSchema = z.object({
   INDEXER_HANDOFF_TIMEOUT_MS: integer(0, 600_000).default(10_000),
   /** How long intake's calls to the Sui RPC may take in all (retries included, the wait for the indexer not) before a POST answers 503. */
   INTAKE_TIMEOUT_MS: integer(100, 600_000).default(20_000),
-}).refine((config) => config.STALE_AFTER_MS >= 3 * config.HEARTBEAT_INTERVAL_MS, {
+};
+
+/**
+ * The environment every process reads. Same names everywhere; a bad value stops the process with
+ * one line naming the variable.
+ */
+export const configSchema = z.object(fields).refine((config) => config.STALE_AFTER_MS >= 3 * config.HEARTBEAT_INTERVAL_MS, {
   error: (issue) => {
     const heartbeat = (issue.input as { HEARTBEAT_INTERVAL_MS?: number } | undefined)?.HEARTBEAT_INTERVAL_MS;
     return `must be at least 3 times HEARTBEAT_INTERVAL_MS (${heartbeat} ms), so that a few late heartbeats are not taken for a dead worker`;
@@ -118,4 +125,13 @@ export function parseVariables<T extends z.ZodType>(schema: T, env: Record<strin
 /** Reads and validates the environment. Throws a `ConfigError` whose message is one line; `names` as in parseVariables. */
 export function loadConfig(env: Record<string, string | undefined> = process.env, overrides: Partial<Config> = {}, names: Record<string, string> = {}): Config {
   return { ...parseVariables(configSchema, env, names), ...overrides };
+}
+
+/**
+ * Reads and validates only the variables named, by the same rules: for a command that needs a few
+ * of them and must not fail on a variable meant for the services.
+ */
+export function loadConfigOf<const K extends keyof typeof fields>(names: readonly K[], env: Record<string, string | undefined> = process.env): Pick<Config, K> {
+  const picked = Object.fromEntries(names.map((name) => [name, fields[name]])) as Pick<typeof fields, K>;
+  return parseVariables(z.object(picked), env) as Pick<Config, K>;
 }
