@@ -48,15 +48,41 @@ describe('sui-backfill backfill --help', () => {
     }
     expect(stdout).toContain('--api URL');
     expect(stdout).toContain('API_TOKEN');
-    expect((await cli()).code).toBe(2);
+    // Without a command it is a usage error: the help goes to stderr.
+    expect(await cli()).toEqual({ code: 2, stdout: '', stderr: stdout });
   });
 
-  it.each(SUBCOMMANDS)('%s --help shows its usage and options', async (sub) => {
+  it.each(SUBCOMMANDS)('%s --help shows its usage and options, every description in one column', async (sub) => {
     const { code, stdout } = await cli(sub, '--help');
     expect(code).toBe(0);
     expect(stdout.split('\n')[0]).toMatch(new RegExp(`^Usage: sui-backfill backfill ${sub}( |$)`));
     expect(stdout).toContain('--json');
     expect(stdout).toContain('--api URL');
+    const options = stdout.slice(stdout.indexOf('\nOptions:\n') + 10).split('\n');
+    const columns = options.map((line) => {
+      // The description starts after the first run of two or more spaces that follows the option.
+      const described = /^( {2}-.*?\S {2,})\S/.exec(line);
+      if (described) return described[1].length;
+      const continued = /^( +)\S/.exec(line);
+      // An option alone on its line (its description below) is not a column.
+      return continued && !/^ {2}-/.test(line) ? continued[1].length : undefined;
+    });
+    expect(columns.filter((column) => column !== undefined).length).toBeGreaterThanOrEqual(3);
+    expect(new Set(columns.filter((column) => column !== undefined))).toEqual(new Set([17]));
+  });
+
+  it('the usage lines name every option of start and status', async () => {
+    const usage = async (sub: string) => {
+      const { stdout } = await cli(sub, '--help');
+      return stdout.slice(0, stdout.indexOf('\n\n'));
+    };
+    for (const sub of ['start', 'status']) {
+      for (const option of ['--watch', '--interval MS', '--give-up-after MS']) expect([sub, (await usage(sub)).includes(`[${option}]`)]).toEqual([sub, true]);
+    }
+    expect(await usage('start')).toBe(
+      'Usage: sui-backfill backfill start <packageId> [--match outer|anywhere] [--from N] [--to N]\n' +
+        '                                   [--watch] [--interval MS] [--give-up-after MS]',
+    );
   });
 
   it('answers usage errors with exit code 2 and a hint', async () => {
@@ -66,6 +92,31 @@ describe('sui-backfill backfill --help', () => {
     expect((await cli('list', 'extra')).code).toBe(2);
     expect((await cli('list', '--bogus')).code).toBe(2);
     expect((await cli('status', 'x', '--watch', '--interval', 'soon')).code).toBe(2);
+    for (const api of ['notaurl', 'ftp://127.0.0.1:3000']) {
+      expect(await cli('list', '--api', api)).toEqual({
+        code: 2,
+        stdout: '',
+        stderr: `--api: expected an http:// or https:// URL (got "${api}")\nRun 'sui-backfill backfill list --help' for its usage.`,
+      });
+    }
+  });
+
+  it('reads only PORT and API_TOKEN of the environment: a variable meant for the services does not stop it', async () => {
+    const saved = { ...process.env };
+    try {
+      Object.assign(process.env, { LOG_LEVEL: 'verbose', STALE_AFTER_MS: '1', DATABASE_URL: 'not a url' });
+      const listed = await cli('list', '--json');
+      expect(listed.code).toBe(0);
+      expect(JSON.parse(listed.stdout)).toMatchObject({ items: expect.any(Array) });
+      // Its own variables are checked by the same rules as every process's.
+      process.env.PORT = '70000';
+      expect(await cli('list')).toEqual({ code: 2, stdout: '', stderr: 'Invalid configuration: PORT: expected an integer from 0 to 65535 (got "70000")' });
+    } finally {
+      for (const name of ['LOG_LEVEL', 'STALE_AFTER_MS', 'DATABASE_URL', 'PORT']) {
+        if (saved[name] === undefined) delete process.env[name];
+        else process.env[name] = saved[name];
+      }
+    }
   });
 });
 

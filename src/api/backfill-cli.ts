@@ -1,5 +1,5 @@
 import { hostname, userInfo } from 'node:os';
-import { loadConfig } from '../common/config.ts';
+import { loadConfigOf } from '../common/config.ts';
 import { ConfigError, errorMessage } from '../common/errors.ts';
 import { EXIT, parseFlags, UsageError, type Command } from '../common/process.ts';
 import { ApiRequestError, ApiUnreachableError, createApiClient, type ApiClient, type Backfill } from './client.ts';
@@ -19,9 +19,9 @@ export const BACKFILL_EXIT = {
   unauthorized: 7,
 } as const;
 
-const COMMON_OPTIONS = `  --api URL    the API to talk to (default http://127.0.0.1:$PORT, PORT defaulting to 3000)
-  --json       print the API's JSON answer on stdout, errors too ({"error": {"code", "message"}})
-  -h, --help   show this help`;
+const COMMON_OPTIONS = `  --api URL      the API to talk to (default http://127.0.0.1:$PORT, PORT defaulting to 3000)
+  --json         print the API's JSON answer on stdout, errors too ({"error": {"code", "message"}})
+  -h, --help     show this help`;
 
 const EXIT_CODES = `Exit codes:
   0  done
@@ -135,7 +135,8 @@ const subcommands: Subcommand[] = [
     name: 'start',
     args: ['packageId'],
     summary: 'backfill a package (any ID of its upgrade family)',
-    help: `Usage: sui-backfill backfill start <packageId> [--match outer|anywhere] [--from N] [--to N] [--watch]
+    help: `Usage: sui-backfill backfill start <packageId> [--match outer|anywhere] [--from N] [--to N]
+                                   [--watch] [--interval MS] [--give-up-after MS]
 
 Posts a backfill (POST /v1/backfills). The range defaults to the package's publish checkpoint up to
 where the live indexer covers it (or the chain tip read now); it is fixed on the request. When the
@@ -217,7 +218,7 @@ ${COMMON_OPTIONS}`,
     name: 'status',
     args: ['id'],
     summary: "a backfill's progress, chunk log and history (--watch: live)",
-    help: `Usage: sui-backfill backfill status <id> [--watch] [--interval MS]
+    help: `Usage: sui-backfill backfill status <id> [--watch] [--interval MS] [--give-up-after MS]
 
 Shows a backfill (GET /v1/backfills/:id): status, range, watermark, progress with rate and ETA, rows,
 the recent chunks and every status change with who made it and why. Exits 1 when the backfill
@@ -338,6 +339,14 @@ function apiErrorExit(error: ApiRequestError): number {
   return BACKFILL_EXIT.failure;
 }
 
+function isHttpUrl(value: string): boolean {
+  try {
+    return ['http:', 'https:'].includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}
+
 async function runSubcommand(sub: Subcommand, argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(argv, { ...sub.options, api: { type: 'string' }, json: { type: 'boolean', default: false } }, true);
   if (values.help) {
@@ -349,8 +358,11 @@ async function runSubcommand(sub: Subcommand, argv: string[]): Promise<number> {
     throw new UsageError(`backfill ${sub.name}: expected ${expected}, got ${positionals.length === 0 ? 'none' : positionals.join(' ')}`);
   }
   const json = values.json === true;
-  const config = loadConfig();
-  const baseUrl = (values.api as string | undefined) ?? `http://127.0.0.1:${config.PORT}`;
+  const api = values.api as string | undefined;
+  if (api !== undefined && !isHttpUrl(api)) throw new UsageError(`--api: expected an http:// or https:// URL (got ${JSON.stringify(api)})`);
+  // Only what this command uses: a variable meant for the services (LOG_LEVEL, ...) is not its business.
+  const config = loadConfigOf(['PORT', 'API_TOKEN']);
+  const baseUrl = api ?? `http://127.0.0.1:${config.PORT}`;
   const client = createApiClient({ baseUrl, token: config.API_TOKEN, actor: operatorName() });
   try {
     return await sub.run({ client, flags: values, json, args: positionals });
@@ -368,9 +380,13 @@ export const backfillCommand: Command = {
   help: HELP,
   async run(argv) {
     const [name, ...rest] = argv;
-    if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    if (name === undefined) {
+      console.error(HELP);
+      return BACKFILL_EXIT.usage;
+    }
+    if (name === '--help' || name === '-h' || name === 'help') {
       console.log(HELP);
-      return name === undefined ? BACKFILL_EXIT.usage : BACKFILL_EXIT.ok;
+      return BACKFILL_EXIT.ok;
     }
     const sub = subcommands.find((candidate) => candidate.name === name);
     if (!sub) {

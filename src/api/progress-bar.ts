@@ -9,10 +9,12 @@ export type ProgressView = {
   rowsInserted: number;
 };
 
+/** `42s`, `1m05s`, `2h07m`: rounded to the second first, so 119.7 s is `2m00s`. */
 export function formatDuration(seconds: number): string {
-  if (seconds < 60) return `${Math.round(seconds)}s`;
-  if (seconds < 3600) return `${Math.floor(seconds / 60)}m${String(Math.round(seconds % 60)).padStart(2, '0')}s`;
-  return `${Math.floor(seconds / 3600)}h${String(Math.floor((seconds % 3600) / 60)).padStart(2, '0')}m`;
+  const whole = Math.round(seconds);
+  if (whole < 60) return `${whole}s`;
+  if (whole < 3600) return `${Math.floor(whole / 60)}m${String(whole % 60).padStart(2, '0')}s`;
+  return `${Math.floor(whole / 3600)}h${String(Math.floor((whole % 3600) / 60)).padStart(2, '0')}m`;
 }
 
 /** `[██████░░░░]  61.2%  cp 12345/20000  1234 cp/s  ETA 6s  rows 4567  running` */

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { formatDuration, progressLine } from './progress-bar.ts';
+
+describe('formatDuration', () => {
+  it('rounds to the second before splitting into minutes and hours, never showing 60 seconds or minutes', () => {
+    const cases: [number, string][] = [
+      [0, '0s'],
+      [4.4, '4s'],
+      [59.4, '59s'],
+      [59.6, '1m00s'],
+      [61, '1m01s'],
+      [119.7, '2m00s'],
+      [3599.4, '59m59s'],
+      [3599.6, '1h00m'],
+      [7199, '1h59m'],
+      [36_000, '10h00m'],
+    ];
+    expect(cases.map(([seconds]) => [seconds, formatDuration(seconds)])).toEqual(cases);
+  });
+});
+
+describe('progressLine', () => {
+  it('shows the bar, percent, watermark, rate, ETA and rows of a running backfill', () => {
+    const view = {
+      id: 'x',
+      status: 'running',
+      fromCheckpoint: '100',
+      toCheckpoint: '199',
+      watermark: { checkpointHiInclusive: '149' },
+      progress: { percent: 50, checkpointsPerSecond: 10.4, etaSeconds: 119.7 },
+      rowsInserted: 7,
+    };
+    expect(progressLine(view, 10)).toBe('[█████░░░░░]  50.0%  cp 149/199  10 cp/s  ETA 2m00s  rows 7  running');
+    expect(progressLine({ ...view, status: 'paused' }, 10)).toBe('[█████░░░░░]  50.0%  cp 149/199  10 cp/s  rows 7  paused');
+  });
+});
