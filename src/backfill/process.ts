@@ -58,8 +58,11 @@ Options:
   --no-migrate      do not apply pending migrations at start
   -h, --help        show this help
 
-Environment: DATABASE_URL, REDIS_URL, REDIS_PREFIX, BACKFILL_CHUNK_SIZE, WORKER_CONCURRENCY,
-METRICS_PORT (serve /metrics), HEARTBEAT_INTERVAL_MS, STALE_AFTER_MS, RECONCILE_INTERVAL_MS, WORKER_SHUTDOWN_GRACE_MS, LOG_LEVEL, LOG_FORMAT
+Environment: DATABASE_URL, REDIS_URL, REDIS_PREFIX, BACKFILL_CHUNK_SIZE, BACKFILL_CHUNK_RETRIES,
+BACKFILL_CHUNK_RETRY_BASE_MS (a chunk still failing transiently after the RPC's or Postgres' own
+retries is tried again from the watermark that many times, the pauses doubling from that, up to
+30 s), WORKER_CONCURRENCY, METRICS_PORT (serve /metrics), HEARTBEAT_INTERVAL_MS, STALE_AFTER_MS,
+RECONCILE_INTERVAL_MS, WORKER_SHUTDOWN_GRACE_MS, LOG_LEVEL, LOG_FORMAT
 
 ${RPC_ENVIRONMENT_HELP}`,
   async run(argv) {
