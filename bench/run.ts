@@ -21,7 +21,6 @@ import { createShutdown } from '../src/common/shutdown.ts';
 import { createDb } from '../src/db/client.ts';
 import { createRpcBudget, DEFAULT_BURST_SECONDS } from '../src/sui/budget.ts';
 import { extractObjectVersions } from '../src/sui/object-versions.ts';
-import { orderedStream } from '../src/sui/ordered-stream.ts';
 import { createSuiSource } from '../src/sui/source.ts';
 import { createFamilyMatcher } from '../src/sui/types.ts';
 import {
@@ -113,7 +112,7 @@ try {
 
   /** Every checkpoint of the walk through the client alone: decoded, then dropped. */
   const fetchAll = async () => {
-    for await (const _ of orderedStream({ from, to: tip, concurrency, window: concurrency * 2, fetch: (seq, signal) => source.getCheckpoint(seq, { signal }) }));
+    for await (const _ of source.getCheckpoints(from, tip, { concurrency }));
   };
 
   // The simulator stands in for a full node on another machine, yet shares these two cores: one

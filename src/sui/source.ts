@@ -25,8 +25,6 @@ export type SuiSourceOptions = Omit<RpcCallerOptions, 'pool'> & {
 };
 
 export type SuiSource = {
-  /** The preferred full node. */
-  readonly url: string;
   getServiceInfo(options?: RpcCallOptions): Promise<ServiceInfo>;
   /**
    * A checkpoint's transactions and changed objects. Its object set is fetched (a second call) only
@@ -268,7 +266,6 @@ export function createSuiSource(options: SuiSourceOptions): SuiSource {
   });
 
   return {
-    url: pool.primaries[0].url,
     getServiceInfo: (callOptions) => serviceInfo(callOptions),
     getCheckpoint: (sequenceNumber, callOptions = {}) => checkpoint(sequenceNumber, callOptions),
     async *getCheckpoints(from, to, streamOptions = {}) {
