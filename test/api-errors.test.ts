@@ -232,6 +232,7 @@ describe('POST /v1/backfills errors', () => {
       db: deadDb,
       intake: createIntake(stack.common, deadDb, stack.source, stack.queue),
       queue: stack.queue,
+      rpc: stack.source.control,
       ready: async () => ({ postgres: false, redis: true }),
     });
     try {
@@ -260,6 +261,7 @@ describe('POST /v1/backfills errors', () => {
       db: stack.database,
       intake: createIntake(stack.common, stack.database, stack.source, deadQueue),
       queue: deadQueue,
+      rpc: stack.source.control,
       ready: async () => ({ postgres: true, redis: false }),
     });
     try {

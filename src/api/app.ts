@@ -23,8 +23,8 @@ export type ApiDeps = {
   queue: BackfillQueue;
   /** Readiness probes of the services the API depends on. */
   ready: () => Promise<{ postgres: boolean; redis: boolean }>;
-  /** The process's RPC budget control, behind /v1/config/rpc (without it the route shows the stored limits only). */
-  rpc?: RpcControl;
+  /** The process's RPC budget control, behind /v1/config/rpc. */
+  rpc: RpcControl;
 };
 
 /** "packageId: expected 0x followed by 1 to 64 hex digits" — the first problem, naming the field. */

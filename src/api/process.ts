@@ -23,7 +23,7 @@ export type ApiService = { url: string; close: () => Promise<void> };
  */
 export async function startApi(
   common: Common,
-  deps: { db: Db; source: IntakeSource & { control?: RpcControl } },
+  deps: { db: Db; source: IntakeSource & { control: RpcControl } },
   options: { addressSettings?: string } = {},
 ): Promise<ApiService> {
   const { config } = common;

@@ -18,9 +18,9 @@ export type IntakeSource = {
   getServiceInfo: (options?: SignalOption) => Promise<ServiceInfo>;
   resolvePackage: (packageId: string, options?: SignalOption) => Promise<ResolvedPackage>;
   /** The endpoint whose history a range must be in; named in errors. */
-  describeEndpoint?: () => string;
+  describeEndpoint: () => string;
   /** Lowest checkpoint an archival endpoint serves, when one is configured. */
-  archiveLowestAvailable?: (options?: SignalOption) => Promise<bigint | undefined>;
+  archiveLowestAvailable: (options?: SignalOption) => Promise<bigint | undefined>;
   /** Lowest checkpoint any configured full node serves. */
   fullNodesLowestAvailable: (options?: SignalOption) => Promise<bigint>;
 };
@@ -118,7 +118,7 @@ export function createIntake(common: Pick<Common, 'logger' | 'config'>, db: Db, 
     if (from >= info.lowestAvailableCheckpoint) return;
     const lowest = await source.fullNodesLowestAvailable({ signal });
     if (from >= lowest) return;
-    const archiveLowest = await source.archiveLowestAvailable?.({ signal });
+    const archiveLowest = await source.archiveLowestAvailable({ signal });
     if (archiveLowest === undefined || from < archiveLowest) throw new BelowLowestAvailableError(from, archiveLowest ?? lowest, endpoint);
   };
 
@@ -190,7 +190,7 @@ export function createIntake(common: Pick<Common, 'logger' | 'config'>, db: Db, 
 
   return {
     submit: async (submission) => {
-      const endpoint = source.describeEndpoint?.() ?? 'the configured Sui RPC';
+      const endpoint = source.describeEndpoint();
       const deadline = createRpcDeadline(
         config.INTAKE_TIMEOUT_MS,
         () => new UnavailableError(`${endpoint} did not answer within INTAKE_TIMEOUT_MS (${config.INTAKE_TIMEOUT_MS} ms)`, 'deadline'),

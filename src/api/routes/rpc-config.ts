@@ -1,5 +1,5 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
-import { createRpcSettingsStore, environmentRpcLimits, type RpcSettings } from '../../sui/rpc-settings.ts';
+import type { RpcSettings } from '../../sui/rpc-settings.ts';
 import type { RpcProcessState } from '../../sui/rpc-state.ts';
 import type { ApiDeps } from '../app.ts';
 import { ActorHeaderSchema, actorOf, RpcConfigSchema, RpcLimitsUpdateSchema } from '../schemas.ts';
@@ -52,12 +52,10 @@ const deleteRpcConfig = createRoute({
 });
 
 export function registerRpcConfigRoutes(app: OpenAPIHono, deps: ApiDeps): void {
-  const { config } = deps.common;
-  // Without the process's control (an app built around a bare source), the row is still readable and writable.
-  const settings = deps.rpc?.settings ?? createRpcSettingsStore(deps.db.db, environmentRpcLimits(config));
+  const { settings } = deps.rpc;
 
   const view = async (configured: RpcSettings) => {
-    const { processes, complete } = deps.rpc ? await deps.rpc.processes() : { processes: [] as RpcProcessState[], complete: false };
+    const { processes, complete } = await deps.rpc.processes();
     const sum = (pick: (state: RpcProcessState) => number) => processes.reduce((total, state) => total + pick(state), 0);
     return {
       configured: {
@@ -86,7 +84,7 @@ export function registerRpcConfigRoutes(app: OpenAPIHono, deps: ApiDeps): void {
     const updatedBy = header['x-actor'] === undefined ? (body.updatedBy ?? 'api') : actorOf(header);
     const stored = await settings.write({ requestsPerSecond: body.requestsPerSecond, maxInFlight: body.maxInFlight }, updatedBy);
     deps.common.logger.info({ ...stored.stored, updatedBy: stored.updatedBy }, 'rpc limits stored');
-    await deps.rpc?.refresh();
+    await deps.rpc.refresh();
     return c.json(await view(stored), 200);
   });
 
@@ -96,7 +94,7 @@ export function registerRpcConfigRoutes(app: OpenAPIHono, deps: ApiDeps): void {
       { requestsPerSecond: defaults.requestsPerSecond, maxInFlight: defaults.maxInFlight, actor: actorOf(c.req.valid('header')) },
       'rpc limits reset to the environment',
     );
-    await deps.rpc?.refresh();
+    await deps.rpc.refresh();
     return c.json(await view(defaults), 200);
   });
 }
