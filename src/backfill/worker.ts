@@ -1,8 +1,7 @@
-import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
 import { DelayedError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Common } from '../common/context.ts';
 import { errorMessage } from '../common/errors.ts';
+import { createProcessId } from '../common/process-id.ts';
 import { postgresCode, withPostgresRetry, type Db } from '../db/client.ts';
 import type { RpcBudget } from '../sui/budget.ts';
 import { sleep } from '../sui/retry.ts';
@@ -38,10 +37,6 @@ function rootCause(error: unknown): unknown {
   return error instanceof Error && error.cause !== undefined ? rootCause(error.cause) : error;
 }
 
-export function createWorkerId(): string {
-  return `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
-}
-
 /** What `last_error_detail` keeps of a failure: the chunk's range for a chunk, else where it happened. */
 function failureDetail(error: unknown, request: BackfillRequest): Record<string, unknown> {
   if (error instanceof ChunkFailedError) return error.detail();
@@ -70,7 +65,7 @@ export type WalkSource = CheckpointSource & { control: { readonly budget: Pick<R
 export function createBackfillWorker(common: Common, deps: { db: Db; source: WalkSource; queue: BackfillQueue }): BackfillWorker {
   const { config, logger } = common;
   const { db, source, queue } = deps;
-  const workerId = createWorkerId();
+  const workerId = createProcessId();
   const connection = createRedisConnection(config.REDIS_URL);
   connection.on('error', (error) => logger.warn({ err: errorMessage(error) }, 'redis connection error'));
   let closing = false;

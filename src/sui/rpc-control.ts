@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Common } from '../common/context.ts';
 import { errorMessage } from '../common/errors.ts';
+import { createProcessId } from '../common/process-id.ts';
 import type { Db } from '../db/client.ts';
 import type { RpcBudget } from './budget.ts';
 import type { EndpointHealth } from './endpoints.ts';
@@ -40,7 +40,7 @@ export type RpcControlDeps = {
 export function createRpcControl(deps: RpcControlDeps): RpcControl {
   const { common, budget, db, redis } = deps;
   const { config, logger, metrics } = common;
-  const id = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  const id = createProcessId();
   const processName = String(logger.bindings().process ?? 'process');
   const settings = createRpcSettingsStore(db.db, environmentRpcLimits(config));
   const watcher = watchRpcSettings({ store: settings, budget, intervalMs: config.RPC_SETTINGS_POLL_MS, logger });
