@@ -1,8 +1,8 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSimChain } from '../src/simnet/chain.ts';
 import { createSimnetServer } from '../src/simnet/server.ts';
 import { DEFAULT_BURST_SECONDS } from '../src/sui/budget.ts';
-import { sleep } from '../src/sui/retry.ts';
 import { waitFor } from './helpers/backfill-checks.ts';
 import { captureLogs } from './helpers/logs.ts';
 import { spawnCli, waitForOutput, type Spawned } from './helpers/processes.ts';

@@ -1,11 +1,11 @@
 import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createSimChain, type SimChainOptions } from '../src/simnet/chain.ts';
 import { createSimnetServer } from '../src/simnet/server.ts';
 import { createRpcBudget, DEFAULT_BURST_SECONDS } from '../src/sui/budget.ts';
 import type { CheckpointRecord } from '../src/sui/records.ts';
-import { sleep } from '../src/sui/retry.ts';
 import { createRedisRateLimiter } from '../src/sui/shared-budget.ts';
 import { createSuiSource, type SuiSource } from '../src/sui/source.ts';
 import { TEST_REDIS_URL } from './helpers/env.ts';

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { isFinished } from '../backfill/lifecycle.ts';
 import { SuiBackfillError } from '../common/errors.ts';
 import type { ApiClient, Backfill } from './client.ts';
@@ -21,18 +22,7 @@ const RETRY_BASE_MS = 500;
 const RETRY_MAX_MS = 5_000;
 
 /** Resolves after `ms`, or at once when the signal aborts. */
-function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
+const pause = (ms: number, signal?: AbortSignal) => sleep(ms, undefined, { signal }).catch(() => {});
 
 /**
  * Follows a backfill until it is completed, failed or cancelled: a live bar with rate and ETA on a

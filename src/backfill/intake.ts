@@ -1,10 +1,10 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Common } from '../common/context.ts';
 import { errorMessage } from '../common/errors.ts';
 import type { Db } from '../db/client.ts';
 import { findRegistryFamily, indexerSawPublish, recordPackageFamily, registryFamilyToResolved } from '../db/packages.ts';
 import { getTracking, isIndexerRunning, trackPackage, type Tracking } from '../indexer/registry.ts';
 import { BelowLowestAvailableError, UnavailableError } from '../sui/errors.ts';
-import { sleep } from '../sui/retry.ts';
 import type { MatchMode, ResolvedPackage, ServiceInfo } from '../sui/records.ts';
 import { InvalidRangeError } from './errors.ts';
 import type { BackfillQueue } from './queue.ts';

@@ -1,5 +1,5 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { sleep } from '../sui/retry.ts';
 import { createRpcDeadline } from './rpc-deadline.ts';
 
 describe('rpc deadline', () => {

@@ -1,10 +1,10 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DelayedError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Common } from '../common/context.ts';
 import { errorMessage } from '../common/errors.ts';
 import { createProcessId } from '../common/process-id.ts';
 import { postgresCode, withPostgresRetry, type Db } from '../db/client.ts';
 import type { RpcBudget } from '../sui/budget.ts';
-import { sleep } from '../sui/retry.ts';
 import { createChunkRetries } from './chunk-retries.ts';
 import { ChunkFailedError, LostOwnershipError, StopRequestedError, WorkerShuttingDownError } from './errors.ts';
 import { BACKFILL_QUEUE, createRedisConnection, subscribeToStops, type BackfillJobData, type BackfillQueue } from './queue.ts';
@@ -198,7 +198,7 @@ export function createBackfillWorker(common: Common, deps: { db: Db; source: Wal
               'chunk still failed after its retries; walking on from the watermark after a pause',
             );
             // The heartbeat goes on meanwhile; a stop, a lost request or a shutdown ends the pause.
-            await sleep(decision.delayMs, AbortSignal.any([walk.signal, stopping.signal])).catch(() => {});
+            await sleep(decision.delayMs, undefined, { signal: AbortSignal.any([walk.signal, stopping.signal]) }).catch(() => {});
             if (walk.signal.aborted) throw walk.signal.reason;
             if (closing) return await handBack('worker shutting down');
             continue;

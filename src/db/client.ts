@@ -2,7 +2,7 @@ import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { errorMessage, ServiceUnavailableError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
-import { withRetry } from '../sui/retry.ts';
+import { withRetry } from '../common/retry.ts';
 import * as schema from './schema/index.ts';
 
 export type Database = PostgresJsDatabase<typeof schema>;

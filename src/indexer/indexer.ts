@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Common } from '../common/context.ts';
 import { SuiBackfillError, errorMessage, isRetryable } from '../common/errors.ts';
 import type { Db } from '../db/client.ts';
@@ -7,7 +8,6 @@ import { NotFoundError } from '../sui/errors.ts';
 import { extractObjectVersions, extractPackageWrites } from '../sui/object-versions.ts';
 import { orderedStream } from '../sui/ordered-stream.ts';
 import type { CheckpointRecord, ObjectVersionRow } from '../sui/records.ts';
-import { sleep } from '../sui/retry.ts';
 import type { SuiSource } from '../sui/source.ts';
 import { createFamilyMatcher } from '../sui/types.ts';
 import { currentFamilyIds } from './families.ts';
@@ -215,7 +215,7 @@ export async function createIndexer(common: Common, deps: { db: Db; source: Inde
         if (next > tip) {
           // Nothing to fetch: whatever the indexer commits next starts at its watermark + 1.
           if (pending.length > 0 && committed) started(await db.sql.begin((tx) => startTrackings(tx, pending, next)));
-          await sleep(config.INDEXER_POLL_INTERVAL_MS, signal);
+          await sleep(config.INDEXER_POLL_INTERVAL_MS, undefined, { signal });
           continue;
         }
         matcher.set([...trackings.filter((tracking) => tracking.firstCheckpoint !== null), ...pending]);
@@ -230,7 +230,7 @@ export async function createIndexer(common: Common, deps: { db: Db; source: Inde
         }
         // Every RPC call already retried; Postgres or a node outage: wait and go on from the watermark.
         logger.warn({ err: errorMessage(error), retryable: isRetryable(error), next }, 'indexer batch failed; retrying');
-        await sleep(Math.max(config.INDEXER_POLL_INTERVAL_MS, 1_000), signal).catch(() => {});
+        await sleep(Math.max(config.INDEXER_POLL_INTERVAL_MS, 1_000), undefined, { signal }).catch(() => {});
       }
     }
   };

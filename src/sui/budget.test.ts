@@ -1,8 +1,8 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { createRpcBudget, type SharedRateLimiter } from './budget.ts';
 import { RateLimitedError } from './errors.ts';
-import { sleep } from './retry.ts';
 
 const STALL_RESOLUTION_MS = 10;
 

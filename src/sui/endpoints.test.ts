@@ -1,9 +1,9 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../common/metrics.ts';
 import { captureLogs } from '../../test/helpers/logs.ts';
 import { createEndpointPool } from './endpoints.ts';
 import { NotFoundError, RateLimitedError, UnavailableError } from './errors.ts';
-import { sleep } from './retry.ts';
 
 const A = 'http://a.example:9000';
 const B = 'http://b.example:9000';

@@ -1,9 +1,9 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../test/helpers/backfill-checks.ts';
 import { createTestDatabase, type TestDatabase } from '../../test/helpers/db.ts';
 import { captureLogs } from '../../test/helpers/logs.ts';
 import { createRpcBudget, type RpcLimits } from './budget.ts';
-import { sleep } from './retry.ts';
 import { createRpcSettingsStore, watchRpcSettings, type RpcSettings, type RpcSettingsStore } from './rpc-settings.ts';
 
 describe('createRpcSettingsStore', () => {

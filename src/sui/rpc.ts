@@ -6,7 +6,7 @@ import type { RpcBudget } from './budget.ts';
 import { isEndpointFailure, type Endpoint, type EndpointPool } from './endpoints.ts';
 import { RateLimitedError, ResponseTooLargeError, UnavailableError } from './errors.ts';
 import { callDeadline, toSuiError, type CallOptions } from './grpc.ts';
-import { withRetry } from './retry.ts';
+import { withRpcRetry } from './retry.ts';
 
 /**
  * Rate-limit replies a call may meet before it gives up. Larger than the failure bound: each reply
@@ -108,7 +108,7 @@ export function createRpcCaller(options: RpcCallerOptions): { call: RpcCall; sta
     const { signal, onAttempt, recover, endpoint, checkpoint } = request;
     // The endpoint that just failed this call: the next attempt prefers another.
     let failedAt: Endpoint | undefined;
-    return withRetry(
+    return withRpcRetry(
       async () => {
         onAttempt?.();
         let at: Endpoint | undefined;
