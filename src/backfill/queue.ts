@@ -2,6 +2,7 @@ import { Queue } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import { z } from 'zod';
 import { ServiceUnavailableError, errorMessage } from '../common/errors.ts';
+import { jsonOf } from '../common/json.ts';
 import type { Logger } from '../common/logger.ts';
 import { withTimeout } from '../common/timeout.ts';
 
@@ -20,6 +21,7 @@ export const StopMessageSchema = z.object({
   attempts: z.number().int().min(0),
 });
 export type StopMessage = z.infer<typeof StopMessageSchema>;
+const StopMessageJsonSchema = jsonOf(StopMessageSchema);
 
 /** The pub/sub channel of stop messages, in the deployment's Redis namespace. */
 export const stopChannel = (prefix: string) => `${prefix}:backfill-stops`;
@@ -117,13 +119,7 @@ export function subscribeToStops(
   subscriber.subscribe(channel).catch((error: unknown) => options.logger.warn({ err: errorMessage(error) }, 'could not subscribe to stop messages'));
   subscriber.on('message', (from, text) => {
     if (from !== channel) return;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      parsed = undefined;
-    }
-    const message = StopMessageSchema.safeParse(parsed);
+    const message = StopMessageJsonSchema.safeParse(text);
     if (message.success) onStop(message.data);
     else options.logger.warn({ channel, message: text }, 'ignored a malformed stop message');
   });
