@@ -1,6 +1,8 @@
 import { z } from '@hono/zod-openapi';
 import { normalizeSuiObjectId } from '@mysten/sui/utils';
 import { BACKFILL_STATUSES } from '../db/schema/backfill.ts';
+import { EndpointHealthSchema } from '../sui/endpoints.ts';
+import { RpcProcessStateSchema } from '../sui/rpc-state.ts';
 
 /** A Sui object ID as users write it (short or long), normalized to 0x + 64 hex. */
 export const PackageIdSchema = z
@@ -254,37 +256,9 @@ export const RpcLimitsUpdateSchema = z
   })
   .openapi('RpcLimitsUpdate');
 
-const RpcEndpointSchema = z
-  .object({
-    url: z.string(),
-    role: z.enum(['primary', 'archive']),
-    state: z.enum(['up', 'down', 'probing']).openapi({ description: '`down`: put aside after consecutive failures until `retryAt`; `probing`: one call is trying it again' }),
-    consecutiveFailures: z.number().int(),
-    retryAt: z.string().nullable(),
-    lowestAvailableCheckpoint: checkpointString.nullable(),
-    lastError: z.string().nullable(),
-  })
-  .openapi('RpcEndpoint');
-
-const RpcProcessSchema = z
-  .object({
-    id: z.string(),
-    process: z.string().openapi({ example: 'worker' }),
-    host: z.string(),
-    pid: z.number().int(),
-    requestsPerSecond: z.number().openapi({ description: 'The configured rate this process applies' }),
-    effectiveRequestsPerSecond: z.number().openapi({ description: 'The rate it runs at now: lowered after rate-limit replies, recovering while calls succeed' }),
-    achievedRequestsPerSecond: z.number().openapi({ description: 'Calls it started per second over the last 5 s' }),
-    maxInFlight: z.number().int(),
-    inFlight: z.number().int(),
-    queued: z.number().int(),
-    throttled: z.number().int().openapi({ description: 'Rate-limit replies (RESOURCE_EXHAUSTED / 429) since it started' }),
-    backoffMs: z.number().int().openapi({ description: 'Pause in force after a rate-limit reply' }),
-    shared: z.boolean().openapi({ description: 'Whether it draws from the shared Redis budget' }),
-    endpoints: z.array(RpcEndpointSchema),
-    publishedAt: z.string(),
-  })
-  .openapi('RpcProcess');
+// The states processes publish, as GET /v1/config/rpc lists them. Named with zod's own `meta`: these
+// schemas may be built before @hono/zod-openapi adds `openapi` to zod's schemas.
+const RpcProcessSchema = RpcProcessStateSchema.extend({ endpoints: z.array(EndpointHealthSchema.meta({ id: 'RpcEndpoint' })) }).meta({ id: 'RpcProcess' });
 
 export const RpcConfigSchema = z
   .object({

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { errorMessage } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { RateLimitedError } from './errors.ts';
@@ -25,25 +26,20 @@ export type RpcBudget = {
 
 export type RpcLimits = { requestsPerSecond: number; maxInFlight: number };
 
-export type RpcBudgetStats = {
-  /** The configured rate: the effective rate never exceeds it. */
-  requestsPerSecond: number;
-  /** The rate the bucket runs at now, lowered by rate-limit replies. */
-  effectiveRequestsPerSecond: number;
-  /** Calls started per second over the last few seconds. */
-  achievedRequestsPerSecond: number;
-  maxInFlight: number;
-  inFlight: number;
-  queued: number;
-  /** Calls started since creation. */
-  started: number;
-  /** Rate-limit replies (RESOURCE_EXHAUSTED / 429) since creation. */
-  throttled: number;
-  /** How much longer every call waits because of the last rate-limit reply. */
-  backoffMs: number;
-  /** Whether a shared (cross-replica) limiter is in use. */
-  shared: boolean;
-};
+export const RpcBudgetStatsSchema = z.object({
+  requestsPerSecond: z.number().describe('The configured rate: the effective rate never exceeds it'),
+  effectiveRequestsPerSecond: z.number().describe('The rate it runs at now: lowered after rate-limit replies, recovering while calls succeed'),
+  achievedRequestsPerSecond: z.number().describe('Calls started per second over the last 5 s'),
+  maxInFlight: z.number().int(),
+  inFlight: z.number().int(),
+  queued: z.number().int(),
+  started: z.number().int().describe('Calls started since creation'),
+  throttled: z.number().int().describe('Rate-limit replies (RESOURCE_EXHAUSTED / 429) since creation'),
+  backoffMs: z.number().int().describe('How much longer every call waits because of the last rate-limit reply'),
+  shared: z.boolean().describe('Whether it draws from the shared (cross-replica) Redis budget'),
+});
+
+export type RpcBudgetStats = z.infer<typeof RpcBudgetStatsSchema>;
 
 /** A token bucket several processes draw from. */
 export type SharedRateLimiter = {

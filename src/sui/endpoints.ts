@@ -1,4 +1,5 @@
 import type { SuiGrpcClient } from '@mysten/sui/grpc';
+import { z } from 'zod';
 import { errorMessage } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import type { Metrics } from '../common/metrics.ts';
@@ -6,27 +7,25 @@ import { MalformedResponseError, UnavailableError } from './errors.ts';
 import { createGrpcClient } from './grpc.ts';
 import { redactUrl } from './redact-url.ts';
 
-export type EndpointRole = 'primary' | 'archive';
+/** One endpoint's health, as the pool reports it and other processes read it back from Redis. */
+export const EndpointHealthSchema = z.object({
+  url: z.string().describe('Redacted, like every URL the source shows'),
+  role: z.enum(['primary', 'archive']),
+  state: z.enum(['up', 'down', 'probing']).describe('`down`: put aside after consecutive failures until `retryAt`; `probing`: its cool-down is over and one call is trying it'),
+  consecutiveFailures: z.number().int(),
+  retryAt: z.string().nullable().describe('When a put-aside endpoint is tried again; null while it is up'),
+  lowestAvailableCheckpoint: z.string().nullable().meta({ description: 'The lowest checkpoint it serves, as it last said; null until asked', example: '67456359' }),
+  lastError: z.string().nullable(),
+});
+
+export type EndpointHealth = z.infer<typeof EndpointHealthSchema>;
+export type EndpointRole = EndpointHealth['role'];
 
 /**
  * `url` is the endpoint as it may be shown: redacted (`redactUrl`), since the configured URL may
  * carry a provider's API key; only its client holds the URL itself.
  */
 export type Endpoint = { readonly url: string; readonly role: EndpointRole; readonly client: SuiGrpcClient };
-
-export type EndpointHealth = {
-  /** Redacted, like every URL the source shows. */
-  url: string;
-  role: EndpointRole;
-  /** `down`: put aside until `retryAt`; `probing`: its cool-down is over and one call is trying it. */
-  state: 'up' | 'down' | 'probing';
-  consecutiveFailures: number;
-  /** When a put-aside endpoint is tried again; null while it is up. */
-  retryAt: string | null;
-  /** The lowest checkpoint it serves, as it last said; null until asked. */
-  lowestAvailableCheckpoint: string | null;
-  lastError: string | null;
-};
 
 /** What came of one attempt at an endpoint: it answered (even with an error), it failed, or nothing is known. */
 export type AttemptOutcome = 'answered' | 'failed' | 'unknown';

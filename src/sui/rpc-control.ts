@@ -44,7 +44,7 @@ export function createRpcControl(deps: RpcControlDeps): RpcControl {
   const processName = String(logger.bindings().process ?? 'process');
   const settings = createRpcSettingsStore(db.db, environmentRpcLimits(config));
   const watcher = watchRpcSettings({ store: settings, budget, intervalMs: config.RPC_SETTINGS_POLL_MS, logger });
-  const board = createRpcStateBoard(redis, `${config.REDIS_PREFIX}:rpc:processes`, PUBLISH_INTERVAL_MS * 3);
+  const board = createRpcStateBoard(redis, `${config.REDIS_PREFIX}:rpc:processes`, PUBLISH_INTERVAL_MS * 3, logger);
 
   const state = (): RpcProcessState => {
     const { started: _started, ...stats } = budget.stats();

@@ -1,18 +1,24 @@
 import type { Redis } from 'ioredis';
-import type { RpcBudgetStats } from './budget.ts';
-import type { EndpointHealth } from './endpoints.ts';
+import { z } from 'zod';
+import { jsonOf } from '../common/json.ts';
+import type { Logger } from '../common/logger.ts';
+import { RpcBudgetStatsSchema } from './budget.ts';
+import { EndpointHealthSchema } from './endpoints.ts';
 
-/** What one process's RPC budget and endpoints look like now. */
-export type RpcProcessState = Omit<RpcBudgetStats, 'started'> & {
-  /** `host:pid:random`, unique per process. */
-  id: string;
-  /** The subcommand: api, worker, indexer, dev. */
-  process: string;
-  host: string;
-  pid: number;
-  endpoints: EndpointHealth[];
-  publishedAt: string;
-};
+/** What one process's RPC budget and endpoints look like now, as it publishes it and the others read it. */
+export const RpcProcessStateSchema = z.object({
+  id: z.string().describe('`host:pid:random`, unique per process'),
+  process: z.string().meta({ description: 'The subcommand: api, worker, indexer, dev', example: 'worker' }),
+  host: z.string(),
+  pid: z.number().int(),
+  ...RpcBudgetStatsSchema.omit({ started: true }).shape,
+  endpoints: z.array(EndpointHealthSchema),
+  publishedAt: z.string(),
+});
+
+export type RpcProcessState = z.infer<typeof RpcProcessStateSchema>;
+
+const PublishedStateSchema = jsonOf(RpcProcessStateSchema);
 
 /** Process states in the order `GET /v1/config/rpc` lists them (sorts in place). */
 export function sortById(states: RpcProcessState[]): RpcProcessState[] {
@@ -30,7 +36,19 @@ export type RpcStateBoard = {
   list(): Promise<RpcProcessState[]>;
 };
 
-export function createRpcStateBoard(redis: Redis, key: string, staleAfterMs: number): RpcStateBoard {
+export function createRpcStateBoard(redis: Redis, key: string, staleAfterMs: number, logger: Pick<Logger, 'warn'>): RpcStateBoard {
+  let warned = false;
+  /** Another process's state, or undefined (said once) when it is not one: another version, or garbage. */
+  const parse = (id: string, text: string): RpcProcessState | undefined => {
+    const parsed = PublishedStateSchema.safeParse(text);
+    if (parsed.success) return parsed.data;
+    if (!warned) {
+      const [issue] = parsed.error.issues;
+      logger.warn({ id, err: `${issue.path.join('.') || 'state'}: ${issue.message}` }, 'an rpc state in Redis is not one this process reads; left out of GET /v1/config/rpc');
+    }
+    warned = true;
+    return undefined;
+  };
   return {
     async publish(state) {
       // The hash outlives its publishers by a while only: nothing lingers once every process is gone.
@@ -45,12 +63,7 @@ export function createRpcStateBoard(redis: Redis, key: string, staleAfterMs: num
       const live: RpcProcessState[] = [];
       const stale: string[] = [];
       for (const [id, text] of Object.entries(entries)) {
-        let state: RpcProcessState | undefined;
-        try {
-          state = JSON.parse(text) as RpcProcessState;
-        } catch {
-          state = undefined;
-        }
+        const state = parse(id, text);
         if (state && now - Date.parse(state.publishedAt) <= staleAfterMs) live.push(state);
         else stale.push(id);
       }
