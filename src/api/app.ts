@@ -1,10 +1,10 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import type { ZodError } from 'zod';
 import type { Intake } from '../backfill/intake.ts';
 import type { BackfillQueue } from '../backfill/queue.ts';
 import { countRequestsByStatus } from '../backfill/views.ts';
 import type { Common } from '../common/context.ts';
 import { ConfigError, errorMessage } from '../common/errors.ts';
+import { describeZodError } from '../common/zod-issues.ts';
 import type { Db } from '../db/client.ts';
 import { BACKFILL_STATUSES } from '../db/schema/backfill.ts';
 import type { RpcControl } from '../sui/rpc-control.ts';
@@ -26,18 +26,6 @@ export type ApiDeps = {
   /** The process's RPC budget control, behind /v1/config/rpc. */
   rpc: RpcControl;
 };
-
-/** "packageId: expected 0x followed by 1 to 64 hex digits" — the first problem, naming the field. */
-export function describeZodError(error: ZodError): string {
-  return error.issues
-    .slice(0, 3)
-    .map((issue) => {
-      const field = issue.path.length > 0 ? issue.path.join('.') : 'body';
-      if (issue.code === 'unrecognized_keys') return `${field}: unknown field(s) ${issue.keys.map((key) => `"${key}"`).join(', ')}`;
-      return `${field}: ${issue.message}`;
-    })
-    .join('; ');
-}
 
 /** The API: every mutating route needs `Authorization: Bearer <API_TOKEN>`, so there is no API without a token. */
 export function createApp(deps: ApiDeps): OpenAPIHono {

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { GrpcStatusCode } from '@mysten/sui/grpc';
 import { z } from 'zod';
 import type { Logger } from '../common/logger.ts';
+import { describeZodError } from '../common/zod-issues.ts';
 import type { SimChain } from './chain.ts';
 import { encodeGrpcMessage, negotiate, parseGrpcTimeout, readUnaryRequest, truncatedResponseBody, unaryResponseBody } from './grpc-web.ts';
 import type { Ledger } from './ledger.ts';
@@ -382,7 +383,7 @@ export async function createSimnetServer(options: SimnetServerOptions): Promise<
       try {
         return sendJson(res, 200, applyKnobs(JSON.parse(body?.toString('utf8') || '{}')));
       } catch (error) {
-        const message = error instanceof z.ZodError ? error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`).join('; ') : String(error);
+        const message = error instanceof z.ZodError ? describeZodError(error) : String(error);
         return sendJson(res, 400, { error: message });
       }
     }

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { jsonOf } from '../common/json.ts';
 import type { Logger } from '../common/logger.ts';
+import { describeZodError } from '../common/zod-issues.ts';
 import { RpcBudgetStatsSchema } from './budget.ts';
 import { EndpointHealthSchema } from './endpoints.ts';
 
@@ -42,10 +43,7 @@ export function createRpcStateBoard(redis: Redis, key: string, staleAfterMs: num
   const parse = (id: string, text: string): RpcProcessState | undefined => {
     const parsed = PublishedStateSchema.safeParse(text);
     if (parsed.success) return parsed.data;
-    if (!warned) {
-      const [issue] = parsed.error.issues;
-      logger.warn({ id, err: `${issue.path.join('.') || 'state'}: ${issue.message}` }, 'an rpc state in Redis is not one this process reads; left out of GET /v1/config/rpc');
-    }
+    if (!warned) logger.warn({ id, err: describeZodError(parsed.error, 'state') }, 'an rpc state in Redis is not one this process reads; left out of GET /v1/config/rpc');
     warned = true;
     return undefined;
   };
