@@ -1,5 +1,5 @@
 import { startApi } from './api/process.ts';
-import { createApiClient } from './api/client.ts';
+import { ApiRequestError, createApiClient, type ApiClient, type BackfillCreated } from './api/client.ts';
 import { watchBackfill } from './api/watch.ts';
 import { startWorker } from './backfill/process.ts';
 import { BACKFILL_QUEUE } from './backfill/queue.ts';
@@ -81,23 +81,14 @@ function sameDatabase(a: string, b: string): boolean {
 }
 
 /** Posts the demo backfill; on refusal, one line saying why and undefined. */
-async function postDemo(apiUrl: string, token: string, packageId: string): Promise<{ id: string; fromCheckpoint: string; toCheckpoint: string } | undefined> {
-  const response = await fetch(`${apiUrl}/v1/backfills`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ packageId, match: 'anywhere' }),
-  });
-  const text = await response.text();
-  if (response.ok) return JSON.parse(text);
-  let reason = text.slice(0, 200);
+async function postDemo(client: ApiClient, packageId: string): Promise<BackfillCreated | undefined> {
   try {
-    const { error } = JSON.parse(text) as { error: { code: string; message: string } };
-    reason = `${error.code}: ${error.message}`;
-  } catch {
-    // Not the API's JSON error shape: the raw body says it.
+    return (await client.createBackfill({ packageId, match: 'anywhere' })).body;
+  } catch (error) {
+    if (!(error instanceof ApiRequestError)) throw error;
+    console.error(`Demo backfill not accepted: HTTP ${error.status} ${`${error.code}: ${error.message}`.replace(/\s+/g, ' ')}`);
+    return undefined;
   }
-  console.error(`Demo backfill not accepted: HTTP ${response.status} ${reason.replace(/\s+/g, ' ')}`);
-  return undefined;
 }
 
 export const devCommand: Command = {
@@ -174,12 +165,13 @@ production cannot touch production data; it refuses DEV_ values equal to those):
 
       const dex = simnet.chain.package('dex');
       const newest = dex.versions[dex.versions.length - 1].id;
-      const posted = await postDemo(api.url, config.API_TOKEN!, newest);
+      const client = createApiClient({ baseUrl: api.url, token: config.API_TOKEN });
+      const posted = await postDemo(client, newest);
       if (!posted) return;
       console.log(`Demo: backfill of the dex package (posted by its newest upgrade ${newest}), match anywhere,`);
       console.log(`checkpoints ${posted.fromCheckpoint}..${posted.toCheckpoint}, request ${posted.id}\n`);
       // The demo's progress until it ends or the process stops: a live bar, or a line every 2 s without a terminal.
-      void watchBackfill(createApiClient({ baseUrl: api.url }), posted.id, { intervalMs: 250, lineEveryMs: 2_000, signal: common.shutdown.signal }).then(
+      void watchBackfill(client, posted.id, { intervalMs: 250, lineEveryMs: 2_000, signal: common.shutdown.signal }).then(
         (view) => {
           if (view) console.log(`\nDemo backfill ${view.status}: ${view.rowsInserted} object versions written. Still serving; Ctrl-C to stop.`);
         },

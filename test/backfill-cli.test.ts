@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { hostname, userInfo } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -217,6 +219,27 @@ describe('sui-backfill backfill against the API', () => {
       expect(await cli('list')).toEqual({ code: 2, stdout: '', stderr: 'Invalid configuration: API_TOKEN: expected at least 16 characters (got "***")' });
     } finally {
       process.env.API_TOKEN = token;
+    }
+  });
+
+  it('an answer that is not what the API schemas allow is an unexpected error saying so (exit 1)', async () => {
+    // Answers every request with 200 and a body that is no backfill.
+    const impostor = http.createServer((_, response) => response.writeHead(200, { 'content-type': 'application/json' }).end('{"id":"x","status":"queued"}'));
+    await new Promise<void>((resolve) => impostor.listen(0, '127.0.0.1', resolve));
+    const api = `http://127.0.0.1:${(impostor.address() as AddressInfo).port}`;
+    const id = '00000000-0000-4000-8000-000000000000';
+    try {
+      const expected = (what: string, problem: string) => ({
+        code: 1,
+        stdout: '',
+        stderr: `unexpected error: the API at ${api} answered ${what} with a body that is not what this client expects (${problem})`,
+      });
+      const notABackfill = 'id: Invalid UUID; packageId: Invalid input: expected string, received undefined; originalPackageId: Invalid input: expected string, received undefined';
+      expect(await cli('status', id, '--api', api)).toEqual(expected(`GET /v1/backfills/${id}`, notABackfill));
+      expect(await cli('status', id, '--watch', '--api', api)).toEqual(expected(`GET /v1/backfills/${id}`, notABackfill));
+      expect(await cli('delete', id, '--api', api, '--json')).toEqual(expected(`DELETE /v1/backfills/${id}`, 'body: Invalid input: expected ""'));
+    } finally {
+      await new Promise((resolve) => impostor.close(resolve));
     }
   });
 

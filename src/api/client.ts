@@ -1,6 +1,8 @@
-import type { z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { errorMessage, SuiBackfillError } from '../common/errors.ts';
-import type { BackfillCreatedSchema, BackfillPageSchema, BackfillSchema, ResumedBackfillSchema } from './schemas.ts';
+import { jsonOf } from '../common/json.ts';
+import { describeZodError } from '../common/zod-issues.ts';
+import { BackfillCreatedSchema, BackfillPageSchema, BackfillSchema, ErrorSchema, ResumedBackfillSchema } from './schemas.ts';
 
 export type Backfill = z.infer<typeof BackfillSchema>;
 export type BackfillCreated = z.infer<typeof BackfillCreatedSchema>;
@@ -16,12 +18,30 @@ export type NewBackfill = {
 
 export type BackfillQuery = { status?: string; packageId?: string; limit?: number | string; cursor?: string };
 
+/** The bodies the API answers with, as text: each JSON response checked against the API's own schema. */
+const ANSWERS = {
+  created: jsonOf(BackfillCreatedSchema),
+  page: jsonOf(BackfillPageSchema),
+  backfill: jsonOf(BackfillSchema),
+  resumed: jsonOf(ResumedBackfillSchema),
+  error: jsonOf(ErrorSchema),
+  /** 204: nothing. */
+  none: z.literal(''),
+};
+
 /** The API answered with an error status; `code` and `message` are its error body. */
 export class ApiRequestError extends SuiBackfillError {
   readonly status: number;
   constructor(status: number, code: string, message: string) {
     super(code, message, { retryable: status >= 500 });
     this.status = status;
+  }
+}
+
+/** The API answered with a body its schema does not allow: another version of the API, or not the API at all. */
+export class ApiResponseError extends SuiBackfillError {
+  constructor(url: string, what: string, problem: string) {
+    super('api_response_invalid', `the API at ${url} answered ${what} with a body that is not what this client expects (${problem})`, { retryable: false });
   }
 }
 
@@ -48,14 +68,15 @@ export type ApiClient = {
 };
 
 /**
- * A typed client of the sui-backfill API (fetch-based); errors are `ApiRequestError` or
- * `ApiUnreachableError`. `actor` is sent as X-Actor: the API records changes as `api:<actor>`.
+ * A typed client of the sui-backfill API (fetch-based); errors are `ApiRequestError`,
+ * `ApiUnreachableError` or, for an answer that is not what the API's schemas say, `ApiResponseError`. `actor` is sent as X-Actor: the API records changes as `api:<actor>`.
  */
 export function createApiClient(options: { baseUrl: string; token?: string; actor?: string; timeoutMs?: number }): ApiClient {
   const baseUrl = options.baseUrl.replace(/\/+$/, '');
   const timeoutMs = options.timeoutMs ?? 30_000;
 
-  const request = async <T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> => {
+  /** `answer` checks the text of a successful response. */
+  const request = async <T extends z.ZodType>(method: string, path: string, answer: T, body?: unknown): Promise<{ status: number; body: z.output<T> }> => {
     const headers: Record<string, string> = {};
     if (options.token) headers.authorization = `Bearer ${options.token}`;
     if (options.actor && method !== 'GET') headers['x-actor'] = options.actor;
@@ -72,38 +93,36 @@ export function createApiClient(options: { baseUrl: string; token?: string; acto
       throw new ApiUnreachableError(baseUrl, error);
     }
     const text = await response.text();
-    let parsed: unknown;
-    try {
-      parsed = text === '' ? undefined : JSON.parse(text);
-    } catch {
-      parsed = undefined;
-    }
     if (!response.ok) {
-      const error = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
-      throw new ApiRequestError(response.status, error?.code ?? `http_${response.status}`, error?.message ?? (text.trim() || response.statusText));
+      // Not the API's error body (a proxy's page, say): the text itself says what went wrong.
+      const error = ANSWERS.error.safeParse(text);
+      if (error.success) throw new ApiRequestError(response.status, error.data.error.code, error.data.error.message);
+      throw new ApiRequestError(response.status, `http_${response.status}`, text.trim() || response.statusText);
     }
-    return { status: response.status, body: parsed as T };
+    const parsed = answer.safeParse(text);
+    if (!parsed.success) throw new ApiResponseError(baseUrl, `${method} ${path}`, describeZodError(parsed.error));
+    return { status: response.status, body: parsed.data };
   };
 
   const action = (id: string, verb: string, reason?: string) =>
-    request<Backfill>('POST', `/v1/backfills/${encodeURIComponent(id)}/${verb}`, reason === undefined ? undefined : { reason });
+    request('POST', `/v1/backfills/${encodeURIComponent(id)}/${verb}`, ANSWERS.backfill, reason === undefined ? undefined : { reason });
 
   return {
     baseUrl,
-    createBackfill: (input) => request<BackfillCreated>('POST', '/v1/backfills', input),
+    createBackfill: (input) => request('POST', '/v1/backfills', ANSWERS.created, input),
     listBackfills: async (query = {}) => {
       const params = new URLSearchParams();
       for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value));
       const search = params.size > 0 ? `?${params}` : '';
-      return (await request<BackfillPage>('GET', `/v1/backfills${search}`)).body;
+      return (await request('GET', `/v1/backfills${search}`, ANSWERS.page)).body;
     },
-    getBackfill: async (id) => (await request<Backfill>('GET', `/v1/backfills/${encodeURIComponent(id)}`)).body,
+    getBackfill: async (id) => (await request('GET', `/v1/backfills/${encodeURIComponent(id)}`, ANSWERS.backfill)).body,
     pauseBackfill: async (id, reason) => (await action(id, 'pause', reason)).body,
     cancelBackfill: async (id, reason) => (await action(id, 'cancel', reason)).body,
     resumeBackfill: (id, reason) =>
-      request<ResumedBackfill>('POST', `/v1/backfills/${encodeURIComponent(id)}/resume`, reason === undefined ? undefined : { reason }),
+      request('POST', `/v1/backfills/${encodeURIComponent(id)}/resume`, ANSWERS.resumed, reason === undefined ? undefined : { reason }),
     deleteBackfill: async (id) => {
-      await request<undefined>('DELETE', `/v1/backfills/${encodeURIComponent(id)}`);
+      await request('DELETE', `/v1/backfills/${encodeURIComponent(id)}`, ANSWERS.none);
     },
   };
 }
