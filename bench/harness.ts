@@ -5,33 +5,22 @@ import postgres from 'postgres';
 import { Queue } from 'bullmq';
 import { z } from 'zod';
 import { BACKFILL_QUEUE } from '../src/backfill/queue.ts';
-import { postgresUrlSchema, redisUrlSchema } from '../src/common/config.ts';
-import { loadVariablesOrExit } from '../src/common/process.ts';
+import { jsonOf } from '../src/common/json.ts';
+import { loadScriptServices } from '../src/common/process.ts';
+import { databaseUrl } from '../src/db/client.ts';
 import { quoteIdent, runMigrations } from '../src/db/migrate.ts';
 
 const CLI = path.resolve(import.meta.dirname, '../src/cli.ts');
 
-/** Where the bench finds Postgres and Redis, checked with the configuration's URL rules (one line naming a bad variable). */
-const environment = loadVariablesOrExit(
-  z.object({
-    BENCH_ADMIN_DATABASE_URL: postgresUrlSchema.default('postgres://postgres@127.0.0.1:5432/postgres'),
-    BENCH_REDIS_URL: redisUrlSchema.default('redis://127.0.0.1:6379'),
-  }),
-  2,
-);
-export const ADMIN_URL = environment.BENCH_ADMIN_DATABASE_URL;
-export const REDIS_URL = environment.BENCH_REDIS_URL;
-
-export function databaseUrl(name: string): string {
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
+/** Where the bench finds Postgres and Redis (one line naming a bad variable). */
+const services = loadScriptServices({ postgres: 'BENCH_ADMIN_DATABASE_URL', redis: 'BENCH_REDIS_URL' }, 2);
+const ADMIN_URL = services.adminUrl;
+export const REDIS_URL = services.redisUrl;
 
 /** A fresh, migrated database for one measurement. */
 export async function freshDatabase(name: string): Promise<string> {
   await dropDatabase(name);
-  const url = databaseUrl(name);
+  const url = databaseUrl(ADMIN_URL, name);
   await runMigrations(url);
   return url;
 }
@@ -105,11 +94,14 @@ export function startCli(args: string[], env: Record<string, string>): BenchProc
   };
 }
 
+/** What the bench reads of the simulator's startup log line. */
+const SimnetStartedSchema = jsonOf(z.object({ url: z.string(), packages: z.record(z.string(), z.string()) }));
+
 /** Starts `sui-backfill simnet` on a free port; its startup line carries the URL and the package IDs. */
 export async function startSimnetProcess(flags: string[]): Promise<{ url: string; pid: number; packages: Record<string, string>; stop: () => Promise<unknown> }> {
   const simnet = startCli(['simnet', '--port', '0', ...flags], { LOG_LEVEL: 'info' });
   await simnet.waitFor('simnet listening on', 60_000);
-  const started = JSON.parse(simnet.output().split('\n').find((line) => line.includes('simnet listening on'))!) as { url: string; packages: Record<string, string> };
+  const started = SimnetStartedSchema.parse(simnet.output().split('\n').find((line) => line.includes('simnet listening on')));
   return { url: started.url, pid: simnet.pid, packages: started.packages, stop: simnet.stop };
 }
 
@@ -129,8 +121,10 @@ export function peakRssMb(pid: number): number {
   return Math.round(kb / 1024);
 }
 
-export async function simnetStats(url: string): Promise<{ requests: Record<string, number>; throttled: number }> {
-  return (await fetch(`${url}/simnet/stats`)).json() as Promise<{ requests: Record<string, number>; throttled: number }>;
+const SimnetStatsSchema = jsonOf(z.object({ requests: z.record(z.string(), z.number()), throttled: z.number() }));
+
+export async function simnetStats(url: string): Promise<z.infer<typeof SimnetStatsSchema>> {
+  return SimnetStatsSchema.parse(await (await fetch(`${url}/simnet/stats`)).text());
 }
 
 export async function resetSimnetStats(url: string): Promise<void> {

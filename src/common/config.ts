@@ -28,13 +28,15 @@ const urlList = z
   .transform((value) => value.split(',').map((part) => part.trim()).filter(Boolean))
   .pipe(z.array(url(['http:', 'https:'])).min(1, 'expected one or more http(s) URLs, comma-separated'));
 
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
 /** Retries of a failed RPC call unless RPC_MAX_RETRIES says otherwise (also the Sui source's default). */
 export const DEFAULT_RPC_MAX_RETRIES = 6;
 
 /** Each variable of the environment with its rules. */
 const fields = {
   DATABASE_URL: postgresUrlSchema.default('postgres://postgres@127.0.0.1:5432/sui_backfill'),
-  REDIS_URL: redisUrlSchema.default('redis://127.0.0.1:6379'),
+  REDIS_URL: redisUrlSchema.default(DEFAULT_REDIS_URL),
   /** Namespace of every Redis key (BullMQ prefix), so several deployments can share one Redis. */
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]+$/, 'expected letters, digits, _ . : or -').default('sui-backfill'),
   SUI_GRPC_URL: urlList.default([MAINNET_GRPC_URL]),

@@ -1,6 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { z } from 'zod';
-import { loadConfig, parseVariables, type Config } from './config.ts';
+import { z } from 'zod';
+import { DEFAULT_REDIS_URL, loadConfig, parseVariables, postgresUrlSchema, redisUrlSchema, type Config } from './config.ts';
 import { createCommon, type Common } from './context.ts';
 import { ConfigError, errorMessage, SuiBackfillError } from './errors.ts';
 import { ListenError } from './listen.ts';
@@ -17,6 +17,8 @@ export type Command = {
 };
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, unavailable: 3 } as const;
+
+const DEFAULT_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 
 /** After a clean stop, how long the process may take to exit on its own. */
 const EXIT_GRACE_MS = 2_000;
@@ -144,6 +146,16 @@ export function loadVariablesOrExit<T extends z.ZodType>(schema: T, exitCode: nu
     console.error(error.message);
     process.exit(exitCode);
   }
+}
+
+/**
+ * For the tests and the bench: the Postgres server (the URL of its admin database) and the Redis
+ * they use, from two variables of their own, checked by the configuration's URL rules.
+ */
+export function loadScriptServices(names: { postgres: string; redis: string }, exitCode: number): { adminUrl: string; redisUrl: string } {
+  const schema = z.object({ [names.postgres]: postgresUrlSchema.default(DEFAULT_ADMIN_URL), [names.redis]: redisUrlSchema.default(DEFAULT_REDIS_URL) });
+  const variables = loadVariablesOrExit(schema, exitCode) as Record<string, string>;
+  return { adminUrl: variables[names.postgres], redisUrl: variables[names.redis] };
 }
 
 /** Prints the one-line message for errors a user can fix, and a stack only for real bugs. */

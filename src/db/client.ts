@@ -31,6 +31,13 @@ export function createDb(url: string, options: { max?: number; applicationName?:
   };
 }
 
+/** The URL of another database on the server `url` names. */
+export function databaseUrl(url: string, name: string): string {
+  const target = new URL(url);
+  target.pathname = `/${name}`;
+  return target.toString();
+}
+
 const UNAVAILABLE_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
