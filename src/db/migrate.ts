@@ -1,25 +1,17 @@
 import path from 'node:path';
+import { getTableName, is } from 'drizzle-orm';
+import { PgTable } from 'drizzle-orm/pg-core';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
 import { createDb, databaseUrl } from './client.ts';
+import * as schema from './schema/index.ts';
 
 export const MIGRATIONS_FOLDER = path.resolve(import.meta.dirname, '../../drizzle');
 
 const MIGRATION_LOCK_KEY = 0x5b_ac_f1_11;
 
-/** Tables dropped by `migrate --reset`, children first. Rows in them are lost. */
-const PROJECT_TABLES = [
-  'package_backfill_transitions',
-  'package_backfill_chunks',
-  'package_backfill_watermarks',
-  'package_backfill_requests',
-  'package_backfill_coverage',
-  'sui_objects',
-  'sui_packages',
-  'watermarks',
-  'indexer_tracked_packages',
-  'rpc_settings',
-];
+/** Tables dropped by `migrate --reset` (every table of the schema; one statement, so no order). Rows in them are lost. */
+const PROJECT_TABLES = Object.values(schema).flatMap((value) => (is(value, PgTable) ? [getTableName(value)] : []));
 
 /** Creates the database named in `url` if the server does not have it yet. */
 export async function ensureDatabase(url: string): Promise<boolean> {
