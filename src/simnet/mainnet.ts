@@ -412,7 +412,27 @@ function gasToProto(gas: BcsEffectsV1['gasUsed']): GrpcTypes.GasCostSummary {
   };
 }
 
-function effectsV1ToProto(v1: BcsEffectsV1): Omit<GrpcTypes.TransactionEffects, 'unchangedLoadedRuntimeObjects'> {
+type EffectsProto = Omit<GrpcTypes.TransactionEffects, 'unchangedLoadedRuntimeObjects'>;
+
+/** The fields both effects versions carry alike, around what each version derives its own way. */
+function effectsToProto(
+  effects: Pick<BcsEffectsV1, 'status' | 'executedEpoch' | 'gasUsed' | 'transactionDigest' | 'eventsDigest' | 'dependencies'>,
+  derived: Pick<EffectsProto, 'version' | 'lamportVersion' | 'changedObjects' | 'unchangedConsensusObjects' | 'auxiliaryDataDigest'>,
+  gasObject: GrpcTypes.ChangedObject | undefined,
+): EffectsProto {
+  return {
+    status: statusToProto(effects.status),
+    epoch: BigInt(effects.executedEpoch),
+    gasUsed: gasToProto(effects.gasUsed),
+    transactionDigest: effects.transactionDigest,
+    gasObject: gasObject && GrpcTypes.ChangedObject.clone(gasObject),
+    eventsDigest: effects.eventsDigest ?? undefined,
+    dependencies: effects.dependencies,
+    ...derived,
+  };
+}
+
+function effectsV1ToProto(v1: BcsEffectsV1): EffectsProto {
   const write = (
     [ref, owner]: [BcsObjectRef, BcsOwner],
     inputState: GrpcTypes.ChangedObject_InputObjectState,
@@ -473,23 +493,10 @@ function effectsV1ToProto(v1: BcsEffectsV1): Omit<GrpcTypes.TransactionEffects, 
     (max, change) => (max === undefined || change.outputVersion! > max ? change.outputVersion : max),
     undefined,
   );
-  const gasObject = byId.get(v1.gasObject[0].objectId);
-  return {
-    version: 1,
-    status: statusToProto(v1.status),
-    epoch: BigInt(v1.executedEpoch),
-    gasUsed: gasToProto(v1.gasUsed),
-    transactionDigest: v1.transactionDigest,
-    gasObject: gasObject && GrpcTypes.ChangedObject.clone(gasObject),
-    eventsDigest: v1.eventsDigest ?? undefined,
-    dependencies: v1.dependencies,
-    lamportVersion,
-    changedObjects,
-    unchangedConsensusObjects,
-  };
+  return effectsToProto(v1, { version: 1, lamportVersion, changedObjects, unchangedConsensusObjects }, byId.get(v1.gasObject[0].objectId));
 }
 
-function effectsV2ToProto(v2: BcsEffectsV2): Omit<GrpcTypes.TransactionEffects, 'unchangedLoadedRuntimeObjects'> {
+function effectsV2ToProto(v2: BcsEffectsV2): EffectsProto {
   const lamportVersion = BigInt(v2.lamportVersion);
   const changedObjects = v2.changedObjects.map(([objectId, change]): GrpcTypes.ChangedObject => {
     const message: GrpcTypes.ChangedObject = { objectId, idOperation: ID_OPERATIONS[change.idOperation.$kind] };
@@ -555,19 +562,9 @@ function effectsV2ToProto(v2: BcsEffectsV2): Omit<GrpcTypes.TransactionEffects, 
       }
     },
   );
-  const gasObject = v2.gasObjectIndex === null ? undefined : changedObjects[v2.gasObjectIndex];
-  return {
-    version: 2,
-    status: statusToProto(v2.status),
-    epoch: BigInt(v2.executedEpoch),
-    gasUsed: gasToProto(v2.gasUsed),
-    transactionDigest: v2.transactionDigest,
-    gasObject: gasObject && GrpcTypes.ChangedObject.clone(gasObject),
-    eventsDigest: v2.eventsDigest ?? undefined,
-    dependencies: v2.dependencies,
-    lamportVersion,
-    changedObjects,
-    unchangedConsensusObjects,
-    auxiliaryDataDigest: v2.auxDataDigest ?? undefined,
-  };
+  return effectsToProto(
+    v2,
+    { version: 2, lamportVersion, changedObjects, unchangedConsensusObjects, auxiliaryDataDigest: v2.auxDataDigest ?? undefined },
+    v2.gasObjectIndex === null ? undefined : changedObjects[v2.gasObjectIndex],
+  );
 }
