@@ -42,17 +42,25 @@ function row(objectByte: number, version: bigint, checkpoint: bigint): ObjectVer
   };
 }
 
+/** A request of PACKAGE over 0..10 with its range defaulted. */
+const NEW_REQUEST = {
+  packageId: PACKAGE,
+  requestedPackageId: PACKAGE,
+  familyIds: [PACKAGE],
+  match: 'outer' as const,
+  explicitFrom: undefined,
+  explicitTo: undefined,
+  fromCheckpoint: 0n,
+  toCheckpoint: 10n,
+};
+
+async function queuedRequest(from: bigint, to: bigint) {
+  const { request } = await createOrFindActiveRequest(database.db, { ...NEW_REQUEST, fromCheckpoint: from, toCheckpoint: to });
+  return request;
+}
+
 async function runningRequest(from: bigint, to: bigint, workerId = 'w1') {
-  const { request } = await createOrFindActiveRequest(database.db, {
-    packageId: PACKAGE,
-    requestedPackageId: PACKAGE,
-    familyIds: [PACKAGE],
-    match: 'outer',
-    explicitFrom: undefined,
-    explicitTo: undefined,
-    fromCheckpoint: from,
-    toCheckpoint: to,
-  });
+  const request = await queuedRequest(from, to);
   await claimRequest(database.db, request.id, workerId, 30_000);
   await ensureWatermark(database.sql, request.id, from);
   return request;
@@ -303,20 +311,10 @@ describe('the walker', () => {
 
 describe('requests', () => {
   it('returns the active request instead of creating a second one for the same package and options', async () => {
-    const input = {
-      packageId: PACKAGE,
-      requestedPackageId: PACKAGE,
-      familyIds: [PACKAGE],
-      match: 'outer' as const,
-      explicitFrom: undefined,
-      explicitTo: undefined,
-      fromCheckpoint: 0n,
-      toCheckpoint: 10n,
-    };
-    const results = await Promise.all(Array.from({ length: 8 }, () => createOrFindActiveRequest(database.db, input)));
+    const results = await Promise.all(Array.from({ length: 8 }, () => createOrFindActiveRequest(database.db, NEW_REQUEST)));
     expect(results.filter((result) => result.created)).toHaveLength(1);
     expect(new Set(results.map((result) => result.request.id)).size).toBe(1);
-    const other = await createOrFindActiveRequest(database.db, { ...input, match: 'anywhere' });
+    const other = await createOrFindActiveRequest(database.db, { ...NEW_REQUEST, match: 'anywhere' });
     expect(other.created).toBe(true);
   });
 
@@ -334,16 +332,7 @@ describe('requests', () => {
   });
 
   it('lets exactly one of two workers claim a queued request', async () => {
-    const { request } = await createOrFindActiveRequest(database.db, {
-      packageId: PACKAGE,
-      requestedPackageId: PACKAGE,
-      familyIds: [PACKAGE],
-      match: 'outer',
-      explicitFrom: undefined,
-      explicitTo: undefined,
-      fromCheckpoint: 0n,
-      toCheckpoint: 10n,
-    });
+    const request = await queuedRequest(0n, 10n);
     const claims = await Promise.all(['a', 'b', 'c', 'd'].map((worker) => claimRequest(database.db, request.id, worker, 30_000)));
     expect(claims.filter(Boolean)).toHaveLength(1);
   });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ObjectVersionRow } from '../src/sui/records.ts';
-import { sortRows, startStack, type Stack } from './helpers/stack.ts';
+import { backfillToCompletion, sortRows, startStack, type Stack } from './helpers/stack.ts';
 
 const LIMIT = 50;
 
@@ -19,14 +19,7 @@ describe('against a provider limiting to 50 requests/s', () => {
     await stack?.close();
   });
 
-  const backfill = async (body: Record<string, unknown>) => {
-    const posted = await stack.call('POST', '/v1/backfills', body);
-    expect(posted.status).toBe(202);
-    const done = await stack.waitForStatus(posted.body.id, ['completed', 'failed'], 150_000);
-    expect(done.lastError).toBeNull();
-    expect(done.status).toBe('completed');
-    return done;
-  };
+  const backfill = (body: Record<string, unknown>) => backfillToCompletion(stack, body, 150_000);
 
   it('configured at 50/s: 2,000 checkpoints with at most a handful of rate-limit replies; at 200/s: throttled, and still exact', { timeout: 240_000 }, async () => {
     const dex = stack.chain.package('dex');

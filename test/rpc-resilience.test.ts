@@ -11,7 +11,7 @@ import { createSuiSource, type SuiSource } from '../src/sui/source.ts';
 import { TEST_REDIS_URL } from './helpers/env.ts';
 import { captureLogs } from './helpers/logs.ts';
 import { createTestRedisNamespace } from './helpers/redis.ts';
-import { startStack, type Stack } from './helpers/stack.ts';
+import { backfillToCompletion, startStack, type Stack } from './helpers/stack.ts';
 
 const CHAIN: SimChainOptions = { checkpoints: 1_500, txPerCheckpoint: 4, packageTrafficFraction: 0.3 };
 
@@ -53,14 +53,7 @@ function useWorkerStack(env: Record<string, string>) {
   return suite;
 }
 
-async function backfill(stack: Stack, body: Record<string, unknown>) {
-  const posted = await stack.call('POST', '/v1/backfills', body);
-  expect(posted.status).toBe(202);
-  const done = await stack.waitForStatus(posted.body.id, ['completed', 'failed'], 120_000);
-  expect(done.lastError).toBeNull();
-  expect(done.status).toBe('completed');
-  return done;
-}
+const backfill = (stack: Stack, body: Record<string, unknown>) => backfillToCompletion(stack, body, 120_000);
 
 describe('a backfill through a faulty node', () => {
   // A short deadline so hung calls (held 30 s) end quickly, yet one a loaded machine answering in

@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import { createBackfillQueue, type BackfillQueue } from '../../src/backfill/queue.ts';
 import { startApi, type ApiService } from '../../src/api/process.ts';
 import { startWorker, type WorkerService } from '../../src/backfill/process.ts';
@@ -41,6 +42,16 @@ export type Stack = {
 
 export function sortRows(rows: ObjectVersionRow[]): ObjectVersionRow[] {
   return [...rows].sort(compareObjectVersions);
+}
+
+/** Posts a backfill (202) and waits, up to `timeoutMs`, for it to complete without an error; its final view. */
+export async function backfillToCompletion(stack: Stack, body: Record<string, unknown>, timeoutMs: number): Promise<any> {
+  const posted = await stack.call('POST', '/v1/backfills', body);
+  expect(posted.status).toBe(202);
+  const done = await stack.waitForStatus(posted.body.id, ['completed', 'failed'], timeoutMs);
+  expect(done.lastError).toBeNull();
+  expect(done.status).toBe('completed');
+  return done;
 }
 
 export async function readObjects(database: TestDatabase): Promise<ObjectVersionRow[]> {
