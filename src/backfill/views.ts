@@ -44,6 +44,19 @@ export function watermarkProgress(request: Range, checkpointHiInclusive: bigint 
 
 const iso = (date: Date | null) => (date === null ? null : date.toISOString());
 
+/** What every short view of a request starts with (the `requestFields` of the API's schemas). */
+export function requestFieldsOf(request: BackfillRequest): Pick<BackfillSummary, 'id' | 'status' | 'packageId' | 'originalPackageId' | 'match' | 'fromCheckpoint' | 'toCheckpoint'> {
+  return {
+    id: request.id,
+    status: request.status,
+    packageId: request.requestedPackageId,
+    originalPackageId: request.packageId,
+    match: request.match,
+    fromCheckpoint: request.fromCheckpoint.toString(),
+    toCheckpoint: request.toCheckpoint.toString(),
+  };
+}
+
 export type ChunkTiming = { from: bigint; to: bigint; durationMs: number; finishedAt: Date };
 
 /**
@@ -293,13 +306,7 @@ export async function listBackfills(
     const { hi, percent } = watermarkProgress(request, watermark?.checkpointHiInclusive);
     const progress = computeProgress(request, hi, recent.get(request.id) ?? [], now);
     return {
-      id: request.id,
-      status: request.status,
-      packageId: request.requestedPackageId,
-      originalPackageId: request.packageId,
-      match: request.match,
-      fromCheckpoint: request.fromCheckpoint.toString(),
-      toCheckpoint: request.toCheckpoint.toString(),
+      ...requestFieldsOf(request),
       checkpointHiInclusive: hi.toString(),
       percent,
       rowsInserted: Number(watermark?.rowsInserted ?? 0n),

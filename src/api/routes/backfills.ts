@@ -2,7 +2,7 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { RequestNotFoundError } from '../../backfill/errors.ts';
 import { cancelRequest, deleteRequest, pauseRequest, resumeRequest } from '../../backfill/operations.ts';
 import type { BackfillRequest } from '../../backfill/requests.ts';
-import { decodeChunkCursor, decodeCursor, getBackfillView, listBackfills, listChunks, type BackfillView } from '../../backfill/views.ts';
+import { decodeChunkCursor, decodeCursor, getBackfillView, listBackfills, listChunks, requestFieldsOf, type BackfillView } from '../../backfill/views.ts';
 import { errorMessage } from '../../common/errors.ts';
 import { ApiError } from '../errors.ts';
 import type { ApiDeps } from '../app.ts';
@@ -180,19 +180,7 @@ export function registerBackfillRoutes(app: OpenAPIHono, deps: ApiDeps): void {
   app.openapi(createBackfill, async (c) => {
     const body = c.req.valid('json');
     const { request, created, enqueued } = await deps.intake.submit({ ...body, actor: actorOf(c.req.valid('header')) });
-    return c.json(
-      {
-        id: request.id,
-        status: request.status,
-        packageId: request.requestedPackageId,
-        originalPackageId: request.packageId,
-        match: request.match,
-        fromCheckpoint: request.fromCheckpoint.toString(),
-        toCheckpoint: request.toCheckpoint.toString(),
-        enqueued,
-      },
-      created ? 202 : 200,
-    );
+    return c.json({ ...requestFieldsOf(request), enqueued }, created ? 202 : 200);
   });
 
   app.openapi(listBackfillsRoute, async (c) => {
