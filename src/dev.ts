@@ -5,10 +5,11 @@ import { startWorker } from './backfill/process.ts';
 import { BACKFILL_QUEUE } from './backfill/queue.ts';
 import { Queue } from 'bullmq';
 import { z } from 'zod';
-import { configSchema } from './common/config.ts';
+import { configSchema, parseVariables } from './common/config.ts';
 import { ConfigError } from './common/errors.ts';
 import { EXIT, parseFlags, runService, type Command } from './common/process.ts';
 import type { Common } from './common/context.ts';
+import { redactPassword } from './common/redact-url.ts';
 import { createDb } from './db/client.ts';
 import { runMigrations } from './db/migrate.ts';
 import { startIndexer } from './indexer/process.ts';
@@ -28,8 +29,8 @@ function banner(common: Common, apiUrl: string, simnetUrl: string, packages: Rec
     `  API          ${apiUrl}/openapi.json   metrics ${apiUrl}/metrics`,
     `  simnet       ${simnetUrl}   (${simnetUrl}/simnet/stats; its tip advances every 250 ms)`,
     `  indexer      following the tip; it covers every package you backfill from the moment you post it`,
-    `  database     ${common.config.DATABASE_URL}   (DEV_DATABASE_URL; reset at each start)`,
-    `  queue        Redis ${common.config.REDIS_URL}, prefix ${common.config.REDIS_PREFIX}   (DEV_REDIS_PREFIX; emptied at each start)`,
+    `  database     ${redactPassword(common.config.DATABASE_URL)}   (DEV_DATABASE_URL; reset at each start)`,
+    `  queue        Redis ${redactPassword(common.config.REDIS_URL)}, prefix ${common.config.REDIS_PREFIX}   (DEV_REDIS_PREFIX; emptied at each start)`,
     '',
     'Simulated packages:',
     ...Object.entries(packages).map(([name, id]) => `  ${name.padEnd(6)} ${id}`),
@@ -49,16 +50,7 @@ function devTargets(env: Record<string, string | undefined>): { DATABASE_URL: st
     DEV_DATABASE_URL: configSchema.shape.DATABASE_URL.unwrap().default(DEV_DATABASE_URL),
     DEV_REDIS_PREFIX: configSchema.shape.REDIS_PREFIX.unwrap().default(DEV_REDIS_PREFIX),
   });
-  const given = { DEV_DATABASE_URL: env.DEV_DATABASE_URL || undefined, DEV_REDIS_PREFIX: env.DEV_REDIS_PREFIX || undefined };
-  const parsed = schema.safeParse(given);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
-      const name = String(issue.path[0]) as keyof typeof given;
-      return `${name}: ${issue.message} (got ${JSON.stringify(given[name])})`;
-    });
-    throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
-  }
-  const { DEV_DATABASE_URL: databaseUrl, DEV_REDIS_PREFIX: prefix } = parsed.data;
+  const { DEV_DATABASE_URL: databaseUrl, DEV_REDIS_PREFIX: prefix } = parseVariables(schema, { DEV_DATABASE_URL: env.DEV_DATABASE_URL, DEV_REDIS_PREFIX: env.DEV_REDIS_PREFIX });
   if (env.DATABASE_URL && sameDatabase(databaseUrl, env.DATABASE_URL)) {
     throw new ConfigError('Invalid configuration: DEV_DATABASE_URL: names the same database as DATABASE_URL, which dev would reset; expected another database');
   }

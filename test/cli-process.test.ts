@@ -145,7 +145,7 @@ describe('processes: configuration and services', () => {
 
 describe('npm test with a bad TEST_DATABASE_URL or TEST_REDIS_URL', () => {
   it.each([
-    ['TEST_DATABASE_URL', 'notaurl', 'Invalid configuration: TEST_DATABASE_URL: expected a postgres:// or postgresql:// URL (got "notaurl")'],
+    ['TEST_DATABASE_URL', 'notaurl', 'Invalid configuration: TEST_DATABASE_URL: expected a postgres:// or postgresql:// URL (got "…")'],
     ['TEST_REDIS_URL', 'http://127.0.0.1:6379', 'Invalid configuration: TEST_REDIS_URL: expected a redis:// or rediss:// URL (got "http://127.0.0.1:6379")'],
   ])('%s=%s: one line naming it, no stack', async (name, value, message) => {
     const { code, output } = await runVitest({ [name]: value });

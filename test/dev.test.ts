@@ -82,6 +82,14 @@ describe('sui-backfill dev', () => {
     expect((await dev.exited).code).toBe(0);
   });
 
+  it('refuses a bad DEV_DATABASE_URL in one line that does not show its password (exit 2)', async () => {
+    const { code, output } = await runCli(['dev'], { DEV_DATABASE_URL: 'mysql://dev:s3cret@127.0.0.1:3306/sui_backfill_dev' });
+    expect({ code, lines: output.trim().split('\n') }).toEqual({
+      code: 2,
+      lines: ['Invalid configuration: DEV_DATABASE_URL: expected a postgres:// or postgresql:// URL (got "mysql://127.0.0.1:3306/…")'],
+    });
+  });
+
   it('refuses DEV_DATABASE_URL naming the DATABASE_URL database, in one line (exit 2)', async () => {
     const url = 'postgres://postgres@127.0.0.1:5432/sui_backfill';
     const { code, output } = await runCli(['dev'], { DATABASE_URL: url, DEV_DATABASE_URL: url });

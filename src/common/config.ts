@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
+import { redactUrl } from './redact-url.ts';
 
 const MAINNET_GRPC_URL = 'https://fullnode.mainnet.sui.io:443';
 
@@ -105,6 +106,19 @@ export const configSchema = z.object(fields).refine((config) => config.STALE_AFT
 
 export type Config = z.infer<typeof configSchema>;
 
+/** Variables holding several URLs, comma-separated. */
+const URL_LISTS = new Set(['SUI_GRPC_URL']);
+
+/**
+ * What an error may echo of a variable's value: never a token, and of a URL (any *_URL variable)
+ * only what cannot be a key or a password.
+ */
+function shownValue(name: string, value: string): string {
+  if (name === 'API_TOKEN') return '***';
+  if (!name.endsWith('_URL')) return value;
+  return URL_LISTS.has(name) ? value.split(',').map((part) => redactUrl(part.trim())).join(',') : redactUrl(value);
+}
+
 /**
  * Validates variables against `schema`. Throws a `ConfigError` whose message is one line naming
  * each bad variable, or what `names` calls it (the flag that set it).
@@ -116,7 +130,7 @@ export function parseVariables<T extends z.ZodType>(schema: T, env: Record<strin
     const problems = result.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? 'environment');
       const given = present[name];
-      const shown = given === undefined ? 'missing' : `got ${JSON.stringify(name === 'API_TOKEN' ? '***' : given)}`;
+      const shown = given === undefined ? 'missing' : `got ${JSON.stringify(shownValue(name, given))}`;
       return `${names[name] ?? name}: ${issue.message} (${shown})`;
     });
     throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);

@@ -3,9 +3,9 @@ import { z } from 'zod';
 import { errorMessage } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import type { Metrics } from '../common/metrics.ts';
+import { redactUrl } from '../common/redact-url.ts';
 import { MalformedResponseError, UnavailableError } from './errors.ts';
 import { createGrpcClient } from './grpc.ts';
-import { redactUrl } from './redact-url.ts';
 
 /** One endpoint's health, as the pool reports it and other processes read it back from Redis. */
 export const EndpointHealthSchema = z.object({
