@@ -7,7 +7,7 @@ import { createBackfillWorker } from '../src/backfill/worker.ts';
 import type { Config } from '../src/common/config.ts';
 import { chunksOf, isChain, tiling, transitionsOf, waitFor, walkers, writtenSoFar } from './helpers/backfill-checks.ts';
 import { captureLogs } from './helpers/logs.ts';
-import { sortRows, startStack, type Stack } from './helpers/stack.ts';
+import { peakRpcLoad, sortRows, startStack, type Stack } from './helpers/stack.ts';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -461,17 +461,7 @@ describe('jobs and walks of one worker', () => {
   it('follows the calls in flight an operator allows with PUT /v1/config/rpc while it walks', async () => {
     stack.simnet.setKnobs({ latencyMs: 30 });
     const worker = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 50, WORKER_CONCURRENCY: 1 });
-    /** The most calls the process had in flight, and queued in its budget, over `ms`. */
-    const sample = async (ms: number) => {
-      let inFlight = 0;
-      let queued = 0;
-      for (const deadline = Date.now() + ms; Date.now() < deadline; await sleep(5)) {
-        const stats = stack.source.control.budget.stats();
-        inFlight = Math.max(inFlight, stats.inFlight);
-        queued = Math.max(queued, stats.queued);
-      }
-      return { inFlight, queued };
-    };
+    const sample = (ms: number) => peakRpcLoad(stack, ms);
     try {
       expect((await stack.call('PUT', '/v1/config/rpc', { maxInFlight: 4 })).status).toBe(200);
       const { id } = await post('nft', 100, 1_199);

@@ -5,7 +5,7 @@ import { createIndexerLock, IndexerAlreadyRunningError } from '../src/indexer/lo
 import { waitFor } from './helpers/backfill-checks.ts';
 import { expectExactCoverage, indexerPast, requestFrom, startedTracking } from './helpers/indexer.ts';
 import { spawnCli, waitForOutput, type Spawned } from './helpers/processes.ts';
-import { startStack, type Stack } from './helpers/stack.ts';
+import { peakRpcLoad, startStack, type Stack } from './helpers/stack.ts';
 
 /** Where the indexer starts: its first start, a restart, a crash before its first commit, a start it cannot get past. */
 
@@ -106,6 +106,26 @@ describe('live indexer start', () => {
         'configure an archival endpoint (SUI_ARCHIVE_GRPC_URL) that serves this history',
     );
     expect(await readWatermark(stack.database.sql)).toBeUndefined();
+  });
+
+  it('fetches as many checkpoints at once as an operator allows with PUT /v1/config/rpc, changed while it catches up', async () => {
+    stack.simnet.setKnobs({ latencyMs: 50 });
+    try {
+      expect((await stack.call('PUT', '/v1/config/rpc', { maxInFlight: 4 })).status).toBe(200);
+      const running = await stack.startIndexer({ firstCheckpoint: 200n });
+      await indexerPast(stack, 210n);
+      // No more than the budget lets through: at most a call outside the stream of checkpoints (a
+      // published package described) waits behind it.
+      const capped = await peakRpcLoad(stack, 1_000);
+      expect(capped.inFlight).toBe(4);
+      expect(capped.queued).toBeLessThanOrEqual(1);
+      expect((await stack.call('PUT', '/v1/config/rpc', { maxInFlight: 40 })).status).toBe(200);
+      // More than the environment's RPC_CONCURRENCY (16) the indexer started with.
+      expect((await peakRpcLoad(stack, 1_000)).inFlight).toBeGreaterThan(16);
+      await running.close();
+    } finally {
+      await stack.call('DELETE', '/v1/config/rpc');
+    }
   });
 
   it('stops rather than run beside another indexer when its lock session was lost and another took the lock', async () => {

@@ -4,7 +4,7 @@ import type { Common } from '../common/context.ts';
 import { errorMessage } from '../common/errors.ts';
 import { createProcessId } from '../common/process-id.ts';
 import { postgresCode, withPostgresRetry, type Db } from '../db/client.ts';
-import type { RpcBudget } from '../sui/budget.ts';
+import { liveMaxInFlight, type LiveBudgetSource } from '../sui/rpc-control.ts';
 import { createChunkRetries } from './chunk-retries.ts';
 import { ChunkFailedError, LostOwnershipError, StopRequestedError, WorkerShuttingDownError } from './errors.ts';
 import { BACKFILL_QUEUE, createRedisConnection, subscribeToStops, type BackfillJobData, type BackfillQueue } from './queue.ts';
@@ -48,7 +48,7 @@ function failureDetail(error: unknown, request: BackfillRequest): Record<string,
 }
 
 /** What a worker asks of the Sui source: checkpoints, and the process's live RPC budget, whose cap on calls in flight its walks follow. */
-export type WalkSource = CheckpointSource & { control: { readonly budget: Pick<RpcBudget, 'stats'> } };
+export type WalkSource = CheckpointSource & LiveBudgetSource;
 
 /**
  * The BullMQ worker that walks backfill requests. Postgres decides who holds a request (a
@@ -168,7 +168,7 @@ export function createBackfillWorker(common: Common, deps: { db: Db; source: Wal
       walkRequest(common, db.sql, source, request, {
         holder,
         chunkSize: config.BACKFILL_CHUNK_SIZE,
-        maxInFlight: () => source.control.budget.stats().maxInFlight,
+        maxInFlight: liveMaxInFlight(source),
         signal: walk.signal,
         // Between chunks: stop for a shutdown, or when the request was paused, cancelled or taken
         // over (Postgres says so; a failed check is no answer, the next commit checks again).

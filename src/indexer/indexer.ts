@@ -8,6 +8,7 @@ import { NotFoundError } from '../sui/errors.ts';
 import { extractObjectVersions, extractPackageWrites } from '../sui/object-versions.ts';
 import { orderedStream } from '../sui/ordered-stream.ts';
 import type { CheckpointRecord, ObjectVersionRow } from '../sui/records.ts';
+import { liveMaxInFlight, type LiveBudgetSource } from '../sui/rpc-control.ts';
 import type { SuiSource } from '../sui/source.ts';
 import { createFamilyMatcher } from '../sui/types.ts';
 import { currentFamilyIds } from './families.ts';
@@ -15,7 +16,8 @@ import { createIndexerLock } from './lock.ts';
 import { addFamilyMember, allTrackings, startTrackings, type Tracking } from './registry.ts';
 import { advanceWatermark, readWatermark } from './watermark.ts';
 
-export type IndexerSource = Pick<SuiSource, 'getServiceInfo' | 'getCheckpoint' | 'describePackage' | 'resolvePackage'>;
+/** What the indexer asks of the Sui source; its fetches follow the process's live cap on calls in flight. */
+export type IndexerSource = Pick<SuiSource, 'getServiceInfo' | 'getCheckpoint' | 'describePackage' | 'resolvePackage'> & LiveBudgetSource;
 
 export type Indexer = {
   /**
@@ -98,6 +100,7 @@ export async function createIndexer(common: Common, deps: { db: Db; source: Inde
   const matcher = createTrackedMatcher();
   // Family IDs re-read for pending trackings, with the tip they were read at (valid while it is at least next - 1).
   const families = new Map<string, { ids: string[]; tip: bigint }>();
+  const maxInFlight = liveMaxInFlight(source);
   const stopping = new AbortController();
   const signal = AbortSignal.any([stopping.signal, common.shutdown.signal]);
   let running: Promise<void> | undefined;
@@ -160,8 +163,8 @@ export async function createIndexer(common: Common, deps: { db: Db; source: Inde
     for await (const { value: checkpoint } of orderedStream({
       from,
       to,
-      concurrency: config.RPC_CONCURRENCY,
-      window: config.RPC_CONCURRENCY * 2,
+      concurrency: maxInFlight,
+      window: () => maxInFlight() * 2,
       signal,
       fetch: (sequence, fetchSignal) => source.getCheckpoint(sequence, { signal: fetchSignal }),
     })) {

@@ -27,6 +27,14 @@ export type RpcControl = {
   close(): Promise<void>;
 };
 
+/** A source with its process's RPC budget, read as it is now: an operator's PUT /v1/config/rpc reaches fetches in progress. */
+export type LiveBudgetSource = { readonly control: { readonly budget: Pick<RpcBudget, 'stats'> } };
+
+/** The process's cap on RPC calls in flight, read anew at each call. */
+export function liveMaxInFlight(source: LiveBudgetSource): () => number {
+  return () => source.control.budget.stats().maxInFlight;
+}
+
 export type RpcControlDeps = {
   common: Pick<Common, 'config' | 'logger' | 'metrics'>;
   budget: RpcBudget;

@@ -54,6 +54,18 @@ export async function backfillToCompletion(stack: Stack, body: Record<string, un
   return done;
 }
 
+/** The most RPC calls the stack's process had in flight, and queued in its budget, over `ms`. */
+export async function peakRpcLoad(stack: Stack, ms: number): Promise<{ inFlight: number; queued: number }> {
+  let inFlight = 0;
+  let queued = 0;
+  for (const deadline = Date.now() + ms; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 5))) {
+    const stats = stack.source.control.budget.stats();
+    inFlight = Math.max(inFlight, stats.inFlight);
+    queued = Math.max(queued, stats.queued);
+  }
+  return { inFlight, queued };
+}
+
 export async function readObjects(database: TestDatabase): Promise<ObjectVersionRow[]> {
   const rows = await database.sql`select * from sui_objects order by object_id, version`;
   return rows.map((row) => ({
