@@ -7,18 +7,21 @@ import { Queue } from 'bullmq';
 import { z } from 'zod';
 import { configSchema, parseVariables } from './common/config.ts';
 import { ConfigError } from './common/errors.ts';
-import { EXIT, parseFlags, runService, type Command } from './common/process.ts';
+import { EXIT, parseFlagValues, parseFlags, runService, type Command } from './common/process.ts';
 import type { Common } from './common/context.ts';
 import { redactPassword } from './common/redact-url.ts';
 import { createDb } from './db/client.ts';
 import { runMigrations } from './db/migrate.ts';
 import { startIndexer } from './indexer/process.ts';
-import { startSimnet } from './simnet/process.ts';
+import { simnetFlagsSchema, startSimnet } from './simnet/process.ts';
 import { createSourceFromConfig } from './sui/from-config.ts';
 
 const DEV_TOKEN = 'dev-token-not-for-production';
 const DEV_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/sui_backfill_dev';
 const DEV_REDIS_PREFIX = 'sui-backfill-dev';
+
+/** The simulator's flags dev passes on, by the simulator's rules. */
+const DEV_FLAGS = z.object({ 'simnet-port': simnetFlagsSchema.shape.port.unwrap(), checkpoints: simnetFlagsSchema.shape.checkpoints.unwrap() });
 
 function banner(common: Common, apiUrl: string, simnetUrl: string, packages: Record<string, string>): string {
   const curl = `curl -s -X POST ${apiUrl}/v1/backfills -H 'Authorization: Bearer ${common.config.API_TOKEN}' -H 'Content-Type: application/json'`;
@@ -123,13 +126,13 @@ production cannot touch production data; it refuses DEV_ values equal to those):
       LOG_FORMAT: process.env.LOG_FORMAT || 'pretty',
       // The simulator has no rate limit of its own unless asked; a real provider's limit is the default elsewhere.
       RPC_REQUESTS_PER_SECOND: process.env.RPC_REQUESTS_PER_SECOND || '5000',
-      PORT: values.port,
     };
-    return runService('dev', { needs: { postgres: true, redis: true }, env }, async (common) => {
-      const checkpoints = Number(values.checkpoints);
+    const flags = parseFlagValues(DEV_FLAGS, values);
+    return runService('dev', { needs: { postgres: true, redis: true }, env, flags: { PORT: ['--port', values.port] } }, async (common) => {
+      const { checkpoints } = flags;
       const simnet = await startSimnet(common, {
         host: '127.0.0.1',
-        port: Number(values['simnet-port']),
+        port: flags['simnet-port'],
         chain: { checkpoints, initialTip: Math.floor(checkpoints * 0.9) },
         knobs: { tipAdvanceMs: 250 },
       });

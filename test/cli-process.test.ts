@@ -71,6 +71,23 @@ describe('processes: configuration and services', () => {
     });
   });
 
+  it.each([
+    [['indexer', '--first-checkpoint', 'abc'], '--first-checkpoint: expected a checkpoint sequence number (got "abc")'],
+    [['worker', '--chunk-size', '0', '--concurrency', '99'], '--chunk-size: expected an integer from 1 to 100000 (got "0"); --concurrency: expected an integer from 1 to 64 (got "99")'],
+    [['dev', '--port', 'abc'], '--port: expected an integer from 0 to 65535 (got "abc")'],
+  ])('%j: a bad flag standing for a variable is named as the flag (exit 2)', async (args, problem) => {
+    const { code, output } = await runCli(args, { DATABASE_URL: database.url, REDIS_URL: redis.url });
+    expect({ code, lines: lines(output) }).toEqual({ code: 2, lines: [`Invalid configuration: ${problem}`] });
+  });
+
+  it.each([
+    [['dev', '--simnet-port', '70000'], '--simnet-port: expected an integer from 0 to 65535 (got "70000")'],
+    [['dev', '--checkpoints', '50', '--simnet-port', 'x'], '--simnet-port: expected an integer from 0 to 65535 (got "x"); --checkpoints: expected an integer of at least 100 (got "50")'],
+  ])('%j: a bad simulator flag of dev is a usage line naming it, as simnet says it (exit 2)', async (args, problem) => {
+    const { code, output } = await runCli(args, { DEV_DATABASE_URL: database.url });
+    expect({ code, lines: lines(output) }).toEqual({ code: 2, lines: [problem] });
+  });
+
   describe('a port another process holds', () => {
     let holder: net.Server;
     let port: number;

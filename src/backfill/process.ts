@@ -75,8 +75,8 @@ ${RPC_ENVIRONMENT_HELP}`,
       console.log(this.help);
       return EXIT.ok;
     }
-    const env = { WORKER_CONCURRENCY: values.concurrency, BACKFILL_CHUNK_SIZE: values['chunk-size'] };
-    return runService('worker', { needs: { postgres: true, redis: true }, env }, async (common) => {
+    const flags = { WORKER_CONCURRENCY: ['--concurrency', values.concurrency], BACKFILL_CHUNK_SIZE: ['--chunk-size', values['chunk-size']] } as const;
+    return runService('worker', { needs: { postgres: true, redis: true }, flags }, async (common) => {
       if (!values['no-migrate']) await runMigrations(common.config.DATABASE_URL);
       const db = createDb(common.config.DATABASE_URL, { applicationName: 'sui-backfill worker' });
       common.shutdown.add('database', () => db.close());

@@ -58,6 +58,24 @@ export function parseFlags<T extends ParseArgsConfig['options']>(argv: string[],
   }
 }
 
+/**
+ * Flag values (by flag name, as parseFlags gives them) checked against `schema`: a `UsageError` of
+ * one line naming each bad flag and its value.
+ */
+export function parseFlagValues<T extends z.ZodType>(schema: T, given: Record<string, string | string[] | boolean | undefined>): z.output<T> {
+  const parsed = schema.safeParse(given);
+  if (parsed.success) return parsed.data;
+  throw new UsageError(
+    parsed.error.issues
+      .map((issue) => {
+        const [name, index] = issue.path as [string, number | undefined];
+        const value = index === undefined ? given[name] : (given[name] as string[])[index];
+        return `--${name}: ${issue.message} (got ${JSON.stringify(value)})`;
+      })
+      .join('; '),
+  );
+}
+
 /** Errors whose message tells the user what to change: printed as one line, no stack. */
 function isUserError(error: unknown): boolean {
   return error instanceof ConfigError || error instanceof UsageError || error instanceof ListenError;

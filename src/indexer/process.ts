@@ -52,7 +52,7 @@ ${RPC_ENVIRONMENT_HELP}`,
       console.log(this.help);
       return EXIT.ok;
     }
-    return runService('indexer', { needs: { postgres: true }, env: { INDEXER_FIRST_CHECKPOINT: values['first-checkpoint'] } }, async (common, fail) => {
+    return runService('indexer', { needs: { postgres: true }, flags: { INDEXER_FIRST_CHECKPOINT: ['--first-checkpoint', values['first-checkpoint']] } }, async (common, fail) => {
       if (!values['no-migrate']) await runMigrations(common.config.DATABASE_URL);
       const db = createDb(common.config.DATABASE_URL, { applicationName: 'sui-backfill indexer' });
       common.shutdown.add('database', () => db.close());

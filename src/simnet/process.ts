@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Common } from '../common/context.ts';
 import { errorMessage } from '../common/errors.ts';
 import { toListenError } from '../common/listen.ts';
-import { EXIT, UsageError, parseFlags, runService, type Command } from '../common/process.ts';
+import { EXIT, UsageError, parseFlagValues, parseFlags, runService, type Command } from '../common/process.ts';
 import { createSimChain, type SimChain, type SimChainOptions } from './chain.ts';
 import type { Ledger } from './ledger.ts';
 import { createMainnetLedger, MAINNET_CHECKPOINTS, MainnetFixtureError } from './mainnet.ts';
@@ -62,7 +62,8 @@ const decimal = (min: number, max: number, message = `expected a number from ${m
   z.coerce.number({ error: message }).min(min, message).max(max, message);
 const count = integer(0);
 const share = decimal(0, 1);
-const flagsSchema = z.object({
+/** The simulator's flags, by name; `dev` checks the two it passes on with the same rules. */
+export const simnetFlagsSchema = z.object({
   seed: count.optional(),
   checkpoints: integer(100).optional(),
   'initial-tip': count.optional(),
@@ -90,7 +91,7 @@ const flagsSchema = z.object({
   'omit-changed-object-types': share.optional(),
 });
 
-const FLAG_NAMES = Object.keys(flagsSchema.shape);
+const FLAG_NAMES = Object.keys(simnetFlagsSchema.shape);
 const DEFAULT_PORT = 9000;
 const DEFAULT_CHECKPOINTS = 20_000;
 
@@ -113,19 +114,7 @@ export function parseSimnetFlags(argv: string[]): Omit<SimnetOptions, 'host'> & 
   const options = Object.fromEntries(FLAG_NAMES.map((name) => [name, { type: 'string' as const, multiple: name === 'publish-at' }]));
   const { values } = parseFlags(argv, options);
   const { help, ...given } = values as Record<string, string | string[] | undefined> & { help?: boolean };
-  const parsed = flagsSchema.safeParse(given);
-  if (!parsed.success) {
-    throw new UsageError(
-      parsed.error.issues
-        .map((issue) => {
-          const [name, index] = issue.path as [string, number | undefined];
-          const value = index === undefined ? given[name] : (given[name] as string[])[index];
-          return `--${name}: ${issue.message} (got ${JSON.stringify(value)})`;
-        })
-        .join('; '),
-    );
-  }
-  const flags = parsed.data;
+  const flags = parseFlagValues(simnetFlagsSchema, given);
   const checkpoints = flags.checkpoints ?? DEFAULT_CHECKPOINTS;
   const last = checkpoints - 1;
   if (flags['initial-tip'] !== undefined && flags['initial-tip'] > last) {
