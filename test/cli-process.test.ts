@@ -112,13 +112,13 @@ describe('processes: configuration and services', () => {
       });
     });
 
-    it('stops a worker whose METRICS_PORT it is with one line naming it (exit 3)', async () => {
-      const { code, output } = await runCli(['worker', '--no-migrate'], {
+    it.each(['worker', 'indexer'])('stops the %s whose METRICS_PORT it is with one line naming it, before it says it started (exit 3)', async (command) => {
+      const { code, output } = await runCli([command, '--no-migrate'], {
         DATABASE_URL: database.url,
         REDIS_URL: redis.url,
         REDIS_PREFIX: redis.prefix,
         METRICS_PORT: String(port),
-        LOG_LEVEL: 'warn',
+        LOG_LEVEL: 'info',
       });
       expect({ code, lines: lines(output) }).toEqual({
         code: 3,

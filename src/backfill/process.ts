@@ -80,10 +80,11 @@ ${RPC_ENVIRONMENT_HELP}`,
       if (!values['no-migrate']) await runMigrations(common.config.DATABASE_URL);
       const db = createDb(common.config.DATABASE_URL, { applicationName: 'sui-backfill worker' });
       common.shutdown.add('database', () => db.close());
-      const worker = await startWorker(common, { db, source: createSourceFromConfig(common) });
-      common.shutdown.add('worker', () => worker.close());
+      // First: a METRICS_PORT it cannot listen on stops it before it says it started.
       const metricsServer = await startMetricsServer(common);
       if (metricsServer) common.shutdown.add('metrics', () => metricsServer.close());
+      const worker = await startWorker(common, { db, source: createSourceFromConfig(common) });
+      common.shutdown.add('worker', () => worker.close());
     });
   },
 };

@@ -56,11 +56,12 @@ ${RPC_ENVIRONMENT_HELP}`,
       if (!values['no-migrate']) await runMigrations(common.config.DATABASE_URL);
       const db = createDb(common.config.DATABASE_URL, { applicationName: 'sui-backfill indexer' });
       common.shutdown.add('database', () => db.close());
+      // First: a METRICS_PORT it cannot listen on stops it before it says it started.
+      const metricsServer = await startMetricsServer(common);
+      if (metricsServer) common.shutdown.add('metrics', () => metricsServer.close());
       const indexer = await startIndexer(common, { db, source: createSourceFromConfig(common) });
       common.shutdown.add('indexer', () => indexer.close());
       indexer.done.catch(fail);
-      const metricsServer = await startMetricsServer(common);
-      if (metricsServer) common.shutdown.add('metrics', () => metricsServer.close());
     });
   },
 };
