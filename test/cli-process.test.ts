@@ -133,6 +133,12 @@ describe('processes: configuration and services', () => {
     expect(output.startsWith(`Usage: sui-backfill ${command}`)).toBe(true);
   });
 
+  it('api --help names the variables its intake and admin page read', async () => {
+    const { output } = await runCli(['api', '--help'], {});
+    const environment = output.slice(output.indexOf('\nEnvironment: '), output.indexOf('RPC client environment'));
+    for (const name of ['INTAKE_TIMEOUT_MS', 'INDEXER_HANDOFF_TIMEOUT_MS', 'HEARTBEAT_INTERVAL_MS', 'STALE_AFTER_MS']) expect([name, environment.includes(name)]).toEqual([name, true]);
+  });
+
   it('no command prints the command list and exits 2; an unknown one says so', async () => {
     const none = await runCli([], {});
     expect(none.code).toBe(2);

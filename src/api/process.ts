@@ -75,7 +75,10 @@ Options:
   -h, --help     show this help
 
 Environment: DATABASE_URL, REDIS_URL, REDIS_PREFIX, HOST, PORT,
-API_TOKEN (required: mutating routes need "Authorization: Bearer <API_TOKEN>"), LOG_LEVEL, LOG_FORMAT
+API_TOKEN (required: mutating routes need "Authorization: Bearer <API_TOKEN>"),
+INTAKE_TIMEOUT_MS (how long a POST's calls to the Sui RPC may take in all before it answers 503),
+INDEXER_HANDOFF_TIMEOUT_MS (how long a POST waits for a running indexer to start covering the package),
+HEARTBEAT_INTERVAL_MS, STALE_AFTER_MS (when the admin page marks a backfill late or stalled), LOG_LEVEL, LOG_FORMAT
 
 ${RPC_ENVIRONMENT_HELP}`,
   async run(argv) {
