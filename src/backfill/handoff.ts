@@ -1,13 +1,14 @@
+import { and, eq } from 'drizzle-orm';
 import type { Common } from '../common/context.ts';
 import { errorMessage } from '../common/errors.ts';
 import { createPeriodicTask, type PeriodicTask } from '../common/periodic.ts';
 import type { Db, Sql } from '../db/client.ts';
 import { recordPackageFamily } from '../db/packages.ts';
-import { ACTIVE_STATUSES } from '../db/schema/backfill.ts';
+import { ACTIVE_STATUSES, packageBackfillRequests } from '../db/schema/backfill.ts';
 import { activeTrackings, type Tracking } from '../indexer/registry.ts';
 import type { ResolvedPackage } from '../sui/records.ts';
 import type { BackfillQueue } from './queue.ts';
-import { createOrFindActiveRequest } from './requests.ts';
+import { createOrFindActiveRequest, hasDefaultEnd } from './requests.ts';
 
 export type Handoff = PeriodicTask<string[]>;
 
@@ -70,13 +71,15 @@ export function createHandoff(
   source: { resolvePackage: (id: string) => Promise<ResolvedPackage> },
   queue: BackfillQueue,
 ): Handoff {
-  /** The options keys of the package's requests with no explicit end (see `optionsKey`: no `to=` part). */
+  /** The options keys of the package's requests with no explicit end. */
   const openEndedKeys = async (tracking: Tracking): Promise<string[]> => {
-    const rows = await db.sql<{ options_key: string }[]>`
-      select distinct options_key from package_backfill_requests
-      where package_id = ${tracking.originalId} and match = ${tracking.match} and options_key !~ '(^|;)to='
-      order by options_key`;
-    return rows.map((row) => row.options_key);
+    const { packageId, match, optionsKey } = packageBackfillRequests;
+    const rows = await db.db
+      .selectDistinct({ optionsKey })
+      .from(packageBackfillRequests)
+      .where(and(eq(packageId, tracking.originalId), eq(match, tracking.match), hasDefaultEnd))
+      .orderBy(optionsKey);
+    return rows.map((row) => row.optionsKey);
   };
 
   const continueGroup = async (tracking: Tracking & { firstCheckpoint: bigint }, optionsKey: string): Promise<string | undefined> => {

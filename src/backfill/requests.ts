@@ -40,6 +40,9 @@ export function optionsKey(request: Pick<NewBackfillRequest, 'match' | 'explicit
   return parts.join(';');
 }
 
+/** Holds for the requests whose end was not given: their options key has no `to=` part (see optionsKey). */
+export const hasDefaultEnd = sql`${packageBackfillRequests.optionsKey} !~ '(^|;)to='`;
+
 /**
  * Inserts a queued request unless an active one exists for the same package and options, in which
  * case that one is returned (invariant 4, README "Data and invariants"; the partial unique index settles races).
