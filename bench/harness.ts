@@ -40,7 +40,7 @@ export async function emptyQueue(prefix: string): Promise<void> {
   await queue.close();
 }
 
-export type BenchProcess = {
+type BenchProcess = {
   pid: number;
   /** Everything it wrote so far, stdout and stderr. */
   output: () => string;

@@ -1,5 +1,5 @@
 /** What the page needs to know of the configuration to tell a late heartbeat from a dead worker. */
-export type AdminPageOptions = { heartbeatIntervalMs: number; staleAfterMs: number };
+type AdminPageOptions = { heartbeatIntervalMs: number; staleAfterMs: number };
 
 /**
  * The admin page: every backfill with live progress, polled from the JSON API, and the detail of

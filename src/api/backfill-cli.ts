@@ -7,7 +7,7 @@ import { formatDuration, progressLine } from './progress-bar.ts';
 import { DEFAULT_GIVE_UP_AFTER_MS, watchBackfill } from './watch.ts';
 
 /** What `sui-backfill backfill ...` exits with; scripts branch on it. */
-export const BACKFILL_EXIT = {
+const BACKFILL_EXIT = {
   ...EXIT,
   /** 404: no such backfill (or package, for start). */
   notFound: 4,

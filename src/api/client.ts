@@ -6,17 +6,17 @@ import { BackfillCreatedSchema, BackfillPageSchema, BackfillSchema, ErrorSchema,
 
 export type Backfill = z.infer<typeof BackfillSchema>;
 export type BackfillCreated = z.infer<typeof BackfillCreatedSchema>;
-export type BackfillPage = z.infer<typeof BackfillPageSchema>;
-export type ResumedBackfill = z.infer<typeof ResumedBackfillSchema>;
+type BackfillPage = z.infer<typeof BackfillPageSchema>;
+type ResumedBackfill = z.infer<typeof ResumedBackfillSchema>;
 
-export type NewBackfill = {
+type NewBackfill = {
   packageId: string;
   match?: 'outer' | 'anywhere';
   fromCheckpoint?: string;
   toCheckpoint?: string;
 };
 
-export type BackfillQuery = { status?: string; packageId?: string; limit?: number | string; cursor?: string };
+type BackfillQuery = { status?: string; packageId?: string; limit?: number | string; cursor?: string };
 
 /** The bodies the API answers with, as text: each JSON response checked against the API's own schema. */
 const ANSWERS = {
@@ -39,7 +39,7 @@ export class ApiRequestError extends SuiBackfillError {
 }
 
 /** The API answered with a body its schema does not allow: another version of the API, or not the API at all. */
-export class ApiResponseError extends SuiBackfillError {
+class ApiResponseError extends SuiBackfillError {
   constructor(url: string, what: string, problem: string) {
     super('api_response_invalid', `the API at ${url} answered ${what} with a body that is not what this client expects (${problem})`, { retryable: false });
   }

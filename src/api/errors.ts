@@ -12,7 +12,7 @@ import {
   ResponseTooLargeError,
 } from '../sui/errors.ts';
 
-export type ApiErrorBody = { error: { code: string; message: string } };
+type ApiErrorBody = { error: { code: string; message: string } };
 
 /** An error answer the API gives on purpose. */
 export class ApiError extends SuiBackfillError {

@@ -1,5 +1,5 @@
 /** What a progress line needs from a backfill view. */
-export type ProgressView = {
+type ProgressView = {
   id: string;
   status: string;
   fromCheckpoint: string;

@@ -5,7 +5,7 @@ import { EndpointHealthSchema } from '../sui/endpoints.ts';
 import { RpcProcessStateSchema } from '../sui/rpc-state.ts';
 
 /** A Sui object ID as users write it (short or long), normalized to 0x + 64 hex. */
-export const PackageIdSchema = z
+const PackageIdSchema = z
   .string({ error: (issue) => (issue.input === undefined ? 'required' : 'expected a string') })
   .regex(/^0x[0-9a-fA-F]{1,64}$/, 'expected 0x followed by 1 to 64 hex digits')
   .transform((value) => normalizeSuiObjectId(value))
@@ -21,7 +21,7 @@ const CheckpointNumberSchema = z
   .int({ error: (issue) => (issue.code === 'too_big' ? UNSAFE_CHECKPOINT_MESSAGE : CHECKPOINT_MESSAGE) })
   .openapi({ maximum: Number.MAX_SAFE_INTEGER, example: 67456359 });
 const CheckpointDigitsSchema = z.string().regex(/^\d{1,19}$/, CHECKPOINT_MESSAGE).openapi({ example: '67456359' });
-export const CheckpointSchema = z
+const CheckpointSchema = z
   .union([CheckpointNumberSchema, CheckpointDigitsSchema], { error: CHECKPOINT_MESSAGE })
   .transform((value) => BigInt(value))
   .openapi({ description: 'A checkpoint sequence number: a JSON integer up to 2^53 - 1, or a string of decimal digits for any value' });
@@ -92,7 +92,7 @@ export const ChunkSchema = z
   })
   .openapi('Chunk');
 
-export const TransitionSchema = z
+const TransitionSchema = z
   .object({
     from: StatusSchema.nullable().openapi({ description: 'null for the creation' }),
     to: StatusSchema,

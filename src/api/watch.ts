@@ -4,7 +4,7 @@ import { SuiBackfillError } from '../common/errors.ts';
 import type { ApiClient, Backfill } from './client.ts';
 import { formatDuration, progressLine } from './progress-bar.ts';
 
-export type WatchOptions = {
+type WatchOptions = {
   /** How often the backfill is read. */
   intervalMs: number;
   /** One JSON line per poll instead of the progress bar. */

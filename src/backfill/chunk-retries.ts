@@ -1,9 +1,9 @@
 import { ChunkFailedError } from './errors.ts';
 
 /** The longest wait between two tries of a failing chunk, unless the first wait is longer. */
-export const CHUNK_RETRY_MAX_MS = 30_000;
+const CHUNK_RETRY_MAX_MS = 30_000;
 
-export type ChunkRetryDecision =
+type ChunkRetryDecision =
   | { retry: true; delayMs: number; retries: number; error: ChunkFailedError }
   /** `error` is what the request fails with: a chunk's error counts the attempts of all its tries. */
   | { retry: false; error: unknown };
@@ -14,7 +14,7 @@ export type ChunkRetryDecision =
  * waits doubling from `baseMs` up to CHUNK_RETRY_MAX_MS, before the request fails. A chunk
  * committed in between starts the count again: only a walk that makes no progress runs out.
  */
-export type ChunkRetries = {
+type ChunkRetries = {
   /** What to do after the walk ended in `error`. */
   failed(error: unknown): ChunkRetryDecision;
   /** A chunk committed. */

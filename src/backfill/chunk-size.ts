@@ -7,7 +7,7 @@ import type { StrainReason } from '../sui/rpc.ts';
  * transaction; `growAfter` chunks in a row without such trouble double it again, up to the
  * configured size. Each change is logged with its reason.
  */
-export type AdaptiveChunkSize = {
+type AdaptiveChunkSize = {
   current(): number;
   /** A checkpoint strained the RPC. Halves at most once per chunk: one burst of trouble is one signal. */
   strained(reason: StrainReason, checkpoint: bigint, detail: string): void;

@@ -47,7 +47,7 @@ export class TransitionNotAllowedError extends SuiBackfillError {
 }
 
 /** Where a chunk failed: reading its checkpoints, turning them into rows, or committing them. */
-export type ChunkStage = 'fetch' | 'process' | 'commit';
+type ChunkStage = 'fetch' | 'process' | 'commit';
 
 /**
  * A chunk that still failed after its retries, retryable when its cause is (the worker then walks

@@ -10,7 +10,7 @@ import type { ResolvedPackage } from '../sui/records.ts';
 import type { BackfillQueue } from './queue.ts';
 import { createOrFindActiveRequest, hasDefaultEnd } from './requests.ts';
 
-export type Handoff = PeriodicTask<string[]>;
+type Handoff = PeriodicTask<string[]>;
 
 /** Class of the transaction-level advisory locks that serialize the handoff per package (the object is the package's hash). */
 const HANDOFF_LOCK_CLASS = 0x4a4e_4f46;

@@ -25,7 +25,7 @@ export type IntakeSource = {
   fullNodesLowestAvailable: (options?: SignalOption) => Promise<bigint>;
 };
 
-export type BackfillSubmission = {
+type BackfillSubmission = {
   /** Normalized 0x + 64 hex. */
   packageId: string;
   match: MatchMode;
@@ -35,7 +35,7 @@ export type BackfillSubmission = {
   actor?: string;
 };
 
-export type IntakeResult = {
+type IntakeResult = {
   request: BackfillRequest;
   created: boolean;
   /**

@@ -24,9 +24,9 @@ export function isFinished(status: string): boolean {
   return (FINISHED_STATUSES as readonly string[]).includes(status);
 }
 
-export type DbTransaction = Parameters<Parameters<Database['transaction']>[0]>[0];
+type DbTransaction = Parameters<Parameters<Database['transaction']>[0]>[0];
 
-export type TransitionSpec = {
+type TransitionSpec = {
   /** Statuses the change is allowed from. */
   from: readonly BackfillStatus[];
   to: BackfillStatus;
@@ -40,7 +40,7 @@ export type TransitionSpec = {
   set?: PgUpdateSetSource<typeof requests>;
 };
 
-export type TransitionOutcome =
+type TransitionOutcome =
   | { ok: true; request: BackfillRequest; previous: BackfillRequest }
   /** Not applied: `current` is the row as it is (undefined when there is no such request). */
   | { ok: false; current: BackfillRequest | undefined };
@@ -69,7 +69,7 @@ export async function recordCreation(tx: DbTransaction, request: BackfillRequest
   await tx.insert(transitions).values({ requestId: request.id, fromStatus: null, toStatus: request.status, actor, reason });
 }
 
-export type TransitionRecord = {
+type TransitionRecord = {
   from: BackfillStatus | null;
   to: BackfillStatus;
   actor: string;

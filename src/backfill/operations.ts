@@ -12,7 +12,7 @@ import { createOrFindActiveRequest, getRequest, type BackfillRequest } from './r
  * heartbeat.
  */
 
-export type Operator = { actor: string; reason?: string };
+type Operator = { actor: string; reason?: string };
 
 const joinStatuses = (statuses: readonly BackfillStatus[]) =>
   statuses.length === 1 ? statuses[0] : `${statuses.slice(0, -1).join(', ')} and ${statuses[statuses.length - 1]}`;
@@ -46,7 +46,7 @@ export async function cancelRequest(db: Database, id: string, operator: Operator
   return refuse('cancel', id, outcome.current, CANCELLABLE);
 }
 
-export type ResumeResult = {
+type ResumeResult = {
   request: BackfillRequest;
   /**
    * `requeued`: a paused or failed request is queued again and continues from its watermark.

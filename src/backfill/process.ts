@@ -12,7 +12,7 @@ import { createReconciler } from './reconciler.ts';
 import { createBackfillWorker, type WalkSource } from './worker.ts';
 
 /** What a worker process asks the Sui RPC: checkpoints to walk (within its budget), families to continue. */
-export type WorkerSource = WalkSource & { resolvePackage: (id: string) => Promise<ResolvedPackage> };
+type WorkerSource = WalkSource & { resolvePackage: (id: string) => Promise<ResolvedPackage> };
 
 export type WorkerService = { workerId: string; close: () => Promise<void> };
 

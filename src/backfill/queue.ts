@@ -15,16 +15,16 @@ export type BackfillJobData = { requestId: string };
  * at once. `attempts` is the request's claim count at the change, so a late message never stops a
  * later walk of the same request.
  */
-export const StopMessageSchema = z.object({
+const StopMessageSchema = z.object({
   requestId: z.string().uuid(),
   status: z.enum(['paused', 'cancelled']),
   attempts: z.number().int().min(0),
 });
-export type StopMessage = z.infer<typeof StopMessageSchema>;
+type StopMessage = z.infer<typeof StopMessageSchema>;
 const StopMessageJsonSchema = jsonOf(StopMessageSchema);
 
 /** The pub/sub channel of stop messages, in the deployment's Redis namespace. */
-export const stopChannel = (prefix: string) => `${prefix}:backfill-stops`;
+const stopChannel = (prefix: string) => `${prefix}:backfill-stops`;
 
 export type BackfillQueue = {
   queue: Queue<BackfillJobData>;

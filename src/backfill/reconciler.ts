@@ -4,7 +4,7 @@ import type { Database } from '../db/client.ts';
 import type { BackfillQueue } from './queue.ts';
 import { requestsNeedingAJob } from './requests.ts';
 
-export type Reconciler = PeriodicTask<string[]>;
+type Reconciler = PeriodicTask<string[]>;
 
 /**
  * The request row (Postgres) and its job (Redis) are written separately, so either can be missing

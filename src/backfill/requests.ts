@@ -6,7 +6,7 @@ import { recordCreation, transition } from './lifecycle.ts';
 
 export type BackfillRequest = typeof packageBackfillRequests.$inferSelect;
 
-export type NewBackfillRequest = {
+type NewBackfillRequest = {
   packageId: string;
   requestedPackageId: string;
   familyIds: string[];
@@ -33,7 +33,7 @@ export type NewBackfillRequest = {
 const ACTIVE_PREDICATE = sql.raw(`status in (${ACTIVE_STATUSES.map((status) => `'${status}'`).join(', ')})`);
 
 /** Two requests are "the same" when package, match mode and any explicitly asked range agree. */
-export function optionsKey(request: Pick<NewBackfillRequest, 'match' | 'explicitFrom' | 'explicitTo'>): string {
+function optionsKey(request: Pick<NewBackfillRequest, 'match' | 'explicitFrom' | 'explicitTo'>): string {
   const parts = [`match=${request.match}`];
   if (request.explicitFrom !== undefined) parts.push(`from=${request.explicitFrom}`);
   if (request.explicitTo !== undefined) parts.push(`to=${request.explicitTo}`);
@@ -154,7 +154,7 @@ export type WalkHolder = { workerId: string; attempts: number };
 const heldBy = (holder: WalkHolder) =>
   and(eq(packageBackfillRequests.workerId, holder.workerId), eq(packageBackfillRequests.attempts, holder.attempts));
 
-export type HeldOutcome = {
+type HeldOutcome = {
   /** For the history: why the walk ended so. */
   reason?: string;
   error?: string;

@@ -17,16 +17,16 @@ import type { BackfillRequest } from './requests.ts';
 
 /** What the API answers is what these functions build: the types are the API's schemas. */
 export type BackfillView = z.infer<typeof BackfillSchema>;
-export type ChunkView = z.infer<typeof ChunkSchema>;
-export type ChunkPage = z.infer<typeof ChunkPageSchema>;
-export type BackfillSummary = z.infer<typeof BackfillSummarySchema>;
-export type BackfillPage = z.infer<typeof BackfillPageSchema>;
-export type PackageWatermarkView = z.infer<typeof PackageWatermarkSchema>;
+type ChunkView = z.infer<typeof ChunkSchema>;
+type ChunkPage = z.infer<typeof ChunkPageSchema>;
+type BackfillSummary = z.infer<typeof BackfillSummarySchema>;
+type BackfillPage = z.infer<typeof BackfillPageSchema>;
+type PackageWatermarkView = z.infer<typeof PackageWatermarkSchema>;
 
 /** The rate is measured over the chunks of the last minute. */
-export const RATE_WINDOW_MS = 60_000;
+const RATE_WINDOW_MS = 60_000;
 /** At most this many chunks are read for the rate: a minute of chunks at 10 per second. */
-export const RATE_WINDOW_MAX_CHUNKS = 600;
+const RATE_WINDOW_MAX_CHUNKS = 600;
 const RECENT_CHUNKS = 10;
 
 type Range = Pick<BackfillRequest, 'fromCheckpoint' | 'toCheckpoint'>;
@@ -246,7 +246,7 @@ export function encodeCursor(createdAt: string, id: string): string {
   return Buffer.from(`${createdAt}|${id}`).toString('base64url');
 }
 
-export type BackfillCursor = { createdAt: string; id: string };
+type BackfillCursor = { createdAt: string; id: string };
 
 const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 

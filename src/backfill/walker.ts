@@ -18,7 +18,7 @@ export type CheckpointSource = {
   ) => Promise<CheckpointRecord>;
 };
 
-export type WalkTarget = {
+type WalkTarget = {
   id: string;
   familyIds: string[];
   match: MatchMode;
@@ -36,7 +36,7 @@ export type ChunkReport = {
   watermark: WatermarkState;
 };
 
-export type WalkOptions = {
+type WalkOptions = {
   holder: WalkHolder;
   chunkSize: number;
   /**

@@ -36,7 +36,7 @@ export async function pendingRanges(sql: Sql, requestId: string, from: bigint, t
   return rows.map((row) => [BigInt(row.lo), BigInt(row.hi)]);
 }
 
-export type ChunkCommit = {
+type ChunkCommit = {
   requestId: string;
   requestFrom: bigint;
   /** The walk committing: the request must still be held by it. */
@@ -63,7 +63,7 @@ export type ChunkCommit = {
   skipIfDone?: boolean;
 };
 
-export type CommittedChunk = { rowsInserted: number; watermark: WatermarkState; durationMs: number };
+type CommittedChunk = { rowsInserted: number; watermark: WatermarkState; durationMs: number };
 
 async function readWatermark(tx: postgres.TransactionSql, requestId: string): Promise<WatermarkState> {
   const [row] = await tx<{ hi: string; ranges: string; rows: string; matched: string; done: string }[]>`
@@ -179,7 +179,7 @@ export type CommitRetry = PostgresRetry & {
   attemptTimeoutMs: number;
 };
 
-export const DEFAULT_COMMIT_RETRY: CommitRetry = { ...DEFAULT_POSTGRES_RETRY, attemptTimeoutMs: 60_000 };
+const DEFAULT_COMMIT_RETRY: CommitRetry = { ...DEFAULT_POSTGRES_RETRY, attemptTimeoutMs: 60_000 };
 
 /**
  * `commitChunk`, retried with backoff while Postgres is unreachable or aborts the transaction in a

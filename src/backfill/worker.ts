@@ -13,16 +13,16 @@ import { watermarkProgress } from './views.ts';
 import { walkRequest, type CheckpointSource, type ChunkReport, type WalkResult } from './walker.ts';
 import { ensureWatermark } from './watermarks.ts';
 
-export type BackfillProgress = {
+type BackfillProgress = {
   checkpointHiInclusive: string;
   toCheckpoint: string;
   percent: number;
   rowsInserted: string;
 };
 
-export type JobOutcome = 'completed' | 'failed' | 'skipped' | 'lost';
+type JobOutcome = 'completed' | 'failed' | 'skipped' | 'lost';
 
-export type BackfillWorker = {
+type BackfillWorker = {
   workerId: string;
   worker: Worker<BackfillJobData, JobOutcome>;
   /**

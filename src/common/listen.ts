@@ -2,7 +2,7 @@ import type { Server } from 'node:net';
 import { SuiBackfillError } from './errors.ts';
 
 /** Where a server was asked to listen, and the settings that chose it ("HOST, PORT", "--host, --port"). */
-export type ListenTarget = { host: string; port: number; settings?: string };
+type ListenTarget = { host: string; port: number; settings?: string };
 
 /** The causes a user can act on, with whether the same command can succeed later unchanged. */
 const CAUSES: Record<string, { cause: string; retryable: boolean }> = {

@@ -156,7 +156,7 @@ export async function runService(
  * For scripts outside the processes (the tests' global setup, the bench): their own variables by
  * the configuration's rules, or the one-line message and exit with `exitCode`.
  */
-export function loadVariablesOrExit<T extends z.ZodType>(schema: T, exitCode: number, env: Record<string, string | undefined> = process.env): z.output<T> {
+function loadVariablesOrExit<T extends z.ZodType>(schema: T, exitCode: number, env: Record<string, string | undefined> = process.env): z.output<T> {
   try {
     return parseVariables(schema, env);
   } catch (error) {

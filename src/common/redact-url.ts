@@ -1,5 +1,5 @@
 /** What stands for the hidden part of a URL. */
-export const REDACTED = '…';
+const REDACTED = '…';
 
 const PARTS = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*@)?([^/?#]*)([^?#]*)(.*)$/is;
 /** A host as written, an IPv6 one in brackets, with an optional port: anything else may be a secret. */

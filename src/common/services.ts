@@ -1,7 +1,7 @@
 import net from 'node:net';
 
 /** How to start each local service, shown when it cannot be reached. */
-export const START_HINTS = {
+const START_HINTS = {
   postgres: "start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
   redis: 'start it with: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no',
 } as const;

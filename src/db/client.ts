@@ -77,7 +77,7 @@ export function survivePostgresWriteAfterClose(logger: Pick<Logger, 'warn' | 'fa
   });
 }
 
-export function isPostgresWriteAfterClose(error: unknown): boolean {
+function isPostgresWriteAfterClose(error: unknown): boolean {
   return (
     error instanceof TypeError &&
     error.message === "Cannot read properties of null (reading 'write')" &&

@@ -14,7 +14,7 @@ const MIGRATION_LOCK_KEY = 0x5b_ac_f1_11;
 const PROJECT_TABLES = Object.values(schema).flatMap((value) => (is(value, PgTable) ? [getTableName(value)] : []));
 
 /** Creates the database named in `url` if the server does not have it yet. */
-export async function ensureDatabase(url: string): Promise<boolean> {
+async function ensureDatabase(url: string): Promise<boolean> {
   const target = new URL(url);
   const name = decodeURIComponent(target.pathname.replace(/^\//, ''));
   if (!name) return false;

@@ -4,7 +4,7 @@ import type { PackageVersionRecord, ResolvedPackage, TypeOriginRecord } from '..
 import type { Database } from './client.ts';
 import { suiPackages } from './schema/framework.ts';
 
-export type RegistryFamily = {
+type RegistryFamily = {
   originalId: string;
   /** Oldest first. */
   versions: (PackageVersionRecord & { typeOrigins: TypeOriginRecord[]; recordedBy: 'indexer' | 'rpc' })[];

@@ -2,7 +2,7 @@ import type { Database } from '../db/client.ts';
 import { findRegistryFamily, indexerSawPublish, registryFamilyIds } from '../db/packages.ts';
 import type { ResolvedPackage } from '../sui/records.ts';
 
-export type FamilySource = { resolvePackage: (id: string, options?: { signal?: AbortSignal }) => Promise<ResolvedPackage> };
+type FamilySource = { resolvePackage: (id: string, options?: { signal?: AbortSignal }) => Promise<ResolvedPackage> };
 
 /**
  * The family IDs a tracking starts with. Intake resolved the family when the package was posted;

@@ -19,7 +19,7 @@ import { advanceWatermark, readWatermark } from './watermark.ts';
 /** What the indexer asks of the Sui source; its fetches follow the process's live cap on calls in flight. */
 export type IndexerSource = Pick<SuiSource, 'getServiceInfo' | 'getCheckpoint' | 'describePackage' | 'resolvePackage'> & LiveBudgetSource;
 
-export type Indexer = {
+type Indexer = {
   /**
    * Runs until `common.shutdown.signal` aborts or `stop()` is called; rejects with the error when
    * one that no retry can fix stops it.

@@ -2,7 +2,7 @@ import type postgres from 'postgres';
 import type { Sql } from '../db/client.ts';
 
 /** The framework watermark pipeline the live indexer advances. */
-export const OBJECTS_PIPELINE = 'sui_objects';
+const OBJECTS_PIPELINE = 'sui_objects';
 
 export type FrameworkWatermark = {
   epochHiInclusive: bigint;

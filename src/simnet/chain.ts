@@ -44,7 +44,7 @@ export type SimChainOptions = {
   cacheCheckpoints?: number;
 };
 
-export type GroundTruthQuery = {
+type GroundTruthQuery = {
   /** Any ID of the package's upgrade family. */
   packageId: string;
   match?: MatchMode;

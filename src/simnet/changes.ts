@@ -26,7 +26,7 @@ export type ChangeOp = 'created' | 'mutated' | 'deleted' | 'wrapped' | 'unwrappe
 export const PACKAGE_TYPE = -1;
 
 /** An address-balance update: `accumulatorType` is the balance type, e.g. `0x2::balance::Balance<T>`. */
-export type AccumulatorSpec = { address: string; accumulatorType: string; amount: number };
+type AccumulatorSpec = { address: string; accumulatorType: string; amount: number };
 
 export type ChangeSpec = {
   objectId: string;

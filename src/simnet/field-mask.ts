@@ -15,7 +15,7 @@ type FieldInfo = MessageInfo['fields'][number];
 export type MaskTree = Map<string, MaskTree | true>;
 const WHOLE = true;
 
-export type ParsedMask = { ok: true; tree: MaskTree | true } | { ok: false; error: string };
+type ParsedMask = { ok: true; tree: MaskTree | true } | { ok: false; error: string };
 
 function messageTypeOf(field: FieldInfo): MessageInfo | undefined {
   return field.kind === 'message' ? (field.T() as MessageInfo) : undefined;

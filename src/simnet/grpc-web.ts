@@ -4,7 +4,7 @@
  * big-endian length; the `-text` content types carry the same bytes base64-encoded.
  */
 
-export type WireFormat = 'binary' | 'text';
+type WireFormat = 'binary' | 'text';
 
 const DATA_FRAME = 0x00;
 const TRAILER_FRAME = 0x80;

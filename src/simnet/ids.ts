@@ -1,7 +1,7 @@
 import { decodeDigest, decodeObjectId, digestOf, hashDigest, objectIdOf, type IdKey } from './prng.ts';
 
 /** What an identifier of the simulated chain stands for; encoded in it (see prng.ts). */
-export const DOMAIN_ADDRESS = 1;
+const DOMAIN_ADDRESS = 1;
 export const DOMAIN_GAS = 2;
 export const DOMAIN_LANE = 3;
 export const DOMAIN_SCHEDULED = 4;
@@ -9,8 +9,8 @@ export const DOMAIN_ACCUMULATOR = 5;
 export const DOMAIN_TABLE = 6;
 export const DOMAIN_PACKAGE_OBJECT = 7;
 export const DOMAIN_PACKAGE = 8;
-export const DOMAIN_TRANSACTION = 9;
-export const DOMAIN_CHECKPOINT = 10;
+const DOMAIN_TRANSACTION = 9;
+const DOMAIN_CHECKPOINT = 10;
 export const DOMAIN_SYSTEM = 11;
 
 const SALT_OBJECT_DIGEST = 0x0b1ec700;

@@ -26,7 +26,7 @@ export type Layout = {
   epoch(s: number): number;
 };
 
-export type LayoutOptions = {
+type LayoutOptions = {
   seed: number;
   checkpoints: number;
   txPerCheckpoint: number;

@@ -1,5 +1,5 @@
 /** A least-recently-used cache bounded by entry count and, optionally, by total weight (bytes). */
-export type Lru<K, V> = {
+type Lru<K, V> = {
   get(key: K): V | undefined;
   set(key: K, value: V): void;
   clear(): void;

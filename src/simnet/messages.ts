@@ -19,7 +19,7 @@ const InputState = GrpcTypes.ChangedObject_InputObjectState;
 const OutputState = GrpcTypes.ChangedObject_OutputObjectState;
 const IdOperation = GrpcTypes.ChangedObject_IdOperation;
 
-export type MessageBuilder = {
+type MessageBuilder = {
   object(state: ObjectState): GrpcTypes.Object;
   packageMessage(pkg: SimPackageVersion, originalId: string): GrpcTypes.Package;
   /** A checkpoint's transaction; its input and output object versions are added to `objects`. */
@@ -28,7 +28,7 @@ export type MessageBuilder = {
   checkpoint(s: number, transactions: GrpcTypes.ExecutedTransaction[], objects: Map<string, GrpcTypes.Object>): GrpcTypes.Checkpoint;
 };
 
-export type MessageBuilderOptions = {
+type MessageBuilderOptions = {
   ids: Ids;
   layout: Layout;
   types: TypeTable;

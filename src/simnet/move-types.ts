@@ -6,9 +6,9 @@ import { normalizeSuiAddress } from '@mysten/sui/utils';
  * normalized struct tag (long addresses, no spaces), as a full node writes `object_type`.
  */
 
-export type TypeArg = 'u8' | 'u64' | 'u128' | 'bool' | 'address' | StructType | { vector: TypeArg };
+type TypeArg = 'u8' | 'u64' | 'u128' | 'bool' | 'address' | StructType | { vector: TypeArg };
 
-export type StructType = {
+type StructType = {
   address: string;
   module: string;
   name: string;
@@ -42,7 +42,7 @@ function collectAddresses(arg: TypeArg, into: Set<string>): void {
 }
 
 /** A registered object type: its tag and every address defining a struct anywhere inside it. */
-export type TypeInfo = {
+type TypeInfo = {
   readonly id: number;
   readonly tag: string;
   readonly address: string;

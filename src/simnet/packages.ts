@@ -67,7 +67,7 @@ export type SimPackage = {
   versions: SimPackageVersion[];
 };
 
-export type PackageTraffic = {
+type PackageTraffic = {
   readonly packages: readonly SimPackage[];
   /** Changes to the packages' objects (and the packages themselves) made by transaction `t`. */
   changes(t: number): ChangeSpec[];
@@ -81,7 +81,7 @@ export type PackageTraffic = {
   readonly objectCount: number;
 };
 
-export type PackageTrafficOptions = {
+type PackageTrafficOptions = {
   seed: number;
   layout: Layout;
   ids: Ids;
@@ -220,7 +220,6 @@ export function createPackageTraffic(options: PackageTrafficOptions): PackageTra
     },
   ];
 
-  const packageNumber: Record<SimUserPackageName, number> = { token: TOKEN_PKG, dex: DEX_PKG, book: BOOK_PKG, nft: NFT_PKG, late: LATE_PKG };
   /**
    * Every publish and upgrade after genesis with its default place, in the order ties are broken.
    * `0x2` is upgraded in place halfway, as a framework upgrade does: same ID, version 2.

@@ -10,7 +10,7 @@ import type { Ledger } from './ledger.ts';
 import { createMainnetLedger, MAINNET_CHECKPOINTS, MainnetFixtureError } from './mainnet.ts';
 import { createSimnetServer, type SimnetKnobs, type SimnetServer } from './server.ts';
 
-export const SIMNET_HELP = `Usage: sui-backfill simnet [options]
+const SIMNET_HELP = `Usage: sui-backfill simnet [options]
 
 Serves a deterministic, seeded Sui chain over gRPC-web (sui.rpc.v2), as a full node does, so
 SuiGrpcClient and every process of this project can run against it (SUI_GRPC_URL=<url>).
@@ -95,7 +95,7 @@ const FLAG_NAMES = Object.keys(simnetFlagsSchema.shape);
 const DEFAULT_PORT = 9000;
 const DEFAULT_CHECKPOINTS = 20_000;
 
-export type SimnetOptions = {
+type SimnetOptions = {
   chain?: SimChainOptions;
   knobs?: Partial<SimnetKnobs>;
   host: string;
@@ -104,7 +104,7 @@ export type SimnetOptions = {
   mainnetFixtures?: string;
 };
 
-export type RunningSimnet = { url: string; chain: SimChain; server: SimnetServer; close: () => Promise<void> };
+type RunningSimnet = { url: string; chain: SimChain; server: SimnetServer; close: () => Promise<void> };
 
 /**
  * Parses `sui-backfill simnet` flags into chain, server and knob options. `host` is the flag's

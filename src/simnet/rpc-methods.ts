@@ -26,7 +26,7 @@ export class RpcStatusError extends SuiBackfillError {
   }
 }
 
-export type RpcContext = {
+type RpcContext = {
   chain: SimChain;
   ledgers: readonly Ledger[];
   seed: number;
@@ -35,7 +35,7 @@ export type RpcContext = {
   cacheBytes: number;
 };
 
-export type RpcHandler = (request: Uint8Array) => Uint8Array;
+type RpcHandler = (request: Uint8Array) => Uint8Array;
 
 const SERVER_NAME = 'sui-backfill-simnet';
 const MAX_BATCH = 1000;

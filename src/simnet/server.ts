@@ -17,7 +17,7 @@ import { RpcStatusError, createRpcMethods } from './rpc-methods.ts';
  * `GET /simnet/stats`, `POST /simnet/stats/reset`, `GET|POST /simnet/knobs`.
  */
 
-export type RateLimitStyle = 'grpc' | 'http';
+type RateLimitStyle = 'grpc' | 'http';
 
 export type SimnetKnobs = {
   /** Advance the tip by one checkpoint every N ms, up to the last generated one; 0 = static. */
@@ -43,7 +43,7 @@ export type SimnetKnobs = {
   omitChangedObjectTypes: number;
 };
 
-export type SimnetStats = {
+type SimnetStats = {
   /** RPCs received, by method name. */
   requests: Record<string, number>;
   /** RPC answers, by gRPC status name (what the client sees: DATA_LOSS for truncated bodies). */
@@ -55,7 +55,7 @@ export type SimnetStats = {
   knobs: SimnetKnobs;
 };
 
-export type SimnetServerOptions = Partial<SimnetKnobs> & {
+type SimnetServerOptions = Partial<SimnetKnobs> & {
   chain: SimChain;
   /** Ledgers asked in order; default `[chain]`. */
   ledgers?: Ledger[];

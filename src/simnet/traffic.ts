@@ -84,7 +84,7 @@ export type ObjectState = {
   writer: number;
 };
 
-export type Traffic = {
+type Traffic = {
   /** The unrelated changes of transaction `t` (genesis, prologue or user transaction). */
   changes(t: number): ChangeSpec[];
   /** Object state at `version` (latest when null) as of transaction `visibleUpTo`, for keys of this module. */

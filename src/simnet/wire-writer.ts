@@ -9,7 +9,7 @@ import type { GrpcTypes } from '@mysten/sui/grpc';
  */
 
 type WriteOptions = NonNullable<Parameters<typeof GrpcTypes.Checkpoint.toBinary>[1]>;
-export type BinaryWriter = ReturnType<NonNullable<WriteOptions['writerFactory']>>;
+type BinaryWriter = ReturnType<NonNullable<WriteOptions['writerFactory']>>;
 
 const encoder = new TextEncoder();
 

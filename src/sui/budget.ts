@@ -39,7 +39,7 @@ export const RpcBudgetStatsSchema = z.object({
   shared: z.boolean().describe('Whether it draws from the shared (cross-replica) Redis budget'),
 });
 
-export type RpcBudgetStats = z.infer<typeof RpcBudgetStatsSchema>;
+type RpcBudgetStats = z.infer<typeof RpcBudgetStatsSchema>;
 
 /** A token bucket several processes draw from. */
 export type SharedRateLimiter = {
@@ -51,7 +51,7 @@ export type SharedRateLimiter = {
   take(want: number, requestsPerSecond: number, capacity: number): Promise<{ granted: number; waitMs: number }>;
 };
 
-export type RpcBudgetOptions = RpcLimits & {
+type RpcBudgetOptions = RpcLimits & {
   /**
    * Seconds of tokens one burst may use. Below a provider's own burst (commonly a second), so its
    * bucket keeps a cushion that absorbs the jitter between our sends and its arrivals.

@@ -58,7 +58,7 @@ export function decodeObjectType(value: string | undefined, where: string): stri
   }
 }
 
-export function decodeOwner(owner: GrpcTypes.Owner | undefined, where: string): OwnerRecord | null {
+function decodeOwner(owner: GrpcTypes.Owner | undefined, where: string): OwnerRecord | null {
   if (owner === undefined) return null;
   const kind = OWNER_KINDS[owner.kind ?? 0] ?? 'unknown';
   const hasAddress = OWNERS_WITH_ADDRESS.has(kind);
@@ -92,7 +92,7 @@ export function decodeObject(object: GrpcTypes.Object, where: string): ObjectRec
   };
 }
 
-export function decodeChangedObject(change: GrpcTypes.ChangedObject, where: string): ChangedObjectRecord {
+function decodeChangedObject(change: GrpcTypes.ChangedObject, where: string): ChangedObjectRecord {
   const objectId = decodeId(change.objectId, 'changed object_id', where);
   const at = `${where} changed object ${objectId}`;
   const inputState = INPUT_STATES[change.inputState ?? 0] ?? 'unknown';

@@ -19,7 +19,7 @@ export const EndpointHealthSchema = z.object({
 });
 
 export type EndpointHealth = z.infer<typeof EndpointHealthSchema>;
-export type EndpointRole = EndpointHealth['role'];
+type EndpointRole = EndpointHealth['role'];
 
 /**
  * `url` is the endpoint as it may be shown: redacted (`redactUrl`), since the configured URL may
@@ -28,7 +28,7 @@ export type EndpointRole = EndpointHealth['role'];
 export type Endpoint = { readonly url: string; readonly role: EndpointRole; readonly client: SuiGrpcClient };
 
 /** What came of one attempt at an endpoint: it answered (even with an error), it failed, or nothing is known. */
-export type AttemptOutcome = 'answered' | 'failed' | 'unknown';
+type AttemptOutcome = 'answered' | 'failed' | 'unknown';
 
 /**
  * The endpoints a source reads from: full nodes in order of preference and an optional archival
@@ -51,7 +51,7 @@ export type EndpointPool = {
   describe(): string;
 };
 
-export type EndpointPoolOptions = {
+type EndpointPoolOptions = {
   urls: readonly string[];
   archiveUrl?: string;
   cooldownMs?: number;

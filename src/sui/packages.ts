@@ -16,13 +16,13 @@ type Dated = { checkpoint: bigint | null; timestampMs: bigint | null };
 /** Calls to a set of endpoints; `url` names them in errors. */
 type Rpc = { url: string; call: RpcCall };
 
-export type PackageResolverDeps = Rpc & {
+type PackageResolverDeps = Rpc & {
   /** An archival endpoint, asked to date publish transactions the node has pruned. */
   archive?: Rpc;
   lowestAvailable: (options: RpcCallOptions) => Promise<bigint>;
 };
 
-export type PackageResolver = {
+type PackageResolver = {
   resolvePackage(id: string, options?: Pick<RpcCallOptions, 'signal'>): Promise<ResolvedPackage>;
   /** One package version's original ID and type origins, without the family walk. */
   describePackage(id: string, options?: Pick<RpcCallOptions, 'signal'>): Promise<PackageFacts>;

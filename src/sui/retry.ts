@@ -2,7 +2,7 @@ import { withRetry, type RetryOptions } from '../common/retry.ts';
 import type { SuiBackfillError } from '../common/errors.ts';
 import { RateLimitedError } from './errors.ts';
 
-export type RpcRetryOptions = Omit<RetryOptions, 'pacing' | 'maxPacedRetries'> & {
+type RpcRetryOptions = Omit<RetryOptions, 'pacing' | 'maxPacedRetries'> & {
   /**
    * Retries of rate-limit replies, counted apart from `maxRetries` (default the same): a provider
    * pacing us is not a failing node, and the budget slows down on each reply.

@@ -35,7 +35,7 @@ export function liveMaxInFlight(source: LiveBudgetSource): () => number {
   return () => source.control.budget.stats().maxInFlight;
 }
 
-export type RpcControlDeps = {
+type RpcControlDeps = {
   common: Pick<Common, 'config' | 'logger' | 'metrics'>;
   budget: RpcBudget;
   endpoints: () => EndpointHealth[];

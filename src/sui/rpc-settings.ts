@@ -7,10 +7,10 @@ import { rpcSettings } from '../db/schema/rpc.ts';
 import type { RpcBudget, RpcLimits } from './budget.ts';
 
 /** The one scope in use: the limits every process of the deployment applies. */
-export const GLOBAL_SCOPE = 'global';
+const GLOBAL_SCOPE = 'global';
 
 /** The limits as stored; null: none stored, so each process applies its own environment's. */
-export type StoredRpcLimits = { [K in keyof RpcLimits]: RpcLimits[K] | null };
+type StoredRpcLimits = { [K in keyof RpcLimits]: RpcLimits[K] | null };
 
 /** The limits a process applies (`RpcLimits`), and what is stored that they come from. */
 export type RpcSettings = RpcLimits & {
@@ -77,7 +77,7 @@ export function createRpcSettingsStore(db: Database, defaults: RpcLimits): RpcSe
   };
 }
 
-export type RpcSettingsWatcher = {
+type RpcSettingsWatcher = {
   /** Reads the settings now and applies them (also what every poll does). */
   refresh(): Promise<RpcSettings | undefined>;
   /** The settings last applied; undefined until the first read succeeded. */

@@ -30,7 +30,7 @@ export function sortById(states: RpcProcessState[]): RpcProcessState[] {
  * Where processes publish their RPC state for `GET /v1/config/rpc`: one Redis hash, a field per
  * process. A process that stops publishing (crashed, stopped) drops out after `staleAfterMs`.
  */
-export type RpcStateBoard = {
+type RpcStateBoard = {
   publish(state: RpcProcessState): Promise<void>;
   remove(id: string): Promise<void>;
   /** Processes that published within `staleAfterMs`, sorted by id. */

@@ -15,7 +15,7 @@ import {
 import { compareObjectVersions, type CheckpointRecord, type ObjectRecord, type ResolvedPackage, type ServiceInfo, type TransactionRecord } from './records.ts';
 import { createRpcCaller, type RouteOptions, type RpcCall, type RpcCallerOptions, type RpcCallOptions, type RpcStats } from './rpc.ts';
 
-export type SuiSourceOptions = Omit<RpcCallerOptions, 'pool'> & {
+type SuiSourceOptions = Omit<RpcCallerOptions, 'pool'> & {
   /** Full nodes, in order of preference: calls go to the first healthy one. */
   url: string | readonly string[];
   /** An archival endpoint asked for history below the full nodes' lowest available checkpoint. */

@@ -5,9 +5,9 @@ import type { MatchMode } from './records.ts';
 /** What a node reports as the type of a package object. */
 export const PACKAGE_TYPE = 'package';
 
-export type StructRef = { address: string; module: string; name: string };
+type StructRef = { address: string; module: string; name: string };
 
-export type TypeTag =
+type TypeTag =
   | { kind: 'primitive'; name: string }
   | { kind: 'vector'; element: TypeTag }
   | { kind: 'struct'; address: string; module: string; name: string; typeParams: TypeTag[] };

@@ -1,7 +1,7 @@
 import type { TestDatabase } from './db.ts';
 
 // Timestamps are read as epoch milliseconds: the shared client (drizzle's) hands timestamptz out as text.
-export type ChunkRow = { id: bigint; from: bigint; to: bigint; rowsInserted: number; workerId: string; finishedAt: Date };
+type ChunkRow = { id: bigint; from: bigint; to: bigint; rowsInserted: number; workerId: string; finishedAt: Date };
 
 /** A request's committed chunks in commit order. */
 export async function chunksOf(database: TestDatabase, requestId: string): Promise<ChunkRow[]> {
@@ -38,7 +38,7 @@ export function walkers(chunks: ChunkRow[]): string[] {
   return chunks.map((chunk) => chunk.workerId).filter((worker, i, all) => i === 0 || all[i - 1] !== worker);
 }
 
-export type TransitionRow = { from: string | null; to: string; actor: string; reason: string | null; at: Date };
+type TransitionRow = { from: string | null; to: string; actor: string; reason: string | null; at: Date };
 
 export async function transitionsOf(database: TestDatabase, requestId: string): Promise<TransitionRow[]> {
   const rows = await database.sql<{ from_status: string | null; to_status: string; actor: string; reason: string | null; at_ms: number }[]>`

@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { Logger } from '../../src/common/logger.ts';
 
-export type LogLine = { msg: string; [field: string]: unknown };
+type LogLine = { msg: string; [field: string]: unknown };
 
 /** A pino logger (level info) whose lines, parsed, the test reads as they are written. */
 export function captureLogs(): { logger: Logger; lines: LogLine[] } {

@@ -66,7 +66,7 @@ export async function peakRpcLoad(stack: Stack, ms: number): Promise<{ inFlight:
   return { inFlight, queued };
 }
 
-export async function readObjects(database: TestDatabase): Promise<ObjectVersionRow[]> {
+async function readObjects(database: TestDatabase): Promise<ObjectVersionRow[]> {
   const rows = await database.sql`select * from sui_objects order by object_id, version`;
   return rows.map((row) => ({
     objectId: row.object_id,
