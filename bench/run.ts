@@ -9,6 +9,7 @@
  * the simulator. Prints one JSON line of figures on stdout (logs go to stderr); exits 1 when a
  * target is missed.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import postgres from 'postgres';
@@ -170,7 +171,7 @@ try {
           from package_backfill_requests r join package_backfill_watermarks w on w.request_id = r.id where r.id = ${request.id}`;
         if (row && ['completed', 'failed'].includes(row.status)) break;
         if (Date.now() > deadline) throw new Error(`worker backfill still ${row?.status ?? 'not started'} after ${values['run-timeout-s']} s (watermark ${row?.checkpoint_hi_inclusive ?? '-'} of ${to})`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        await sleep(100);
       }
       if (row.status !== 'completed') throw new Error(`worker backfill ${row.status}`);
       const simulator = served(walked);

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Script } from 'node:vm';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -78,12 +79,12 @@ describe('the admin page', () => {
     const deadline = Date.now() + 30_000;
     while ((await chunkCount()) < 3) {
       expect(Date.now()).toBeLessThan(deadline);
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await sleep(20);
     }
     stack.simnet.setKnobs({ hangRate: 1, hangMs: 60_000 });
     let settled = await chunkCount();
     for (;;) {
-      await new Promise((resolve) => setTimeout(resolve, 400));
+      await sleep(400);
       const now = await chunkCount();
       if (now === settled) break;
       settled = now;

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { WorkerService } from '../src/backfill/process.ts';
 import type { MatchMode } from '../src/sui/records.ts';
@@ -34,7 +35,7 @@ async function backfill(packageId: string, match: MatchMode, chunkSize: number) 
       watermarks.push(hi);
       if (body.status === 'completed') break;
       expect(['queued', 'running']).toContain(body.status);
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await sleep(20);
     }
     expect(watermarks).toEqual([...watermarks].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
     return (await stack.call('GET', `/v1/backfills/${posted.body.id}`)).body;

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSimChain } from '../src/simnet/chain.ts';
@@ -64,7 +65,7 @@ describe('sui-backfill dev', () => {
     let view: { status: string; objectsMatched: number; rowsInserted: number };
     const deadline = Date.now() + 20_000;
     do {
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await sleep(200);
       view = await (await fetch(`${apiUrl}/v1/backfills/${request.id}`)).json();
     } while (view.status !== 'completed' && Date.now() < deadline);
     expect(view.status).toBe('completed');

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readWatermark } from '../src/indexer/watermark.ts';
 import { waitFor } from './helpers/backfill-checks.ts';
@@ -13,8 +14,6 @@ afterAll(async () => {
   for (const spawned of processes) spawned.kill('SIGKILL');
   await stack?.close();
 });
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The `indexer batch fetching` lines a process logged so far (LOG_LEVEL debug), oldest first. */
 function batchesStarted(spawned: Spawned): { from: bigint; to: bigint }[] {

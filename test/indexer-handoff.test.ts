@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHandoff } from '../src/backfill/handoff.ts';
 import { getTracking } from '../src/indexer/registry.ts';
@@ -11,8 +12,6 @@ afterEach(async () => {
   await stack?.close();
   stack = undefined;
 });
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // Dense package traffic: an off-by-one where backfill and indexer meet is more likely to change the rows.
 const liveChain = { chain: { checkpoints: 6_000, initialTip: 1_500, packageTrafficFraction: 0.9 }, knobs: { tipAdvanceMs: 50 } };

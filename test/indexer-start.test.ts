@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { getTracking } from '../src/indexer/registry.ts';
 import { readWatermark } from '../src/indexer/watermark.ts';
@@ -25,8 +26,6 @@ beforeEach(async () => {
   await stack.clearBackfills();
   stack.simnet.setKnobs({ latencyMs: 0, lowestAvailableCheckpoint: 0 });
 });
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function indexer(args: string[] = [], env: Record<string, string> = {}): Spawned {
   const spawned = spawnCli(['indexer', '--no-migrate', ...args], { ...stack.env, LOG_LEVEL: 'info', INDEXER_POLL_INTERVAL_MS: '50', ...env });

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { GrpcTypes, GrpcWebFetchTransport, RpcError, SuiGrpcClient } from '@mysten/sui/grpc';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createSimChain, type SimChain } from '../src/simnet/chain.ts';
@@ -384,7 +385,7 @@ describe('simnet server', () => {
   it('advances the tip on a timer, never past the generated end', async () => {
     chain.setTip(CHECKPOINTS - 4);
     server.setKnobs({ tipAdvanceMs: 5 });
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await sleep(150);
     const { response } = await client.ledgerService.getServiceInfo({});
     expect(response.checkpointHeight).toBe(BigInt(CHECKPOINTS - 1));
   });

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../test/helpers/db.ts';
@@ -34,7 +35,7 @@ async function holder(): Promise<number | undefined> {
 async function dropHolderSession(): Promise<number> {
   const pid = (await holder())!;
   await database.sql`select pg_terminate_backend(${pid})`;
-  for (let i = 0; i < 100 && (await holder()) === pid; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+  for (let i = 0; i < 100 && (await holder()) === pid; i++) await sleep(20);
   expect(await holder()).toBeUndefined();
   return pid;
 }
@@ -46,7 +47,7 @@ async function holdRetrying(lock: IndexerLock): Promise<void> {
       return await lock.hold();
     } catch (error) {
       if (error instanceof IndexerAlreadyRunningError || attempt === 5) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await sleep(200);
     }
   }
 }

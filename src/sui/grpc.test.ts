@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { RpcError } from '@mysten/sui/grpc';
 import { describe, expect, it } from 'vitest';
 import {
@@ -91,7 +92,7 @@ describe('callDeadline', () => {
   it('aborts the call at its deadline with a TimeoutError, read as a deadline', async () => {
     const { options, done } = callDeadline(30);
     expect(options.timeout).toBe(30);
-    await new Promise((resolve) => setTimeout(resolve, 60));
+    await sleep(60);
     expect(options.abort.aborted).toBe(true);
     expect((toSuiError(options.abort.reason, CONTEXT) as UnavailableError).reason).toBe('deadline');
     done();
@@ -114,7 +115,7 @@ describe('callDeadline', () => {
     const { options, done } = callDeadline(20, caller.signal);
     done();
     caller.abort();
-    await new Promise((resolve) => setTimeout(resolve, 40));
+    await sleep(40);
     expect(options.abort.aborted).toBe(false);
   });
 });

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const CLI = path.resolve(import.meta.dirname, '../../src/cli.ts');
 
@@ -49,6 +50,6 @@ export async function waitForOutput(spawned: Spawned, text: string, timeoutMs = 
   while (!spawned.output().includes(text)) {
     if (exited) throw new Error(`process exited before writing "${text}":\n${spawned.output()}`);
     if (Date.now() > deadline) throw new Error(`process did not write "${text}" within ${timeoutMs} ms:\n${spawned.output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
+    await sleep(25);
   }
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'vitest';
 import { createBackfillQueue, type BackfillQueue } from '../../src/backfill/queue.ts';
 import { startApi, type ApiService } from '../../src/api/process.ts';
@@ -58,7 +59,7 @@ export async function backfillToCompletion(stack: Stack, body: Record<string, un
 export async function peakRpcLoad(stack: Stack, ms: number): Promise<{ inFlight: number; queued: number }> {
   let inFlight = 0;
   let queued = 0;
-  for (const deadline = Date.now() + ms; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 5))) {
+  for (const deadline = Date.now() + ms; Date.now() < deadline; await sleep(5)) {
     const stats = stack.source.control.budget.stats();
     inFlight = Math.max(inFlight, stats.inFlight);
     queued = Math.max(queued, stats.queued);
@@ -169,7 +170,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         const { body } = await call('GET', `/v1/backfills/${id}`);
         if (statuses.includes(body.status)) return body;
         if (Date.now() > deadline) throw new Error(`backfill ${id} is ${body.status}, not ${statuses.join('|')}, after ${timeoutMs} ms: ${JSON.stringify(body)}`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await sleep(50);
       }
     },
     objects: () => readObjects(database),
