@@ -59,13 +59,14 @@ export function createRpcStateBoard(redis: Redis, key: string, staleAfterMs: num
       const entries = await redis.hgetall(key);
       const now = Date.now();
       const live: RpcProcessState[] = [];
-      const stale: string[] = [];
+      // Silent for too long, or unreadable: neither is listed again.
+      const dropped: string[] = [];
       for (const [id, text] of Object.entries(entries)) {
         const state = parse(id, text);
         if (state && now - Date.parse(state.publishedAt) <= staleAfterMs) live.push(state);
-        else stale.push(id);
+        else dropped.push(id);
       }
-      if (stale.length > 0) await redis.hdel(key, ...stale);
+      if (dropped.length > 0) await redis.hdel(key, ...dropped);
       return sortById(live);
     },
   };
