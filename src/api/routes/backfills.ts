@@ -222,6 +222,8 @@ export function registerBackfillRoutes(app: OpenAPIHono, deps: ApiDeps): void {
   app.openapi(resumeBackfill, async (c) => {
     const { id } = c.req.valid('param');
     const { request, kind } = await resumeRequest(deps.db.db, id, { actor: actorOf(c.req.valid('header')), reason: c.req.valid('json').reason });
+    // The answer is the backfill as the resume left it: read before its job exists, no worker has claimed it yet.
+    const resumed = await view(request.id);
     let enqueued = false;
     if (request.status === 'queued') {
       // As at intake: with Redis down the request is safe in Postgres and the reconciler enqueues it.
@@ -233,7 +235,7 @@ export function registerBackfillRoutes(app: OpenAPIHono, deps: ApiDeps): void {
         },
       );
     }
-    return c.json({ ...(await view(request.id)), enqueued }, kind === 'continued' ? 202 : 200);
+    return c.json({ ...resumed, enqueued }, kind === 'continued' ? 202 : 200);
   });
 
   app.openapi(deleteBackfill, async (c) => {
