@@ -6,6 +6,7 @@ import { findRegistryFamily, indexerSawPublish, recordPackageFamily, registryFam
 import { getTracking, isIndexerRunning, trackPackage, type Tracking } from '../indexer/registry.ts';
 import { BelowLowestAvailableError, UnavailableError } from '../sui/errors.ts';
 import type { MatchMode, ResolvedPackage, ServiceInfo } from '../sui/records.ts';
+import { enterObligation } from './coverage.ts';
 import { InvalidRangeError } from './errors.ts';
 import type { BackfillQueue } from './queue.ts';
 import { createOrFindActiveRequest, type BackfillRequest } from './requests.ts';
@@ -175,6 +176,8 @@ export function createIntake(common: Pick<Common, 'logger' | 'config'>, db: Db, 
       toCheckpoint: empty ? fromCheckpoint - 1n : toCheckpoint,
       status: empty ? 'completed' : 'queued',
       actor: submission.actor,
+      // With a defaulted end, the backfills owe the handoff everything from here on, whatever becomes of this request.
+      alongside: enterObligation,
     });
     if (empty) return { request, created, enqueued: false };
     if (!created) return { request, created, enqueued: await queue.hasJob(request.id).catch(() => false) };

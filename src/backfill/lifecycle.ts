@@ -24,7 +24,7 @@ export function isFinished(status: string): boolean {
   return (FINISHED_STATUSES as readonly string[]).includes(status);
 }
 
-type DbTransaction = Parameters<Parameters<Database['transaction']>[0]>[0];
+export type DbTransaction = Parameters<Parameters<Database['transaction']>[0]>[0];
 
 type TransitionSpec = {
   /** Statuses the change is allowed from. */
@@ -38,6 +38,8 @@ type TransitionSpec = {
   where?: SQL;
   /** Columns changed along with the status. */
   set?: PgUpdateSetSource<typeof requests>;
+  /** Further writes that belong to the change, made in its transaction once it is applied. */
+  alongside?: (tx: DbTransaction, request: BackfillRequest) => Promise<void>;
 };
 
 type TransitionOutcome =
@@ -60,6 +62,7 @@ export async function transition(db: Database, id: string, spec: TransitionSpec)
     if (!updated) return { ok: false, current };
     const reason = typeof spec.reason === 'function' ? spec.reason(current) : (spec.reason ?? null);
     await tx.insert(transitions).values({ requestId: id, fromStatus: current.status, toStatus: spec.to, actor: spec.actor, reason });
+    await spec.alongside?.(tx, updated);
     return { ok: true, request: updated, previous: current };
   });
 }

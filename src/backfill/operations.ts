@@ -1,6 +1,7 @@
 import { and, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Database } from '../db/client.ts';
 import { packageBackfillRequests as requests, packageBackfillWatermarks, type BackfillStatus } from '../db/schema/backfill.ts';
+import { enterObligation, waiveUnwalked } from './coverage.ts';
 import { RequestNotFoundError, TransitionNotAllowedError } from './errors.ts';
 import { FINISHED_STATUSES, transition } from './lifecycle.ts';
 import { createOrFindActiveRequest, getRequest, type BackfillRequest } from './requests.ts';
@@ -9,7 +10,8 @@ import { createOrFindActiveRequest, getRequest, type BackfillRequest } from './r
  * What operators do to a backfill: pause, resume, cancel, delete. Each is one guarded transition
  * (src/backfill/lifecycle.ts); a worker walking the request sees the new status at its next
  * chunk commit, which refuses to commit for a request that is no longer running, or sooner, at its
- * heartbeat.
+ * heartbeat. Pause and cancel clear the holder and its heartbeat: nobody holds the request any
+ * more, and the commit refuses by status alone.
  */
 
 type Operator = { actor: string; reason?: string };
@@ -28,19 +30,24 @@ const PAUSABLE = ['queued', 'running'] as const;
 const CANCELLABLE = ['queued', 'running', 'paused'] as const;
 const REQUEUEABLE = ['paused', 'failed'] as const;
 
+/** No worker holds the request once it is paused or cancelled. */
+const RELEASED = { workerId: null, heartbeatAt: null };
+
 export async function pauseRequest(db: Database, id: string, operator: Operator): Promise<BackfillRequest> {
-  const outcome = await transition(db, id, { from: PAUSABLE, to: 'paused', actor: operator.actor, reason: operator.reason });
+  const outcome = await transition(db, id, { from: PAUSABLE, to: 'paused', actor: operator.actor, reason: operator.reason, set: RELEASED });
   if (outcome.ok) return outcome.request;
   return refuse('pause', id, outcome.current, PAUSABLE);
 }
 
+/** Cancels a request; what a request with a defaulted end left unwalked is waived, in the same transaction (src/backfill/coverage.ts). */
 export async function cancelRequest(db: Database, id: string, operator: Operator): Promise<BackfillRequest> {
   const outcome = await transition(db, id, {
     from: CANCELLABLE,
     to: 'cancelled',
     actor: operator.actor,
     reason: operator.reason,
-    set: { finishedAt: sql`now()` },
+    set: { ...RELEASED, finishedAt: sql`now()` },
+    alongside: waiveUnwalked,
   });
   if (outcome.ok) return outcome.request;
   return refuse('cancel', id, outcome.current, CANCELLABLE);
@@ -82,7 +89,7 @@ export async function resumeRequest(db: Database, id: string, operator: Operator
       to: 'queued',
       actor: operator.actor,
       reason: operator.reason,
-      set: { workerId: null, heartbeatAt: null, finishedAt: null },
+      set: { ...RELEASED, finishedAt: null },
     });
   } catch (error) {
     if (!isUniqueViolation(error)) throw error;
@@ -131,6 +138,8 @@ async function continueCancelled(db: Database, cancelled: BackfillRequest, opera
     // Cancelled after its last chunk: nothing is left to walk.
     status: from > cancelled.toCheckpoint ? 'completed' : 'queued',
     resumedFromId: cancelled.id,
+    // Asked for again: what the cancel waived of the remainder is owed once more.
+    alongside: enterObligation,
     actor: operator.actor,
     reason: operator.reason ?? `continues cancelled backfill ${cancelled.id} from its watermark ${hi}`,
   });

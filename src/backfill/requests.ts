@@ -2,7 +2,7 @@ import { and, eq, inArray, lt, or, sql } from 'drizzle-orm';
 import type { Database } from '../db/client.ts';
 import { ACTIVE_STATUSES, packageBackfillRequests, type BackfillStatus } from '../db/schema/backfill.ts';
 import type { MatchMode } from '../sui/records.ts';
-import { recordCreation, transition } from './lifecycle.ts';
+import { recordCreation, transition, type DbTransaction } from './lifecycle.ts';
 
 export type BackfillRequest = typeof packageBackfillRequests.$inferSelect;
 
@@ -24,6 +24,8 @@ type NewBackfillRequest = {
   /** Who creates it, for the transition history (default `api`). */
   actor?: string;
   reason?: string;
+  /** Further writes that belong to the creation, made in the transaction that inserts the request. */
+  alongside?: (tx: DbTransaction, request: BackfillRequest) => Promise<void>;
 };
 
 /**
@@ -74,7 +76,10 @@ export async function createOrFindActiveRequest(
         })
         .returning();
       const reason = input.reason ?? (input.status === 'completed' ? 'nothing to do: the live indexer covers the whole range' : null);
-      if (row) await recordCreation(tx, row, input.actor ?? 'api', reason);
+      if (row) {
+        await recordCreation(tx, row, input.actor ?? 'api', reason);
+        await input.alongside?.(tx, row);
+      }
       return row;
     });
     if (created) return { request: created, created: true };

@@ -87,9 +87,11 @@ export const packageBackfillWatermarks = pgTable('package_backfill_watermarks', 
 });
 
 /**
- * What the backfills of a package family have done in one match mode: the union of the done ranges
- * of all its requests, deleted ones included. Written in each chunk's transaction; never shrinks,
- * so a package's watermark and what the handoff counts as covered survive the deletion of requests.
+ * What the backfills of a package family have done in one match mode, and what they owe the
+ * handoff to the live indexer. `done_ranges` is the union of the done ranges of all its requests,
+ * deleted ones included: written in each chunk's transaction, it never shrinks, so a package's
+ * watermark and what the handoff counts as covered survive the deletion of requests. The handoff's
+ * obligation is kept here too, not read from requests an operator may delete.
  */
 export const packageBackfillCoverage = pgTable(
   'package_backfill_coverage',
@@ -98,6 +100,16 @@ export const packageBackfillCoverage = pgTable(
     packageId: text('package_id').notNull(),
     match: text('match', { enum: ['outer', 'anywhere'] }).notNull(),
     doneRanges: int8multirange('done_ranges').notNull().default(sql`'{}'::int8multirange`),
+    /**
+     * The lowest first checkpoint of any request whose end defaulted to the handoff: from there to
+     * the checkpoint before the indexer's start, the backfills owe every checkpoint. Null while no
+     * such request was ever created.
+     */
+    handoffFrom: bigint('handoff_from', { mode: 'bigint' }),
+    /** The options key of the request that set `handoff_from`: the continuations' options. */
+    handoffOptionsKey: text('handoff_options_key'),
+    /** What operators gave up of that obligation: the unwalked ranges of cancelled requests with a defaulted end. */
+    waivedRanges: int8multirange('waived_ranges').notNull().default(sql`'{}'::int8multirange`),
     updatedAt: timestamp('updated_at', { mode: 'date', withTimezone: true }).notNull().defaultNow(),
   },
   (table) => [primaryKey({ columns: [table.packageId, table.match] })],
