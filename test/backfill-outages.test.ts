@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb } from '../src/db/client.ts';
@@ -5,7 +6,7 @@ import { runMigrations } from '../src/db/migrate.ts';
 import type { ObjectVersionRow } from '../src/sui/records.ts';
 import { chunksOf, tiling, waitFor } from './helpers/backfill-checks.ts';
 import type { TestDatabase } from './helpers/db.ts';
-import { spawnCli, waitForOutput } from './helpers/processes.ts';
+import { spawnCli, spawnScript, waitForOutput, type Spawned } from './helpers/processes.ts';
 import { canRunPostgresCluster, hasRedisServer, startPostgresCluster, startRedisServer, type PostgresCluster, type RedisServer } from './helpers/servers.ts';
 import { sortRows, startStack, type Stack } from './helpers/stack.ts';
 
@@ -135,4 +136,55 @@ describe.skipIf(!canRunPostgres)(postgresTitle, () => {
       worker.kill('SIGKILL');
     }
   });
+
+  it('an outage longer than a chunk commit retries for is ridden out by the chunk retries, walks on after a pause included', async () => {
+    await stack.clearBackfills();
+    stack.simnet.setKnobs({ latencyMs: 25 });
+    // A commit, and the read of what is left as each walk begins, gives up after well under a second.
+    const commitRetry = { maxRetries: 2, baseMs: 100, maxMs: 200, attemptTimeoutMs: 2_000 };
+    const worker = spawnScript(SHORT_RETRY_WORKER, [], {
+      ...stack.env,
+      BACKFILL_CHUNK_SIZE: '25',
+      BACKFILL_CHUNK_RETRIES: '8',
+      BACKFILL_CHUNK_RETRY_BASE_MS: '250',
+      LOG_LEVEL: 'info',
+      LOG_FORMAT: 'json',
+      TEST_COMMIT_RETRY: JSON.stringify(commitRetry),
+    });
+    let down = false;
+    try {
+      await waitForOutput(worker, 'backfill worker started');
+      const request = await post(stack, 'book', 'anywhere');
+      await waitFor('two chunks', async () => (await chunksOf(stack.database, request.id)).length >= 2);
+      await cluster.stop();
+      down = true;
+      // The walk ran out of a commit's retries, then, walking on, of its read of what is left, twice.
+      await waitFor('walks on that could not read what is left', async () => retried(worker, 'ranges').length >= 2, 30_000);
+      await cluster.start();
+      down = false;
+      stack.simnet.setKnobs({ latencyMs: 0 });
+
+      const done = await stack.waitForStatus(request.id, ['completed', 'failed'], 60_000);
+      expect([done.status, done.lastError, done.attempts]).toEqual(['completed', null, 1]);
+      await expectExact(stack, [[request, 'book', 'anywhere']]);
+      expect(retried(worker, 'commit').length).toBeGreaterThanOrEqual(1);
+      expect(retried(worker, 'ranges')[0]).toMatchObject({ from: 100, to: 899, requestId: request.id });
+    } finally {
+      if (down) await cluster.start();
+      worker.kill('SIGKILL');
+    }
+  });
 });
+
+const SHORT_RETRY_WORKER = path.resolve(import.meta.dirname, 'helpers/short-retry-worker.ts');
+const RETRYING = 'chunk still failed after its retries; walking on from the watermark after a pause';
+
+/** The worker's pauses to walk on after a step at `stage` failed, as it logged them. */
+function retried(worker: Spawned, stage: string): Record<string, unknown>[] {
+  return worker
+    .output()
+    .split('\n')
+    .filter((line) => line.startsWith('{') && line.includes(RETRYING))
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+    .filter((line) => line.stage === stage);
+}

@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { LostOwnershipError } from '../src/backfill/errors.ts';
+import { LostOwnershipError, WalkStepFailedError } from '../src/backfill/errors.ts';
 import { beatHeartbeat, claimBlocker, claimRequest, createOrFindActiveRequest, finishHeldRequest, holdsRequest } from '../src/backfill/requests.ts';
 import { walkRequest, type CheckpointSource } from '../src/backfill/walker.ts';
-import { commitChunk, ensureWatermark, pendingRanges } from '../src/backfill/watermarks.ts';
+import { commitChunk, commitChunkWithRetry, ensureWatermark, pendingRanges } from '../src/backfill/watermarks.ts';
 import { createLogger, type Logger } from '../src/common/logger.ts';
 import { createMetrics } from '../src/common/metrics.ts';
 import { createDb, isPostgresTransient, isPostgresUnavailable, withPostgresRetry } from '../src/db/client.ts';
@@ -107,33 +107,33 @@ describe('chunk commits', () => {
     ]);
   });
 
-  it('counts only new rows, and a replayed chunk inserts nothing twice', async () => {
+  it('counts as inserted only the rows not written before', async () => {
     const request = await runningRequest(0n, 9n);
-    const rows = [row(1, 5n, 3n), row(2, 6n, 3n), row(1, 7n, 4n)];
-    const first = await commitChunk(database.sql, { requestId: request.id, requestFrom: 0n, holder: W1, from: 0n, to: 4n, rows, rpcCalls: 5, elapsedMs: () => 1 });
-    expect(first.rowsInserted).toBe(3);
-    const replay = await commitChunk(database.sql, { requestId: request.id, requestFrom: 0n, holder: W1, from: 0n, to: 4n, rows, rpcCalls: 5, elapsedMs: () => 1 });
-    expect(replay.rowsInserted).toBe(0);
-    expect(replay.watermark.rowsInserted).toBe(3n);
-    expect(replay.watermark.objectsMatched).toBe(6n);
+    const first = await commitChunk(database.sql, { requestId: request.id, requestFrom: 0n, holder: W1, from: 0n, to: 4n, rows: [row(1, 5n, 3n), row(2, 6n, 3n)], rpcCalls: 5, elapsedMs: () => 1 });
+    expect(first.rowsInserted).toBe(2);
+    // Another backfill (the other match mode) finds one of its rows written already.
+    const { request: other } = await createOrFindActiveRequest(database.db, { ...NEW_REQUEST, match: 'anywhere', fromCheckpoint: 0n, toCheckpoint: 9n });
+    await claimRequest(database.db, other.id, 'w1', 30_000);
+    await ensureWatermark(database.sql, other.id, 0n);
+    const overlapping = await commitChunk(database.sql, { requestId: other.id, requestFrom: 0n, holder: W1, from: 0n, to: 4n, rows: [row(2, 6n, 3n), row(1, 7n, 4n)], rpcCalls: 5, elapsedMs: () => 1 });
+    expect(overlapping.rowsInserted).toBe(1);
+    expect(overlapping.watermark).toMatchObject({ rowsInserted: 1n, objectsMatched: 2n });
     const [{ count }] = await database.sql<{ count: string }[]>`select count(*) from sui_objects`;
     expect(count).toBe('3');
-    const chunks = await database.sql`select rows_inserted from package_backfill_chunks where request_id = ${request.id} order by id`;
-    expect(chunks.map((chunk) => chunk.rows_inserted)).toEqual([3, 0]);
   });
 
-  it('does not count or log a second time a range a retried commit finds done', async () => {
+  it('does not count or log a second time a range it finds done', async () => {
     const request = await runningRequest(0n, 9n);
     const rows = [row(1, 5n, 3n), row(2, 6n, 3n)];
     const chunk = { requestId: request.id, requestFrom: 0n, holder: W1, from: 0n, to: 4n, rows, rpcCalls: 5, elapsedMs: () => 1 };
     const first = await commitChunk(database.sql, chunk);
-    const retried = await commitChunk(database.sql, { ...chunk, skipIfDone: true });
-    expect(retried).toEqual({ rowsInserted: 0, watermark: first.watermark, durationMs: 1 });
-    expect(retried.watermark).toMatchObject({ checkpointHiInclusive: 4n, rowsInserted: 2n, objectsMatched: 2n, checkpointsDone: 5n });
+    const again = await commitChunk(database.sql, chunk);
+    expect(again).toEqual({ rowsInserted: 0, watermark: first.watermark, durationMs: 1 });
+    expect(again.watermark).toMatchObject({ checkpointHiInclusive: 4n, rowsInserted: 2n, objectsMatched: 2n, checkpointsDone: 5n });
     const chunks = await database.sql`select from_checkpoint from package_backfill_chunks where request_id = ${request.id}`;
     expect(chunks).toHaveLength(1);
     // A range not done yet is committed as usual.
-    const next = await commitChunk(database.sql, { ...chunk, from: 5n, to: 9n, rows: [], skipIfDone: true });
+    const next = await commitChunk(database.sql, { ...chunk, from: 5n, to: 9n, rows: [] });
     expect(next.watermark.checkpointHiInclusive).toBe(9n);
   });
 
@@ -237,6 +237,36 @@ describe('a chunk commit aborted', () => {
       select (select count(*)::int from sui_objects) as objects, (select count(*)::int from package_backfill_chunks) as chunks,
              (select done_ranges::text from package_backfill_watermarks where request_id = ${request.id}) as ranges`;
     expect(written).toEqual({ objects: 0, chunks: 0, ranges: '{}' });
+  });
+});
+
+describe('a chunk commit retried', () => {
+  const logger = createLogger({ LOG_LEVEL: 'silent', LOG_FORMAT: 'json' });
+
+  it('cancels an attempt it gives up on, so that it never commits after the attempts that follow', async () => {
+    const request = await runningRequest(0n, 9n);
+    const chunk = { requestId: request.id, requestFrom: 0n, holder: W1, from: 0n, to: 4n, rows: [row(1, 1n, 1n)], rpcCalls: 1, elapsedMs: () => 1 };
+    const lock = await lockWatermark(request.id);
+    const retry = { maxRetries: 1, baseMs: 1, maxMs: 1, attemptTimeoutMs: 300 };
+    const failed = await commitChunkWithRetry(logger, database.sql, chunk, { retry }).catch((error: unknown) => error);
+    expect(failed).toBeInstanceOf(WalkStepFailedError);
+    expect((failed as WalkStepFailedError).detail()).toEqual({ stage: 'commit', chunk: { fromCheckpoint: '0', toCheckpoint: '4' }, attempts: 2, code: 'postgres_unavailable' });
+    // Both attempts rolled back: nothing waits for the lock, and nothing lands once it is free.
+    const deadline = Date.now() + 2_000;
+    while ((await commitWaiting()) && Date.now() < deadline) await sleep(20);
+    expect(await commitWaiting()).toBe(false);
+    await lock.release();
+    await sleep(200);
+    const written = async () =>
+      (await database.sql`
+        select (select count(*)::int from sui_objects) as objects, (select count(*)::int from package_backfill_chunks) as chunks,
+               (select objects_matched::int from package_backfill_watermarks where request_id = ${request.id}) as matched,
+               (select checkpoints_done::int from package_backfill_watermarks where request_id = ${request.id}) as done`)[0];
+    expect(await written()).toEqual({ objects: 0, chunks: 0, matched: 0, done: 0 });
+
+    const committed = await commitChunkWithRetry(logger, database.sql, chunk, { retry });
+    expect(committed.rowsInserted).toBe(1);
+    expect(await written()).toEqual({ objects: 1, chunks: 1, matched: 1, done: 5 });
   });
 });
 

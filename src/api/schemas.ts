@@ -129,7 +129,10 @@ export const BackfillSchema = z
     lastErrorDetail: z
       .record(z.string(), z.unknown())
       .nullable()
-      .openapi({ description: 'Of a failed chunk: `stage` (fetch, process or commit), `chunk` {fromCheckpoint, toCheckpoint}, `attempts`, `code`; of a failure outside a chunk: `stage` start, `code`' }),
+      .openapi({
+        description:
+          'Of a failed chunk: `stage` (fetch, process or commit), `chunk` {fromCheckpoint, toCheckpoint}, `attempts`, `code`; of a failed read of the ranges left to walk: `stage` ranges, `range` (of the request), `attempts`, `code`; of a failure as the walk began: `stage` start, `range`, `code`',
+      }),
     resumedFromId: z.string().uuid().nullable().openapi({ description: 'The cancelled backfill this one continues' }),
     createdAt: z.string(),
     startedAt: z.string().nullable(),

@@ -46,34 +46,42 @@ export class TransitionNotAllowedError extends SuiBackfillError {
   }
 }
 
-/** Where a chunk failed: reading its checkpoints, turning them into rows, or committing them. */
-type ChunkStage = 'fetch' | 'process' | 'commit';
+/**
+ * Where a walk failed: reading the ranges it has left (as it starts, and as it walks on after a
+ * chunk's retry), or a chunk's checkpoints, turning them into rows, or committing them.
+ */
+type WalkStage = 'ranges' | 'fetch' | 'process' | 'commit';
 
 /**
- * A chunk that still failed after its retries, retryable when its cause is (the worker then walks
- * on from the watermark after a while); else, or once the worker's retries are spent too, the
- * request fails, keeping its watermark.
+ * A step of a walk that still failed after its own retries, over the checkpoints it worked on: a
+ * chunk's range, or the request's for reading the ranges left. Retryable when its cause is (the
+ * worker then walks on from the watermark after a while); else, or once the worker's retries are
+ * spent too, the request fails, keeping its watermark.
  */
-export class ChunkFailedError extends SuiBackfillError {
+export class WalkStepFailedError extends SuiBackfillError {
   readonly from: bigint;
   readonly to: bigint;
-  readonly stage: ChunkStage;
+  readonly stage: WalkStage;
   readonly attempts: number;
-  constructor(chunk: { from: bigint; to: bigint; stage: ChunkStage; attempts: number }, cause: unknown) {
+  constructor(step: { from: bigint; to: bigint; stage: WalkStage; attempts: number }, cause: unknown) {
     const reason = cause instanceof Error ? cause.message : String(cause);
-    super('chunk_failed', `chunk [${chunk.from}, ${chunk.to}] failed (${chunk.stage}, ${chunk.attempts} attempt(s)): ${reason}`, { retryable: retryableCause(cause), cause });
-    this.from = chunk.from;
-    this.to = chunk.to;
-    this.stage = chunk.stage;
-    this.attempts = chunk.attempts;
+    const what = step.stage === 'ranges' ? `reading the ranges left to walk of [${step.from}, ${step.to}]` : `chunk [${step.from}, ${step.to}]`;
+    super(step.stage === 'ranges' ? 'ranges_failed' : 'chunk_failed', `${what} failed (${step.stage}, ${step.attempts} attempt(s)): ${reason}`, {
+      retryable: retryableCause(cause),
+      cause,
+    });
+    this.from = step.from;
+    this.to = step.to;
+    this.stage = step.stage;
+    this.attempts = step.attempts;
   }
 
-  /** What `last_error_detail` keeps of it. */
+  /** What `last_error_detail` keeps of it: a chunk's range as `chunk`, the request's as `range`. */
   detail(): Record<string, unknown> {
     const cause = this.cause as { code?: unknown } | undefined;
     return {
       stage: this.stage,
-      chunk: { fromCheckpoint: this.from.toString(), toCheckpoint: this.to.toString() },
+      [this.stage === 'ranges' ? 'range' : 'chunk']: { fromCheckpoint: this.from.toString(), toCheckpoint: this.to.toString() },
       attempts: this.attempts,
       ...(typeof cause?.code === 'string' ? { code: cause.code } : {}),
     };

@@ -1,14 +1,14 @@
 import type { Common } from '../common/context.ts';
-import { withPostgresRetry, type Sql } from '../db/client.ts';
+import type { Sql } from '../db/client.ts';
 import { extractObjectVersions } from '../sui/object-versions.ts';
 import { orderedStream } from '../sui/ordered-stream.ts';
 import type { CheckpointRecord, MatchMode, ObjectVersionRow } from '../sui/records.ts';
 import type { StrainReason } from '../sui/rpc.ts';
 import { createFamilyMatcher } from '../sui/types.ts';
 import { createAdaptiveChunkSize } from './chunk-size.ts';
-import { CheckpointFetchError, ChunkFailedError } from './errors.ts';
+import { CheckpointFetchError, WalkStepFailedError } from './errors.ts';
 import type { WalkHolder } from './requests.ts';
-import { commitChunkWithRetry, pendingRanges, type CommitRetry, type WatermarkState } from './watermarks.ts';
+import { commitChunkWithRetry, pendingRangesWithRetry, type CommitRetry, type WatermarkState } from './watermarks.ts';
 
 /** What the walker needs from the Sui source. */
 export type CheckpointSource = {
@@ -48,7 +48,7 @@ type WalkOptions = {
   signal: AbortSignal;
   /** Checked between chunks: a truthy answer ends the walk after the chunk just committed. */
   shouldStop?: () => boolean | Promise<boolean>;
-  /** Retries of a chunk commit while Postgres is unreachable (default DEFAULT_COMMIT_RETRY). */
+  /** Retries of a chunk commit, and of the read of the ranges left, while Postgres is unreachable (default DEFAULT_COMMIT_RETRY). */
   commitRetry?: CommitRetry;
   /** See ChunkCommit.idleTimeoutMs. */
   idleTimeoutMs?: number;
@@ -73,12 +73,7 @@ export async function walkRequest(common: Pick<Common, 'metrics' | 'logger'>, sq
   const concurrency = () => Math.max(1, Math.min(size.current(), Math.ceil((options.maxInFlight() * size.current()) / options.chunkSize)));
   let chunks = 0;
 
-  const pending = await withPostgresRetry(() => pendingRanges(sql, target.id, target.fromCheckpoint, target.toCheckpoint), {
-    logger: common.logger,
-    what: 'reading the ranges left to walk',
-    signal: options.signal,
-    context: { requestId: target.id },
-  });
+  const pending = await pendingRangesWithRetry(common.logger, sql, target, { retry: options.commitRetry, signal: options.signal });
   // A chunk's time runs from the end of the previous commit to the end of its own: its checkpoints
   // over its duration are the walk's rate, fetches made ahead of time included.
   let chunkStarted = performance.now();
@@ -150,8 +145,8 @@ async function* nameFailingChunk<T>(stream: AsyncGenerator<T>, chunk: () => { fr
   try {
     yield* stream;
   } catch (error) {
-    if (signal.aborted || error instanceof ChunkFailedError) throw error;
-    if (error instanceof CheckpointFetchError) throw new ChunkFailedError({ ...chunk(), stage: 'fetch', attempts: error.attempts }, error.cause);
-    throw new ChunkFailedError({ ...chunk(), stage: 'process', attempts: 1 }, error);
+    if (signal.aborted || error instanceof WalkStepFailedError) throw error;
+    if (error instanceof CheckpointFetchError) throw new WalkStepFailedError({ ...chunk(), stage: 'fetch', attempts: error.attempts }, error.cause);
+    throw new WalkStepFailedError({ ...chunk(), stage: 'process', attempts: 1 }, error);
   }
 }

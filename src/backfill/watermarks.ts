@@ -6,7 +6,7 @@ import { DEFAULT_POSTGRES_RETRY, withPostgresRetry, type PostgresRetry, type Sql
 import { insertObjectVersions } from '../db/objects.ts';
 import type { ObjectVersionRow } from '../sui/records.ts';
 import { recordCoverage } from './coverage.ts';
-import { ChunkFailedError, LostOwnershipError } from './errors.ts';
+import { LostOwnershipError, WalkStepFailedError } from './errors.ts';
 import type { WalkHolder } from './requests.ts';
 
 export type WatermarkState = {
@@ -56,11 +56,6 @@ type ChunkCommit = {
    * process), so the row lock it holds never blocks a takeover for longer.
    */
   idleTimeoutMs?: number;
-  /**
-   * A retry after a lost connection: the first attempt may have committed before the connection
-   * dropped, and a range already done is then not counted or logged a second time.
-   */
-  skipIfDone?: boolean;
 };
 
 type CommittedChunk = { rowsInserted: number; watermark: WatermarkState; durationMs: number };
@@ -100,7 +95,8 @@ function watched(tx: postgres.TransactionSql, signal: AbortSignal, onStatement: 
 /**
  * Commits one chunk in one transaction (invariant 1, README "Data and invariants"): the request is checked to still be
  * held by this walk (and locked, so a takeover waits), the rows are inserted, the done ranges and
- * contiguous watermark advance, and the chunk is logged. A crash before COMMIT leaves no trace.
+ * contiguous watermark advance, and the chunk is logged; a range found done already is left as it
+ * is. A crash before COMMIT leaves no trace.
  * An abort before COMMIT ends the attempt at once, even while Postgres does not answer: the
  * statement in flight is cancelled on the server (one waiting for a lock, say), none follows, and
  * the transaction rolls back, releasing its locks.
@@ -125,12 +121,12 @@ export async function commitChunk(sql: Sql, chunk: ChunkCommit, signal: AbortSig
       where id = ${chunk.requestId} and status = 'running' and worker_id = ${chunk.holder.workerId} and attempts = ${chunk.holder.attempts}
       for update`;
     if (held.length === 0) throw new LostOwnershipError(chunk.requestId);
-    if (chunk.skipIfDone) {
-      const [done] = await tx<{ done: boolean }[]>`
-        select done_ranges @> int8range(${chunk.from.toString()}, ${chunk.to.toString()}, '[]') as done
-        from package_backfill_watermarks where request_id = ${chunk.requestId}`;
-      if (done?.done) return { rowsInserted: 0, watermark: await readWatermark(tx, chunk.requestId), durationMs: Math.round(chunk.elapsedMs()) };
-    }
+    // Another attempt of this walk may have committed the range first (one whose connection dropped
+    // after its COMMIT, or one given up on that got the lock later): not counted or logged twice.
+    const [done] = await tx<{ done: boolean }[]>`
+      select done_ranges @> int8range(${chunk.from.toString()}, ${chunk.to.toString()}, '[]') as done
+      from package_backfill_watermarks where request_id = ${chunk.requestId}`;
+    if (done?.done) return { rowsInserted: 0, watermark: await readWatermark(tx, chunk.requestId), durationMs: Math.round(chunk.elapsedMs()) };
 
     const rowsInserted = await insertObjectVersions(tx, chunk.rows);
     const [watermark] = await tx<{ hi: string; ranges: string; rows: string; matched: string; done: string }[]>`
@@ -183,33 +179,65 @@ const DEFAULT_COMMIT_RETRY: CommitRetry = { ...DEFAULT_POSTGRES_RETRY, attemptTi
 
 /**
  * `commitChunk`, retried with backoff while Postgres is unreachable or aborts the transaction in a
- * conflict (deadlock, serialization failure), each retry logged. A retry checks ownership again,
- * and does not count twice a range whose first attempt committed before its connection dropped.
- * What still fails is a `ChunkFailedError` naming the range and attempts.
+ * conflict (deadlock, serialization failure), each retry logged. An attempt given up on is aborted
+ * (its statement cancelled, its transaction rolled back), so it never commits after the next one;
+ * one past its COMMIT may still land, and the next attempt, waiting for its row lock, then finds
+ * the range done. A retry checks ownership again. What still fails is a `WalkStepFailedError`
+ * naming the range and attempts.
  */
-export async function commitChunkWithRetry(
+export function commitChunkWithRetry(logger: Logger, sql: Sql, chunk: ChunkCommit, options: { retry?: CommitRetry; signal?: AbortSignal } = {}): Promise<CommittedChunk> {
+  const step = { what: 'chunk commit', from: chunk.from, to: chunk.to, stage: 'commit', context: { requestId: chunk.requestId, from: chunk.from, to: chunk.to } } as const;
+  return retriedStep(logger, step, (signal) => commitChunk(sql, chunk, signal), options);
+}
+
+/**
+ * `pendingRanges` of a request, retried as a chunk commit is. What still fails is a
+ * `WalkStepFailedError` over the request's range, which the worker's retries of a failing chunk
+ * take up: a walk on from the watermark after a chunk's retry begins here too, often with Postgres
+ * still down.
+ */
+export function pendingRangesWithRetry(
   logger: Logger,
   sql: Sql,
-  chunk: ChunkCommit,
+  request: { id: string; fromCheckpoint: bigint; toCheckpoint: bigint },
   options: { retry?: CommitRetry; signal?: AbortSignal } = {},
-): Promise<CommittedChunk> {
+): Promise<[bigint, bigint][]> {
+  const step = { what: 'reading the ranges left to walk', from: request.fromCheckpoint, to: request.toCheckpoint, stage: 'ranges', context: { requestId: request.id } } as const;
+  return retriedStep(logger, step, () => pendingRanges(sql, request.id, request.fromCheckpoint, request.toCheckpoint), options);
+}
+
+/**
+ * A walk's step of database work, retried as `retry` says; an attempt that has not answered within
+ * its timeout is aborted (the signal `work` gets) and counts as Postgres unavailable.
+ */
+async function retriedStep<T>(
+  logger: Logger,
+  step: { what: string; from: bigint; to: bigint; stage: 'commit' | 'ranges'; context: Record<string, unknown> },
+  work: (signal: AbortSignal) => Promise<T>,
+  options: { retry?: CommitRetry; signal?: AbortSignal },
+): Promise<T> {
   const retry = options.retry ?? DEFAULT_COMMIT_RETRY;
   let attempts = 0;
   try {
     return await withPostgresRetry(
-      (attempt) => {
+      async (attempt) => {
         attempts = attempt + 1;
-        // An attempt given up on may still commit; the next one waits for its row lock, then skips the range it finds done.
-        return withTimeout(
-          commitChunk(sql, { ...chunk, skipIfDone: chunk.skipIfDone || attempt > 0 }, options.signal),
-          retry.attemptTimeoutMs,
-          () => new ServiceUnavailableError('postgres', `the chunk commit did not answer within ${retry.attemptTimeoutMs} ms`),
-        );
+        const givenUp = new AbortController();
+        try {
+          return await withTimeout(
+            work(options.signal ? AbortSignal.any([options.signal, givenUp.signal]) : givenUp.signal),
+            retry.attemptTimeoutMs,
+            () => new ServiceUnavailableError('postgres', `${step.what} did not answer within ${retry.attemptTimeoutMs} ms`),
+          );
+        } finally {
+          // A no-op once the attempt settled; else it ends the attempt.
+          givenUp.abort();
+        }
       },
-      { logger, what: 'chunk commit', retry, signal: options.signal, context: { requestId: chunk.requestId, from: chunk.from, to: chunk.to } },
+      { logger, what: step.what, retry, signal: options.signal, context: step.context },
     );
   } catch (error) {
     if (error instanceof LostOwnershipError || options.signal?.aborted) throw error;
-    throw new ChunkFailedError({ from: chunk.from, to: chunk.to, stage: 'commit', attempts }, error);
+    throw new WalkStepFailedError({ from: step.from, to: step.to, stage: step.stage, attempts }, error);
   }
 }

@@ -6,12 +6,12 @@ import { createProcessId } from '../common/process-id.ts';
 import { postgresCode, withPostgresRetry, type Db } from '../db/client.ts';
 import { liveMaxInFlight, type LiveBudgetSource } from '../sui/rpc-control.ts';
 import { createChunkRetries } from './chunk-retries.ts';
-import { ChunkFailedError, LostOwnershipError, StopRequestedError, WorkerShuttingDownError } from './errors.ts';
+import { LostOwnershipError, StopRequestedError, WalkStepFailedError, WorkerShuttingDownError } from './errors.ts';
 import { BACKFILL_QUEUE, createRedisConnection, subscribeToStops, type BackfillJobData, type BackfillQueue } from './queue.ts';
 import { beatHeartbeat, claimBlocker, claimRequest, finishHeldRequest, getRequest, holdsRequest, type BackfillRequest, type WalkHolder } from './requests.ts';
 import { watermarkProgress } from './views.ts';
 import { walkRequest, type CheckpointSource, type ChunkReport, type WalkResult } from './walker.ts';
-import { ensureWatermark } from './watermarks.ts';
+import { ensureWatermark, type CommitRetry } from './watermarks.ts';
 
 type BackfillProgress = {
   checkpointHiInclusive: string;
@@ -37,9 +37,12 @@ function rootCause(error: unknown): unknown {
   return error instanceof Error && error.cause !== undefined ? rootCause(error.cause) : error;
 }
 
-/** What `last_error_detail` keeps of a failure: the chunk's range for a chunk, else where it happened. */
+/**
+ * What `last_error_detail` keeps of a failure: where in the walk and over which range (see
+ * WalkStepFailedError), else `start`: the walk failed as it began, before reading what it has left.
+ */
 function failureDetail(error: unknown, request: BackfillRequest): Record<string, unknown> {
-  if (error instanceof ChunkFailedError) return error.detail();
+  if (error instanceof WalkStepFailedError) return error.detail();
   return {
     stage: 'start',
     range: { fromCheckpoint: request.fromCheckpoint.toString(), toCheckpoint: request.toCheckpoint.toString() },
@@ -50,6 +53,14 @@ function failureDetail(error: unknown, request: BackfillRequest): Record<string,
 /** What a worker asks of the Sui source: checkpoints, and the process's live RPC budget, whose cap on calls in flight its walks follow. */
 export type WalkSource = CheckpointSource & LiveBudgetSource;
 
+type BackfillWorkerDeps = {
+  db: Db;
+  source: WalkSource;
+  queue: BackfillQueue;
+  /** How a walk retries its chunk commits and its read of what is left while Postgres is unreachable (default: about 20 s). */
+  commitRetry?: CommitRetry;
+};
+
 /**
  * The BullMQ worker that walks backfill requests. Postgres decides who holds a request (a
  * conditional update), BullMQ only delivers jobs. A job redelivered while the holder's heartbeat is
@@ -58,11 +69,11 @@ export type WalkSource = CheckpointSource & LiveBudgetSource;
  * over or ends; a job for a paused, cancelled or finished request ends at once. An operator's pause
  * or cancel reaches the walk through a stop message and BullMQ's job abort, so the chunk in flight
  * is abandoned at once; without the message (Redis down) the next chunk commit or heartbeat finds
- * the status in Postgres. A chunk that still fails transiently after the RPC's or Postgres' own
- * retries is tried again from the watermark, BACKFILL_CHUNK_RETRIES times with growing pauses,
- * before the request fails.
+ * the status in Postgres. A chunk (or the read of what is left that begins each walk) that still fails
+ * transiently after the RPC's or Postgres' own retries is tried again from the watermark,
+ * BACKFILL_CHUNK_RETRIES times with growing pauses, before the request fails.
  */
-export function createBackfillWorker(common: Common, deps: { db: Db; source: WalkSource; queue: BackfillQueue }): BackfillWorker {
+export function createBackfillWorker(common: Common, deps: BackfillWorkerDeps): BackfillWorker {
   const { config, logger } = common;
   const { db, source, queue } = deps;
   const workerId = createProcessId();
@@ -174,6 +185,7 @@ export function createBackfillWorker(common: Common, deps: { db: Db; source: Wal
         // over (Postgres says so; a failed check is no answer, the next commit checks again).
         shouldStop: async () => closing || !(await holdsRequest(db.db, request.id, holder).catch(() => true)),
         idleTimeoutMs: config.STALE_AFTER_MS / 2,
+        commitRetry: deps.commitRetry,
         onChunk,
       });
 

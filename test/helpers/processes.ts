@@ -20,7 +20,12 @@ export type Spawned = {
 
 /** Runs `sui-backfill <args>` as a real process with the given environment. */
 export function spawnCli(args: string[], env: Record<string, string>): Spawned {
-  const child = spawn(process.execPath, [CLI, ...args], {
+  return spawnScript(CLI, args, env);
+}
+
+/** Runs a TypeScript file of the project as a real process with the given environment. */
+export function spawnScript(script: string, args: string[], env: Record<string, string>): Spawned {
+  const child = spawn(process.execPath, [script, ...args], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
