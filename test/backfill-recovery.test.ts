@@ -2,6 +2,9 @@ import { randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import postgres from 'postgres';
+import { startWorker } from '../src/backfill/process.ts';
+import { createDb } from '../src/db/client.ts';
 import { hash, unit } from '../src/simnet/prng.ts';
 import { chunksOf, isChain, tiling, transitionsOf, waitFor, walkers } from './helpers/backfill-checks.ts';
 import { spawnCli, waitForOutput, type Spawned } from './helpers/processes.ts';
@@ -351,6 +354,66 @@ describe('a job redelivered to the process that walks it', () => {
       expect(chunks.reduce((sum, chunk) => sum + chunk.rowsInserted, 0)).toBe(expected.length);
     } finally {
       await worker.close();
+    }
+  });
+
+  it('a stop message that arrives while the redelivered copy is being handled still stops the walk at once', async () => {
+    // The worker's own pool: the test holds the requests table locked, and the API's pool would run dry.
+    const db = createDb(stack.database.url, { max: 10, applicationName: 'sui-backfill test worker' });
+    const control = postgres(stack.database.url, { max: 2, onnotice: () => {} });
+    const worker = await startWorker(
+      { ...stack.common, config: { ...stack.common.config, BACKFILL_CHUNK_SIZE: 10, WORKER_CONCURRENCY: 2, HEARTBEAT_INTERVAL_MS: 600, STALE_AFTER_MS: 2_000, RECONCILE_INTERVAL_MS: 600_000 } },
+      { db, source: stack.source },
+    );
+    let release = () => {};
+    try {
+      stack.simnet.setKnobs({ latencyMs: 30 });
+      const posted = await stack.call('POST', '/v1/backfills', { packageId: stack.chain.package('dex').originalId, fromCheckpoint: 100, toCheckpoint: 699 });
+      const id = posted.body.id as string;
+      await waitFor('two chunks', async () => (await chunksOf(stack.database, id)).length >= 2);
+      // Everything that reads or writes the request waits now: the walk's next commit, and the redelivered copy as it looks for the holder.
+      const released = new Promise<void>((resolve) => (release = resolve));
+      let locked = () => {};
+      const isLocked = new Promise<void>((resolve) => (locked = resolve));
+      const holding = control.begin(async (tx) => {
+        await tx`lock table package_backfill_requests in access exclusive mode`;
+        locked();
+        await released;
+      });
+      await isLocked;
+      const redis = new Redis(stack.env.REDIS_URL);
+      try {
+        expect(await redis.del(`${stack.env.REDIS_PREFIX}:package-backfills:${id}:lock`)).toBe(1);
+      } finally {
+        redis.disconnect();
+      }
+      await waitFor(
+        'the redelivered copy waiting to read who holds the request',
+        async () => (await control`select 1 from pg_stat_activity where wait_event_type = 'Lock' and query like '%greatest(0, ceil(%'`).length > 0,
+        10_000,
+      );
+      const before = (await chunksOf(stack.database, id)).length;
+      expect(await stack.queue.publishStop({ requestId: id, status: 'paused', attempts: 1 })).toBe(true);
+      await sleep(300);
+      release();
+      await holding;
+      // The walk was aborted by the message: its commit waiting for the lock was cancelled, none follows.
+      await sleep(1_000);
+      expect((await chunksOf(stack.database, id)).length).toBe(before);
+
+      stack.simnet.setKnobs({ latencyMs: 0 });
+      expect((await stack.call('POST', `/v1/backfills/${id}/pause`)).status).toBe(200);
+      expect((await stack.call('POST', `/v1/backfills/${id}/resume`)).status).toBe(200);
+      const done = await stack.waitForStatus(id, ['completed', 'failed'], 60_000);
+      expect(done.status).toBe('completed');
+      const chunks = await chunksOf(stack.database, id);
+      expect(tiling(chunks, 100n, 699n).ok).toBe(true);
+      expect(await stack.objects()).toEqual(stack.truth(stack.chain.package('dex').originalId, 'outer', 100n, 699n));
+    } finally {
+      release();
+      await worker.close();
+      await control.end();
+      await db.close();
     }
   });
 });

@@ -67,9 +67,9 @@ type BackfillWorkerDeps = {
  * fresh (its BullMQ lock expired: a frozen or overloaded process), or while this very process still
  * walks the request, waits, delayed, until that heartbeat would be stale, then takes the request
  * over or ends; a job for a paused, cancelled or finished request ends at once. An operator's pause
- * or cancel reaches the walk through a stop message and BullMQ's job abort, so the chunk in flight
- * is abandoned at once; without the message (Redis down) the next chunk commit or heartbeat finds
- * the status in Postgres. A chunk (or the read of what is left that begins each walk) that still fails
+ * or cancel reaches the walk through a stop message, which aborts it, so the chunk in flight is
+ * abandoned at once; without the message (Redis down) the next chunk commit or heartbeat finds the
+ * status in Postgres. A chunk (or the read of what is left that begins each walk) that still fails
  * transiently after the RPC's or Postgres' own retries is tried again from the watermark,
  * BACKFILL_CHUNK_RETRIES times with growing pauses, before the request fails.
  */
@@ -83,8 +83,9 @@ export function createBackfillWorker(common: Common, deps: BackfillWorkerDeps): 
   /** Aborted when close() begins: ends the pause before a chunk's next try at once. */
   const stopping = new AbortController();
   /**
-   * Walks in progress by request: aborted when the shutdown grace period ends. `attempts` is the
-   * claim count of the walk, so a stop message meant for an earlier walk is ignored.
+   * Walks in progress by request: aborted by a stop message, or when the shutdown grace period
+   * ends. `attempts` is the claim count of the walk, so a stop message meant for an earlier walk is
+   * ignored.
    */
   const walks = new Map<string, { controller: AbortController; attempts: number }>();
 
@@ -96,7 +97,7 @@ export function createBackfillWorker(common: Common, deps: BackfillWorkerDeps): 
     return current?.status === 'running' && current.workerId === workerId && !walks.has(requestId) ? current : undefined;
   };
 
-  const processJob = async (job: Job<BackfillJobData, JobOutcome>, token?: string, jobSignal?: AbortSignal): Promise<JobOutcome> => {
+  const processJob = async (job: Job<BackfillJobData, JobOutcome>, token?: string): Promise<JobOutcome> => {
     const { requestId } = job.data;
     const log = logger.child({ requestId, workerId });
     const retrying = <T>(what: string, work: () => Promise<T>) => withPostgresRetry(work, { logger: log, what });
@@ -127,12 +128,9 @@ export function createBackfillWorker(common: Common, deps: BackfillWorkerDeps): 
     const holder: WalkHolder = { workerId, attempts: request.attempts };
     const walk = new AbortController();
     walks.set(request.id, { controller: walk, attempts: request.attempts });
-    const abortWalk = (reason: unknown) => walk.abort(reason);
-    // BullMQ's abort of this job: a stop message named it (see the subscription below).
-    jobSignal?.addEventListener('abort', () => abortWalk(new StopRequestedError(request.id, String(jobSignal.reason))), { once: true });
     const heartbeat = setInterval(() => {
       beatHeartbeat(db.db, request.id, holder).then(
-        (held) => held || abortWalk(new LostOwnershipError(request.id)),
+        (held) => held || walk.abort(new LostOwnershipError(request.id)),
         (error) => log.warn({ err: errorMessage(error) }, 'heartbeat failed'),
       );
     }, config.HEARTBEAT_INTERVAL_MS);
@@ -296,8 +294,8 @@ export function createBackfillWorker(common: Common, deps: BackfillWorkerDeps): 
     if (!walk || walk.attempts !== stop.attempts) return;
     const reason = `${stop.status} by an operator`;
     logger.info({ requestId: stop.requestId, workerId, status: stop.status }, 'stop message: aborting the walk');
-    // BullMQ tracks jobs by id: after a redelivery of this job it may no longer know this walk's.
-    if (!worker.cancelJob(stop.requestId, reason)) walk.controller.abort(new StopRequestedError(stop.requestId, reason));
+    // The walk's own controller: BullMQ tracks jobs by id, and a redelivered copy of the job may have replaced this walk's.
+    walk.controller.abort(new StopRequestedError(stop.requestId, reason));
   });
 
   return {
