@@ -1,9 +1,14 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHandoff } from '../src/backfill/handoff.ts';
+import { MIGRATIONS_FOLDER } from '../src/db/migrate.ts';
 import { getTracking } from '../src/indexer/registry.ts';
 import { readWatermark } from '../src/indexer/watermark.ts';
+import type { ObjectVersionRow } from '../src/sui/records.ts';
 import { waitFor } from './helpers/backfill-checks.ts';
+import { createTestDatabase } from './helpers/db.ts';
 import { expectExactCoverage, indexerPast, requestFrom, startedTracking } from './helpers/indexer.ts';
 import { sortRows, startStack, type Stack } from './helpers/stack.ts';
 
@@ -32,6 +37,28 @@ function expectRowsAt(s: Stack, originalId: string, checkpoints: bigint[]) {
 /** The package's requests, as the list shows them: ids, sorted. */
 async function requestIds(s: Stack, originalId: string): Promise<string[]> {
   return ((await s.call('GET', `/v1/backfills?packageId=${originalId}`)).body.items as { id: string }[]).map((item) => item.id).sort();
+}
+
+type ListedRequest = { id: string; fromCheckpoint: string; toCheckpoint: string; status: string };
+
+/** The package's requests as `from-to:status`, sorted. */
+async function requestRanges(s: Stack, originalId: string): Promise<string[]> {
+  const { items } = (await s.call('GET', `/v1/backfills?packageId=${originalId}`)).body as { items: ListedRequest[] };
+  return items.map((item) => `${item.fromCheckpoint}-${item.toCheckpoint}:${item.status}`).sort();
+}
+
+/** The union of the chain's object versions of several stretches (of one family or several), each once. */
+function truthOf(s: Stack, stretches: [originalId: string, from: bigint, to: bigint][]): ObjectVersionRow[] {
+  const rows = stretches.flatMap(([originalId, from, to]) => s.truth(originalId, 'anywhere', from, to));
+  return sortRows([...new Map(rows.map((row) => [`${row.objectId}:${row.version}`, row])).values()]);
+}
+
+/** What the package's coverage row holds of the handoff's obligation. */
+async function obligationOf(s: Stack, originalId: string) {
+  const [row] = await s.database.sql<{ from: string | null; key: string | null; waived: string }[]>`
+    select handoff_from::text as from, handoff_options_key as key, waived_ranges::text as waived
+    from package_backfill_coverage where package_id = ${originalId} and match = 'anywhere'`;
+  return row;
 }
 
 describe('live indexer and backfill handoff', () => {
@@ -291,9 +318,11 @@ describe('live indexer and backfill handoff', () => {
     stack.simnet.setKnobs({ latencyMs: 300 });
     await stack.startIndexer();
     const continuation = await requestFrom(stack, book.originalId, endedAt + 1n);
+    expect((await stack.waitForStatus(continuation.id, ['running'])).workerId).not.toBeNull();
     const cancelled = await stack.call('POST', `/v1/backfills/${continuation.id}/cancel`, {});
     expect(cancelled.status).toBe(200);
-    expect(cancelled.body.status).toBe('cancelled');
+    // Nobody holds a cancelled request any more: no holder or heartbeat is shown as if one did.
+    expect(cancelled.body).toMatchObject({ status: 'cancelled', workerId: null, heartbeatAt: null });
     stack.simnet.setKnobs({ latencyMs: 0 });
 
     // Several handoff checks later (RECONCILE_INTERVAL_MS is 500 ms): nothing new for either package.
@@ -320,5 +349,154 @@ describe('live indexer and backfill handoff', () => {
     ];
     expect(tokenTracking!.firstCheckpoint!).toBeGreaterThan(explicitTo + 1n);
     expect(rows).toEqual(sortRows([...new Map([...bookTruth, ...tokenTruth].map((row) => [`${row.objectId}:${row.version}`, row])).values()]));
+  });
+});
+
+describe('the handoff owes what the package was asked for, whatever becomes of its requests', () => {
+  // The default-range backfills end at the standing tip; the indexer, started at a chosen checkpoint, begins the trackings there.
+  const tip = 1_517n;
+  const start = 1_546n;
+
+  it('closes the gap of a finished backfill deleted before the handoff check, before or after the tracking started', async () => {
+    stack = await startStack(standingAt(Number(tip)));
+    const nft = stack.chain.package('nft');
+    const book = stack.chain.package('book');
+    expectRowsAt(stack, nft.originalId, [tip, tip + 1n, start - 1n, start]);
+    const first = await stack.startWorker();
+    const posted = await Promise.all([nft, book].map((family) => stack!.call('POST', '/v1/backfills', { packageId: family.originalId, match: 'anywhere' })));
+    expect(posted.map((answer) => [answer.status, answer.body.toCheckpoint])).toEqual([[202, String(tip)], [202, String(tip)]]);
+    for (const answer of posted) await stack.waitForStatus(answer.body.id, ['completed']);
+    // Housekeeping: one finished request is deleted before the indexer starts tracking its package...
+    expect((await stack.call('DELETE', `/v1/backfills/${posted[0].body.id}`)).status).toBe(204);
+    // ...the other once the tracking has started, before any handoff check ran (no worker runs one).
+    await first.close();
+    stack.simnet.setKnobs({ tipAdvanceMs: 20 });
+    await stack.startIndexer({ firstCheckpoint: start });
+    expect((await startedTracking(stack, nft.originalId)).firstCheckpoint).toBe(start);
+    await waitFor('the book tracking', async () => (await getTracking(stack!.database.db, book.originalId, 'anywhere'))?.firstCheckpoint === start);
+    expect((await stack.call('DELETE', `/v1/backfills/${posted[1].body.id}`)).status).toBe(204);
+    expect(await obligationOf(stack, nft.originalId)).toEqual({ from: String(stack.chain.publishCheckpoint(nft.originalId)), key: 'match=anywhere', waived: '{}' });
+
+    await stack.startWorker();
+    const continuations = await Promise.all([nft, book].map((family) => requestFrom(stack!, family.originalId, tip + 1n)));
+    expect(continuations.map((request) => request.toCheckpoint)).toEqual([String(start - 1n), String(start - 1n)]);
+    const keys = await stack.database.sql<{ options_key: string }[]>`
+      select options_key from package_backfill_requests where id in ${stack.database.sql(continuations.map((request) => request.id))}`;
+    expect(keys.map((row) => row.options_key)).toEqual(['match=anywhere', 'match=anywhere']);
+    for (const continuation of continuations) await stack.waitForStatus(continuation.id, ['completed']);
+    const later = await indexerPast(stack, start + 40n);
+    expect((await stack.objects()).filter((row) => row.checkpoint <= later)).toEqual(
+      truthOf(stack, [nft, book].map((family) => [family.originalId, stack!.chain.publishCheckpoint(family.originalId), later])),
+    );
+  });
+
+  it('walks a stretch it went around for an active request once that request is cancelled', async () => {
+    stack = await startStack(standingAt(Number(tip)));
+    const nft = stack.chain.package('nft');
+    const publish = stack.chain.publishCheckpoint(nft.originalId);
+    // The stretch the continuations go around has rows of the package: losing it changes the rows.
+    expect(stack.truth(nft.originalId, 'anywhere', 1_525n, 1_535n).length).toBeGreaterThan(0);
+    const first = await stack.startWorker();
+    const posted = await stack.call('POST', '/v1/backfills', { packageId: nft.originalId, match: 'anywhere' });
+    expect(posted.body.toCheckpoint).toBe(String(tip));
+    await stack.waitForStatus(posted.body.id, ['completed']);
+    await first.close();
+    stack.simnet.setKnobs({ tipAdvanceMs: 20 });
+    await waitFor('the tip to pass the explicit range', async () => stack!.chain.tip() > 1_535n);
+    // An explicit range inside the future gap, left paused (active, claiming its range) while the handoff runs.
+    const explicit = await stack.call('POST', '/v1/backfills', { packageId: nft.originalId, match: 'anywhere', fromCheckpoint: 1_525, toCheckpoint: 1_535 });
+    expect(explicit.status).toBe(202);
+    expect((await stack.call('POST', `/v1/backfills/${explicit.body.id}/pause`, {})).body.status).toBe('paused');
+    await stack.startIndexer({ firstCheckpoint: start });
+    expect((await startedTracking(stack, nft.originalId)).firstCheckpoint).toBe(start);
+    await stack.startWorker();
+    // One continuation at a time, each going around the paused request's range.
+    const around = [`${publish}-${tip}:completed`, '1518-1524:completed', '1525-1535:paused', '1536-1545:completed'].sort();
+    await waitFor('the continuations around the paused request', async () => (await requestRanges(stack!, nft.originalId)).join() === around.join());
+
+    expect((await stack.call('POST', `/v1/backfills/${explicit.body.id}/cancel`, {})).body.status).toBe('cancelled');
+    // An explicit range waives nothing: what it left open of the obligation is owed still.
+    expect((await obligationOf(stack, nft.originalId)).waived).toBe('{}');
+    const reopened = await waitFor('the continuation of the cancelled stretch', async () => {
+      const { items } = (await stack!.call('GET', `/v1/backfills?packageId=${nft.originalId}`)).body as { items: ListedRequest[] };
+      return items.find((item) => item.fromCheckpoint === '1525' && item.id !== explicit.body.id);
+    });
+    expect(reopened.toCheckpoint).toBe('1535');
+    expect((await stack.call('GET', `/v1/backfills/${reopened.id}`)).body.transitions[0]).toMatchObject({ to: 'queued', actor: 'handoff' });
+    await stack.waitForStatus(reopened.id, ['completed']);
+    const later = await indexerPast(stack, start + 40n);
+    expect((await stack.objects()).filter((row) => row.checkpoint <= later)).toEqual(stack.truth(nft.originalId, 'anywhere', publish, later));
+    expect(await requestRanges(stack, nft.originalId)).toEqual([...around.filter((range) => !range.startsWith('1525')), '1525-1535:cancelled', '1525-1535:completed'].sort());
+  });
+
+  it('never recreates a cancelled continuation, not even once it is deleted', async () => {
+    stack = await startStack(standingAt(Number(tip)));
+    const nft = stack.chain.package('nft');
+    const publish = stack.chain.publishCheckpoint(nft.originalId);
+    expectRowsAt(stack, nft.originalId, [tip + 1n, start - 1n]);
+    const first = await stack.startWorker();
+    const posted = await stack.call('POST', '/v1/backfills', { packageId: nft.originalId, match: 'anywhere' });
+    await stack.waitForStatus(posted.body.id, ['completed']);
+    // No worker runs a handoff check of its own until the continuation is gone: this one makes it.
+    await first.close();
+    stack.simnet.setKnobs({ tipAdvanceMs: 20 });
+    await stack.startIndexer({ firstCheckpoint: start });
+    await startedTracking(stack, nft.originalId);
+    const handoff = createHandoff(stack.common, stack.database, stack.source, stack.queue);
+    const [continuation, ...more] = await handoff.runOnce();
+    expect(more).toEqual([]);
+    const cancelled = await stack.call('POST', `/v1/backfills/${continuation}/cancel`, {});
+    expect(cancelled.body).toMatchObject({ status: 'cancelled', fromCheckpoint: String(tip + 1n), toCheckpoint: String(start - 1n), workerId: null, heartbeatAt: null });
+    expect(await obligationOf(stack, nft.originalId)).toEqual({ from: String(publish), key: 'match=anywhere', waived: `{[${tip + 1n},${start})}` });
+    expect((await stack.call('DELETE', `/v1/backfills/${continuation}`)).status).toBe(204);
+
+    expect(await handoff.runOnce()).toEqual([]);
+    await stack.startWorker();
+    // Several of the worker's handoff checks later (RECONCILE_INTERVAL_MS is 500 ms): nothing new.
+    await sleep(2_000);
+    expect(await requestIds(stack, nft.originalId)).toEqual([posted.body.id]);
+    const later = await indexerPast(stack, start + 40n);
+    expect((await stack.objects()).filter((row) => row.checkpoint <= later)).toEqual(
+      truthOf(stack, [[nft.originalId, publish, tip], [nft.originalId, start, later]]),
+    );
+  });
+
+  it('a database migrated from before keeps the obligation of the requests it holds', async () => {
+    const database = await createTestDatabase();
+    try {
+      const { sql } = database;
+      const [a, b] = ['0xa', '0xb'].map((id) => id.padEnd(66, '0'));
+      const request = async (packageId: string, match: string, key: string, from: number, to: number, status: string, done?: string) => {
+        const [row] = await sql<{ id: string }[]>`
+          insert into package_backfill_requests (package_id, requested_package_id, family_ids, match, options_key, from_checkpoint, to_checkpoint, status)
+          values (${packageId}, ${packageId}, ${[packageId]}, ${match}, ${key}, ${from}, ${to}, ${status}) returning id`;
+        if (done) await sql`insert into package_backfill_watermarks (request_id, checkpoint_hi_inclusive, done_ranges) values (${row.id}, ${from - 1}, ${done}::int8multirange)`;
+      };
+      // A cancelled default-range request, walked out of order, and its resumed continuation, which asks for its remainder again.
+      await request(a, 'anywhere', 'match=anywhere', 100, 500, 'cancelled', '{[100,201),[301,351)}');
+      await request(a, 'anywhere', 'match=anywhere', 201, 500, 'completed', '{[201,501)}');
+      // A cancelled request with only its fromCheckpoint, never walked: it starts the obligation, and all of it is waived.
+      await request(a, 'anywhere', 'match=anywhere;from=50', 50, 80, 'cancelled');
+      // An explicit range owes nothing and waives nothing.
+      await request(a, 'anywhere', 'match=anywhere;from=10;to=20', 10, 20, 'cancelled');
+      await request(a, 'outer', 'match=outer', 100, 400, 'queued');
+      await request(b, 'anywhere', 'match=anywhere;from=10;to=20', 10, 20, 'completed', '{[10,21)}');
+      await sql`insert into package_backfill_coverage (package_id, match, done_ranges) values (${a}, 'anywhere', '{[100,201),[201,501)}')`;
+
+      const migration = readFileSync(path.join(MIGRATIONS_FOLDER, '0005_handoff_obligation.sql'), 'utf8');
+      const seeds = migration.split('--> statement-breakpoint').filter((statement) => !statement.trim().startsWith('ALTER TABLE'));
+      expect(seeds).toHaveLength(2);
+      for (const statement of seeds) await sql.unsafe(statement);
+
+      const rows = await sql`
+        select package_id, match, done_ranges::text as done, handoff_from::text as from, handoff_options_key as key, waived_ranges::text as waived
+        from package_backfill_coverage order by package_id, match`;
+      expect(rows).toEqual([
+        { package_id: a, match: 'anywhere', done: '{[100,501)}', from: '50', key: 'match=anywhere;from=50', waived: '{[50,81)}' },
+        { package_id: a, match: 'outer', done: '{}', from: '100', key: 'match=outer', waived: '{}' },
+      ]);
+    } finally {
+      await database.drop();
+    }
   });
 });
