@@ -170,6 +170,26 @@ describe('POST /v1/backfills errors', () => {
     expect(await stack.database.sql`select 1 from package_backfill_requests where options_key = 'match=anywhere;from=2'`).toHaveLength(0);
   });
 
+  it("502 naming the endpoint when the Sui RPC refuses this service's credentials, and nothing is created", async () => {
+    stack.simnet.setKnobs({ refuseCredentials: true });
+    try {
+      const response = await post({ packageId: stack.chain.package('token').originalId, match: 'anywhere', fromCheckpoint: 3 });
+      expect(response.status).toBe(502);
+      expect(response.headers.get('retry-after')).toBeNull();
+      expect(response.body).toEqual({
+        error: {
+          code: 'rpc_refused',
+          message:
+            "the Sui RPC refused this service's credentials, which an operator must fix: " +
+            `getServiceInfo() at ${stack.simnet.url}: the endpoint refused our credentials (UNAUTHENTICATED: simnet: invalid API key); check the API key in its URL`,
+        },
+      });
+    } finally {
+      stack.simnet.setKnobs({ refuseCredentials: false });
+    }
+    expect(await stack.database.sql`select 1 from package_backfill_requests where options_key = 'match=anywhere;from=3'`).toHaveLength(0);
+  });
+
   it('202 with the whole request for a default-range POST: from the publish checkpoint to the tip read at intake', async () => {
     const dex = stack.chain.package('dex');
     const upgraded = dex.versions[dex.versions.length - 1].id;

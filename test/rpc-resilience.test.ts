@@ -5,6 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createSimChain, type SimChainOptions } from '../src/simnet/chain.ts';
 import { createSimnetServer } from '../src/simnet/server.ts';
 import { createRpcBudget, DEFAULT_BURST_SECONDS } from '../src/sui/budget.ts';
+import { EndpointRefusedError } from '../src/sui/errors.ts';
 import type { CheckpointRecord } from '../src/sui/records.ts';
 import { createRedisRateLimiter } from '../src/sui/shared-budget.ts';
 import { createSuiSource, type SuiSource } from '../src/sui/source.ts';
@@ -194,6 +195,47 @@ describe('several full nodes', () => {
       ]);
     } finally {
       await down.close();
+      await healthy.close();
+    }
+  });
+});
+
+describe('an endpoint refusing our credentials', () => {
+  it('among several: is put aside and the calls go to the others; alone: fails the call at once, naming it redacted', { timeout: 60_000 }, async () => {
+    const chain = createSimChain({ ...CHAIN, checkpoints: 400 });
+    const refusing = await createSimnetServer({ chain, refuseCredentials: true });
+    const healthy = await createSimnetServer({ chain });
+    const expiredKey = `${refusing.url}/?apikey=EXPIRED`;
+    try {
+      const reference = await readAll(createSuiSource({ url: healthy.url, timeoutMs: 5_000 }), 100n, 199n);
+      healthy.resetStats();
+      const source = createSuiSource({ url: [expiredKey, healthy.url], timeoutMs: 5_000, cooldownMs: 60_000 });
+      expect(await readAll(source, 100n, 199n)).toEqual(reference);
+      // Three refusals put it aside; the calls in flight then (readAll keeps 4) were refused too.
+      expect(refusing.stats().requests.GetCheckpoint).toBeGreaterThanOrEqual(3);
+      expect(refusing.stats().requests.GetCheckpoint).toBeLessThanOrEqual(6);
+      expect(refusing.stats().responses).toEqual({ UNAUTHENTICATED: refusing.stats().requests.GetCheckpoint });
+      expect(healthy.stats().requests.GetCheckpoint).toBe(100);
+      const [aside, used] = source.endpoints();
+      expect([aside.url, aside.state, used.url, used.state]).toEqual([`${refusing.url}/…`, 'down', healthy.url, 'up']);
+      // Which of the first calls was refused last depends on the order they were answered in.
+      expect(aside.lastError).toMatch(/^getCheckpoint\(1\d\d\) at http:\/\/127\.0\.0\.1:\d+\/…: the endpoint refused our credentials \(UNAUTHENTICATED: simnet: invalid API key\); check the API key in its URL$/);
+      const dex = chain.package('dex');
+      expect((await source.resolvePackage(dex.originalId)).originalId).toBe(dex.originalId);
+
+      refusing.resetStats();
+      const alone = createSuiSource({ url: expiredKey, timeoutMs: 5_000, maxRetries: 6 });
+      const started = performance.now();
+      const error = await alone.getCheckpoint(10n).then(() => undefined, (caught: unknown) => caught);
+      expect(performance.now() - started).toBeLessThan(2_000);
+      expect(error).toBeInstanceOf(EndpointRefusedError);
+      expect(error).toMatchObject({
+        retryable: false,
+        message: `getCheckpoint(10) at ${refusing.url}/…: the endpoint refused our credentials (UNAUTHENTICATED: simnet: invalid API key); check the API key in its URL`,
+      });
+      expect(refusing.stats().requests).toEqual({ GetCheckpoint: 1 });
+    } finally {
+      await refusing.close();
       await healthy.close();
     }
   });

@@ -23,6 +23,7 @@ const DEFAULT_KNOBS: SimnetKnobs = {
   truncateRate: 0,
   maxResponseBytes: 0,
   omitChangedObjectTypes: 0,
+  refuseCredentials: false,
 };
 
 const CHANGES_AND_OBJECTS = {

@@ -361,3 +361,92 @@ describe('faults, through the real client', () => {
     });
   });
 });
+
+describe('full nodes at different tips', () => {
+  const LAG_OPTIONS = { seed: SEED, checkpoints: 300, txPerCheckpoint: 4 };
+  let behind: SimChain;
+  let lagging: SimnetServer;
+  let ahead: SimnetServer;
+  let reference: SuiSource;
+  beforeAll(async () => {
+    behind = createSimChain({ ...LAG_OPTIONS, initialTip: 190 });
+    lagging = await createSimnetServer({ chain: behind });
+    ahead = await createSimnetServer({ chain: createSimChain(LAG_OPTIONS) });
+    reference = createSuiSource({ url: ahead.url, timeoutMs: 5_000 });
+  });
+  afterAll(async () => {
+    await lagging?.close();
+    await ahead?.close();
+  });
+  const reset = () => {
+    behind.setTip(190);
+    lagging.resetStats();
+    ahead.resetStats();
+  };
+  const caught = (promise: Promise<unknown>) => promise.then(() => undefined, (error: unknown) => error);
+
+  it('a checkpoint above one node tip is read from another; that node is asked for the next ones only after it', async () => {
+    reset();
+    const expected = await reference.getCheckpoint(195n);
+    ahead.resetStats();
+    const source = createSuiSource({ url: [lagging.url, ahead.url], timeoutMs: 5_000, retryBaseMs: 1, retryMaxMs: 5 });
+    expect(await source.getCheckpoint(195n)).toEqual(expected);
+    expect(lagging.stats().requests).toEqual({ GetCheckpoint: 1, GetServiceInfo: 1 });
+    expect(ahead.stats().requests).toEqual({ GetCheckpoint: 1 });
+    expect(await source.getCheckpoint(196n)).toEqual(await reference.getCheckpoint(196n));
+    expect(lagging.stats().requests).toEqual({ GetCheckpoint: 1, GetServiceInfo: 1 });
+    // Below its tip the preferred node still answers.
+    expect(await source.getCheckpoint(100n)).toEqual(await reference.getCheckpoint(100n));
+    expect(lagging.stats().requests).toEqual({ GetCheckpoint: 2, GetServiceInfo: 1 });
+  });
+
+  it('a checkpoint above every node tip stays NotFound, naming the highest tip', async () => {
+    reset();
+    const source = createSuiSource({ url: [lagging.url, ahead.url], timeoutMs: 5_000, retryBaseMs: 1, retryMaxMs: 5 });
+    const error = await caught(source.getCheckpoint(305n));
+    expect(error).toBeInstanceOf(NotFoundError);
+    expect((error as Error).message).toBe('checkpoint 305 is not yet available (tip 299)');
+    expect([lagging.stats().requests, ahead.stats().requests]).toEqual([
+      { GetCheckpoint: 1, GetServiceInfo: 1 },
+      { GetCheckpoint: 1, GetServiceInfo: 1 },
+    ]);
+  });
+
+  it('a checkpoint the caller knows exists, above the only node tip: retried as unavailable until the node has it', async () => {
+    reset();
+    const source = createSuiSource({ url: lagging.url, timeoutMs: 5_000, maxRetries: 8, retryBaseMs: 40, retryMaxMs: 200 });
+    const catchUp = setTimeout(() => behind.setTip(200), 150);
+    try {
+      expect(await source.getCheckpoint(195n, { exists: true })).toEqual(await reference.getCheckpoint(195n));
+    } finally {
+      clearTimeout(catchUp);
+    }
+    expect(source.stats().retries).toBeGreaterThan(0);
+    expect(lagging.stats().requests.GetCheckpoint).toBe(source.stats().retries + 1);
+
+    // Bounded: a node that stays behind ends in a retryable Unavailable, never a NotFound.
+    reset();
+    const bounded = createSuiSource({ url: lagging.url, timeoutMs: 5_000, maxRetries: 2, retryBaseMs: 1, retryMaxMs: 5 });
+    const error = await caught(bounded.getCheckpoint(195n, { exists: true }));
+    expect(error).toBeInstanceOf(UnavailableError);
+    expect(error).toMatchObject({ retryable: true, message: `${lagging.url} has not reached checkpoint 195 yet (its tip is 190); it is asked again` });
+    expect(lagging.stats().requests).toEqual({ GetCheckpoint: 3, GetServiceInfo: 3 });
+    // Without saying so, a checkpoint above the node's tip is not there yet.
+    expect(await caught(bounded.getCheckpoint(196n))).toBeInstanceOf(NotFoundError);
+  });
+
+  it('a checkpoint at or below a tip the source saw is known to exist, even when the node answering now is behind (a replica behind its load balancer)', async () => {
+    reset();
+    behind.setTip(250);
+    const source = createSuiSource({ url: lagging.url, timeoutMs: 5_000, maxRetries: 8, retryBaseMs: 40, retryMaxMs: 200 });
+    expect((await source.getServiceInfo()).checkpointHeight).toBe(250n);
+    behind.setTip(190);
+    const catchUp = setTimeout(() => behind.setTip(250), 150);
+    try {
+      expect(await source.getCheckpoint(240n)).toEqual(await reference.getCheckpoint(240n));
+    } finally {
+      clearTimeout(catchUp);
+    }
+    expect(source.stats().retries).toBeGreaterThan(0);
+  });
+});

@@ -6,6 +6,7 @@ import { isPostgresUnavailable } from '../db/client.ts';
 import { InvalidRangeError, RequestNotFoundError, TransitionNotAllowedError } from '../backfill/errors.ts';
 import {
   BelowLowestAvailableError,
+  EndpointRefusedError,
   InvalidRequestError,
   NotAPackageError,
   NotFoundError,
@@ -50,6 +51,10 @@ export function toErrorResponse(error: unknown): { status: ContentfulStatusCode;
   if (error instanceof InvalidRequestError) return { status: 400, body: body('invalid_request', error.message) };
   // The node will not send an answer this large, now or later: no Retry-After.
   if (error instanceof ResponseTooLargeError) return { status: 502, body: body(error.code, `the Sui RPC cannot answer within its response size limit (${error.message})`) };
+  // Not the client's fault (not 4xx), and no "retry later" (503): the key stays refused until an operator changes it.
+  if (error instanceof EndpointRefusedError) {
+    return { status: 502, body: body(error.code, `the Sui RPC refused this service's credentials, which an operator must fix: ${error.message}`) };
+  }
   if (error instanceof ServiceUnavailableError) {
     return { status: 503, body: body(error.code, `${error.message}; retry later`), retryAfter: RETRY_AFTER };
   }

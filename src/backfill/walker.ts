@@ -14,7 +14,7 @@ import { commitChunkWithRetry, pendingRangesWithRetry, type CommitRetry, type Wa
 export type CheckpointSource = {
   getCheckpoint: (
     sequenceNumber: bigint,
-    options?: { signal?: AbortSignal; onAttempt?: () => void; onStrain?: (reason: StrainReason, detail: string) => void },
+    options?: { signal?: AbortSignal; onAttempt?: () => void; onStrain?: (reason: StrainReason, detail: string) => void; exists?: boolean },
   ) => Promise<CheckpointRecord>;
 };
 
@@ -91,7 +91,8 @@ export async function walkRequest(common: Pick<Common, 'metrics' | 'logger'>, sq
       fetch: async (sequence, signal) => {
         let attempts = 0;
         const onStrain = (reason: StrainReason, detail: string) => size.strained(reason, sequence, detail);
-        const checkpoint = await source.getCheckpoint(sequence, { signal, onAttempt: () => attempts++, onStrain }).catch((error: unknown) => {
+        // A request's range ends at a tip already observed: a node without the checkpoint is behind.
+        const checkpoint = await source.getCheckpoint(sequence, { signal, onAttempt: () => attempts++, onStrain, exists: true }).catch((error: unknown) => {
           throw signal.aborted ? error : new CheckpointFetchError(sequence, Math.max(attempts, 1), error);
         });
         return { rows: extractObjectVersions(checkpoint, matches), attempts: Math.max(attempts, 1) };

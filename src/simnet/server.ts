@@ -41,6 +41,8 @@ export type SimnetKnobs = {
   maxResponseBytes: number;
   /** Fraction of changed objects served without `object_type` (recoverable from the object set). */
   omitChangedObjectTypes: number;
+  /** Every RPC answered UNAUTHENTICATED, as a provider answers an expired or wrong API key. */
+  refuseCredentials: boolean;
 };
 
 type SimnetStats = {
@@ -94,6 +96,7 @@ const knobsSchema = z
     truncateRate: fraction,
     maxResponseBytes: nonNegativeInt,
     omitChangedObjectTypes: fraction,
+    refuseCredentials: z.boolean(),
   })
   .partial()
   .strict();
@@ -186,6 +189,7 @@ export async function createSimnetServer(options: SimnetServerOptions): Promise<
     truncateRate: 0,
     maxResponseBytes: 0,
     omitChangedObjectTypes: 0,
+    refuseCredentials: false,
   };
   let counters = emptyStats();
   const bucket = createTokenBucket();
@@ -283,6 +287,10 @@ export async function createSimnetServer(options: SimnetServerOptions): Promise<
       return;
     }
 
+    if (knobs.refuseCredentials) {
+      sendStatus(res, contentType, GrpcStatusCode.UNAUTHENTICATED, 'simnet: invalid API key');
+      return;
+    }
     const waitMs = bucket.take();
     if (waitMs > 0) {
       counters.throttled += 1;

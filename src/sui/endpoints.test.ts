@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createMetrics } from '../common/metrics.ts';
 import { captureLogs } from '../../test/helpers/logs.ts';
-import { createEndpointPool } from './endpoints.ts';
-import { NotFoundError, RateLimitedError, UnavailableError } from './errors.ts';
+import { createEndpointPool, isEndpointFailure } from './endpoints.ts';
+import { EndpointRefusedError, NotFoundError, RateLimitedError, UnavailableError } from './errors.ts';
 
 const A = 'http://a.example:9000';
 const B = 'http://b.example:9000';
@@ -84,6 +84,65 @@ describe('createEndpointPool', () => {
     pool.learnLowest(pool.primaries[0], 100n);
     expect(pool.pick({ checkpoint: 10n })).toBe(pool.primaries[0]);
     expect(pool.servingOthers(10n, pool.primaries[0])).toEqual([]);
+  });
+
+  it('an endpoint refusing our credentials is failing; a call excludes those that refused it, and learns when none is left', () => {
+    const pool = createEndpointPool({ urls: [A, B], cooldownMs: 60_000 });
+    const [a, b] = pool.primaries;
+    const refused = new EndpointRefusedError('invalid api key');
+    expect(isEndpointFailure(refused)).toBe(true);
+    expect(pool.pick({ exclude: new Set([a]) })).toBe(b);
+    expect(pool.pick({ exclude: new Set([a, b]) })).toBeUndefined();
+    for (let i = 0; i < 3; i++) pool.report(a, 'failed', refused);
+    expect(pool.health()[0]).toMatchObject({ state: 'down', lastError: 'invalid api key' });
+    expect(pool.pick()).toBe(b);
+    // Put aside or not, an excluded endpoint is never the fallback.
+    expect(pool.pick({ exclude: new Set([b]) })).toBe(a);
+    expect(pool.pick({ exclude: new Set([b, a]) })).toBeUndefined();
+  });
+
+  it('asks a node seen behind a checkpoint for it after the others, for a while; every checkpoint up to the highest tip seen exists', async () => {
+    const pool = createEndpointPool({ urls: [A, B] });
+    const [a, b] = pool.primaries;
+    expect(pool.highestTip()).toBeUndefined();
+    pool.learnTip(a, 190n, 'said');
+    expect(pool.highestTip()).toBe(190n);
+    expect(pool.pick({ checkpoint: 190n })).toBe(a);
+    expect(pool.pick({ checkpoint: 195n })).toBe(b);
+    expect(pool.aheadOthers(195n, b)).toEqual([]);
+    expect(pool.aheadOthers(195n, a)).toEqual([b]);
+    // A checkpoint served says it exists, not that the node has nothing above it.
+    pool.learnTip(b, 300n, 'served');
+    pool.learnTip(b, 250n, 'served');
+    expect(pool.highestTip()).toBe(300n);
+    expect(pool.pick({ checkpoint: 301n })).toBe(b);
+    // What a node says replaces what it said before, lower or not; what it served above that says it caught up.
+    pool.learnTip(a, 180n, 'said');
+    expect(pool.pick({ checkpoint: 185n })).toBe(b);
+    pool.learnTip(a, 186n, 'served');
+    expect(pool.pick({ checkpoint: 200n })).toBe(a);
+    expect(pool.highestTip()).toBe(300n);
+    // Both behind: the preferred one first, then the other.
+    pool.learnTip(a, 190n, 'said');
+    pool.learnTip(b, 195n, 'said');
+    expect(pool.pick({ checkpoint: 400n })).toBe(a);
+    expect(pool.pick({ checkpoint: 400n, avoid: a })).toBe(b);
+  });
+
+  it('asks a node seen behind first again once 5 s have passed: it catches up', () => {
+    vi.useFakeTimers({ toFake: ['performance'] });
+    try {
+      const pool = createEndpointPool({ urls: [A, B] });
+      const [a, b] = pool.primaries;
+      pool.learnTip(a, 190n, 'said');
+      vi.advanceTimersByTime(4_900);
+      expect(pool.pick({ checkpoint: 195n })).toBe(b);
+      vi.advanceTimersByTime(200);
+      expect(pool.pick({ checkpoint: 195n })).toBe(a);
+      expect(pool.aheadOthers(195n, b)).toEqual([a]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('a rate-limit reply is an answer, not a failing endpoint', () => {

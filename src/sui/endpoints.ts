@@ -4,7 +4,7 @@ import { errorMessage } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import type { Metrics } from '../common/metrics.ts';
 import { redactUrl } from '../common/redact-url.ts';
-import { MalformedResponseError, UnavailableError } from './errors.ts';
+import { EndpointRefusedError, MalformedResponseError, UnavailableError } from './errors.ts';
 import { createGrpcClient } from './grpc.ts';
 
 /** One endpoint's health, as the pool reports it and other processes read it back from Redis. */
@@ -35,18 +35,32 @@ type AttemptOutcome = 'answered' | 'failed' | 'unknown';
  * node for history below their lowest available checkpoint. A call goes to the first healthy
  * full node that serves its checkpoint. An endpoint that fails `failuresToPutAside` times in a row
  * is put aside for `cooldownMs` (a circuit breaker); then one call probes it, and an answer puts
- * it back. When every candidate is put aside, the one due back first is asked anyway.
+ * it back. When every candidate is put aside, the one due back first is asked anyway. A node
+ * recently seen behind a checkpoint (its tip below it) is asked for it only after the others.
  */
 export type EndpointPool = {
   readonly primaries: readonly Endpoint[];
   readonly archive: Endpoint | undefined;
-  /** The endpoint for the next attempt; `avoid` is the one that just failed this call. */
-  pick(route?: { checkpoint?: bigint; avoid?: Endpoint }): Endpoint;
+  /**
+   * The endpoint for the next attempt; `avoid` is the one that just failed this call, `exclude`
+   * those it must not ask again (they refused our credentials). Undefined only when every
+   * candidate is excluded.
+   */
+  pick(route?: { checkpoint?: bigint; avoid?: Endpoint; exclude?: ReadonlySet<Endpoint> }): Endpoint | undefined;
   report(endpoint: Endpoint, outcome: AttemptOutcome, error?: unknown): void;
   /** Records what an endpoint said its lowest available checkpoint is. */
   learnLowest(endpoint: Endpoint, lowest: bigint): void;
+  /**
+   * Records what an endpoint said its tip is (`getServiceInfo`), or a checkpoint it served: then
+   * its tip is at least that, and a lower one it said is out of date.
+   */
+  learnTip(endpoint: Endpoint, tip: bigint, how: 'said' | 'served'): void;
+  /** The highest checkpoint any endpoint said it has or served: every checkpoint up to it exists. */
+  highestTip(): bigint | undefined;
   /** Endpoints other than `except` that may serve `checkpoint` (lowest unknown or at most it), archive last. */
   servingOthers(checkpoint: bigint, except: Endpoint): Endpoint[];
+  /** Full nodes other than `except` that may have reached `checkpoint`: none was seen behind it lately. */
+  aheadOthers(checkpoint: bigint, except: Endpoint): Endpoint[];
   health(): EndpointHealth[];
   describe(): string;
 };
@@ -60,11 +74,29 @@ type EndpointPoolOptions = {
   metrics?: Metrics;
 };
 
-type State = { failures: number; downUntil: number; probing: boolean; lowest: bigint | undefined; lastError: string | null };
+type State = {
+  failures: number;
+  downUntil: number;
+  probing: boolean;
+  lowest: bigint | undefined;
+  /** Its tip as it last said it, and when (performance.now()); undefined once it served a checkpoint above it. */
+  tip: bigint | undefined;
+  tipAt: number;
+  lastError: string | null;
+};
 
-/** Failures that say the endpoint itself is in trouble (as opposed to an answer about the request). */
+/**
+ * How long a node seen behind a checkpoint is asked for it only after the others: it catches up,
+ * and is tried again first once this has passed.
+ */
+const BEHIND_FOR_MS = 5_000;
+
+/**
+ * Failures that say the endpoint itself is in trouble (as opposed to an answer about the request):
+ * no answer, a garbled one, or a refusal of our credentials.
+ */
 export function isEndpointFailure(error: unknown): boolean {
-  return error instanceof UnavailableError || error instanceof MalformedResponseError;
+  return error instanceof UnavailableError || error instanceof MalformedResponseError || error instanceof EndpointRefusedError;
 }
 
 /**
@@ -88,7 +120,8 @@ export function createEndpointPool(options: EndpointPoolOptions): EndpointPool {
   const primaries = options.urls.map((url, index) => endpoint(url, 'primary', names[index]));
   const archive = options.archiveUrl ? endpoint(options.archiveUrl, 'archive', names[options.urls.length]) : undefined;
   const all = archive ? [...primaries, archive] : primaries;
-  const states = new Map<Endpoint, State>(all.map((at) => [at, { failures: 0, downUntil: 0, probing: false, lowest: undefined, lastError: null }]));
+  const states = new Map<Endpoint, State>(all.map((at) => [at, { failures: 0, downUntil: 0, probing: false, lowest: undefined, tip: undefined, tipAt: 0, lastError: null }]));
+  let highest: bigint | undefined;
   const state = (at: Endpoint) => states.get(at)!;
   for (const at of all) metrics?.rpcEndpointUp.set({ url: at.url, role: at.role }, 1);
 
@@ -99,11 +132,16 @@ export function createEndpointPool(options: EndpointPoolOptions): EndpointPool {
     return lowest === undefined || checkpoint >= lowest;
   };
 
+  const behind = (at: Endpoint, checkpoint: bigint) => {
+    const { tip, tipAt } = state(at);
+    return tip !== undefined && tip < checkpoint && performance.now() - tipAt < BEHIND_FOR_MS;
+  };
+
   const candidates = (checkpoint: bigint | undefined): readonly Endpoint[] => {
     if (checkpoint === undefined) return primaries;
     const serving = primaries.filter((at) => serves(at, checkpoint));
-    if (serving.length > 0) return serving;
-    return archive ? [archive] : primaries;
+    if (serving.length === 0) return archive ? [archive] : primaries;
+    return [...serving.filter((at) => !behind(at, checkpoint)), ...serving.filter((at) => behind(at, checkpoint))];
   };
 
   return {
@@ -111,7 +149,8 @@ export function createEndpointPool(options: EndpointPoolOptions): EndpointPool {
     archive,
     pick(route = {}) {
       const now = performance.now();
-      const list = candidates(route.checkpoint);
+      const list = candidates(route.checkpoint).filter((at) => !route.exclude?.has(at));
+      if (list.length === 0) return undefined;
       for (const at of list) {
         if (healthy(at) && at !== route.avoid) return at;
         if (dueBack(at, now)) {
@@ -155,8 +194,23 @@ export function createEndpointPool(options: EndpointPoolOptions): EndpointPool {
     learnLowest(at, lowest) {
       state(at).lowest = lowest;
     },
+    learnTip(at, tip, how) {
+      const current = state(at);
+      // What it said replaces what we knew: a replica behind a load balancer may answer lower.
+      if (how === 'said') {
+        current.tip = tip;
+        current.tipAt = performance.now();
+      } else if (current.tip !== undefined && tip > current.tip) {
+        current.tip = undefined;
+      }
+      if (highest === undefined || tip > highest) highest = tip;
+    },
+    highestTip: () => highest,
     servingOthers(checkpoint, except) {
       return all.filter((at) => at !== except && serves(at, checkpoint));
+    },
+    aheadOthers(checkpoint, except) {
+      return primaries.filter((at) => at !== except && serves(at, checkpoint) && !behind(at, checkpoint));
     },
     health() {
       const now = performance.now();

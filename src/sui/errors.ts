@@ -71,6 +71,17 @@ export class ResponseTooLargeError extends SuiBackfillError {
   }
 }
 
+/**
+ * The endpoint refused our credentials (UNAUTHENTICATED / PERMISSION_DENIED, a proxy's HTTP 401 /
+ * 403): an expired or wrong key in its URL. Says nothing about the request, so another endpoint
+ * is asked; asking the same one again cannot help until an operator changes the key.
+ */
+export class EndpointRefusedError extends SuiBackfillError {
+  constructor(message: string, cause?: unknown) {
+    super('rpc_refused', message, { retryable: false, cause });
+  }
+}
+
 /** The node rejected the request as invalid; retrying the same request cannot help. */
 export class InvalidRequestError extends SuiBackfillError {
   constructor(message: string, cause?: unknown) {

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { RpcError } from '@mysten/sui/grpc';
 import { describe, expect, it } from 'vitest';
 import {
+  EndpointRefusedError,
   InvalidRequestError,
   MalformedResponseError,
   NotFoundError,
@@ -37,7 +38,6 @@ describe('toSuiError', () => {
     ['DATA_LOSS', new RpcError('missing trailers', 'DATA_LOSS'), MalformedResponseError, true],
     ['UNKNOWN (HTTP 500/502)', new RpcError('Bad Gateway', 'UNKNOWN'), MalformedResponseError, true],
     ['INVALID_ARGUMENT', new RpcError('invalid object id', 'INVALID_ARGUMENT'), InvalidRequestError, false],
-    ['PERMISSION_DENIED', new RpcError('forbidden', 'PERMISSION_DENIED'), InvalidRequestError, false],
     ['UNIMPLEMENTED', new RpcError('unknown service', 'UNIMPLEMENTED'), UnimplementedError, false],
   ];
 
@@ -47,6 +47,14 @@ describe('toSuiError', () => {
     expect((mapped as { retryable: boolean }).retryable).toBe(retryable);
     expect((mapped as Error).message).toBe(`${CONTEXT}: ${error.code}: ${error.message}`);
     expect((mapped as Error).cause).toBe(error);
+  });
+
+  it.each(['UNAUTHENTICATED', 'PERMISSION_DENIED'])('maps %s to EndpointRefused, saying the endpoint refused our credentials', (code) => {
+    const error = new RpcError('invalid api key', code);
+    const mapped = toSuiError(error, CONTEXT);
+    expect(mapped).toBeInstanceOf(EndpointRefusedError);
+    expect(mapped).toMatchObject({ code: 'rpc_refused', retryable: false, cause: error });
+    expect((mapped as Error).message).toBe(`${CONTEXT}: the endpoint refused our credentials (${code}: invalid api key); check the API key in its URL`);
   });
 
   it('reads the retry-after hint (seconds) of a rate limit, from headers or trailers', () => {
@@ -121,6 +129,27 @@ describe('callDeadline', () => {
 });
 
 describe('createGrpcClient', () => {
+  it("reads a proxy's HTTP 401 and 403 as the endpoint refusing our credentials", async () => {
+    const statuses = [401, 403];
+    const server = http.createServer((req, res) => {
+      req.resume();
+      res.writeHead(statuses.shift()!, { 'content-type': 'text/plain' });
+      res.end('no such key');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const client = createGrpcClient(url);
+      for (const said of ['UNAUTHENTICATED: Unauthorized', 'PERMISSION_DENIED: Forbidden']) {
+        const error = await client.ledgerService.getServiceInfo({}).response.then(() => undefined, (caught: unknown) => toSuiError(caught, CONTEXT));
+        expect(error).toBeInstanceOf(EndpointRefusedError);
+        expect((error as Error).message).toBe(`${CONTEXT}: the endpoint refused our credentials (${said}); check the API key in its URL`);
+      }
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   it('sends a key in the path, the query or the userinfo where the provider expects it', async () => {
     const seen: { url?: string; authorization?: string }[] = [];
     const server = http.createServer((req, res) => {

@@ -1,6 +1,7 @@
 import { GrpcWebFetchTransport, RpcError, SuiGrpcClient } from '@mysten/sui/grpc';
 import { SuiBackfillError } from '../common/errors.ts';
 import {
+  EndpointRefusedError,
   InvalidRequestError,
   MalformedResponseError,
   NotFoundError,
@@ -115,8 +116,12 @@ export function toSuiError(error: unknown, context: string): unknown {
         return new MalformedResponseError(message, error);
       case 'UNIMPLEMENTED':
         return new UnimplementedError(message, error);
+      case 'UNAUTHENTICATED':
+      case 'PERMISSION_DENIED':
+        // Also a proxy's HTTP 401 / 403, which the transport reads as these.
+        return new EndpointRefusedError(`${context}: the endpoint refused our credentials (${error.code}: ${error.message}); check the API key in its URL`, error);
       default:
-        // INVALID_ARGUMENT, OUT_OF_RANGE, FAILED_PRECONDITION, PERMISSION_DENIED, UNAUTHENTICATED, ...:
+        // INVALID_ARGUMENT, OUT_OF_RANGE, FAILED_PRECONDITION, ...:
         // asking again the same way cannot help.
         return new InvalidRequestError(message, error);
     }

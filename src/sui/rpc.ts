@@ -4,7 +4,7 @@ import type { Logger } from '../common/logger.ts';
 import type { Metrics } from '../common/metrics.ts';
 import type { RpcBudget } from './budget.ts';
 import { isEndpointFailure, type Endpoint, type EndpointPool } from './endpoints.ts';
-import { RateLimitedError, ResponseTooLargeError, UnavailableError } from './errors.ts';
+import { EndpointRefusedError, RateLimitedError, ResponseTooLargeError, UnavailableError } from './errors.ts';
 import { callDeadline, toSuiError, type CallOptions } from './grpc.ts';
 import { withRpcRetry } from './retry.ts';
 
@@ -43,7 +43,9 @@ type RecoverOptions<T> = {
 /**
  * One RPC: `fn` issues the gRPC call to the given endpoint with the per-attempt options (deadline,
  * abort). Each attempt picks a healthy endpoint and runs inside the budget; the call is retried on
- * retryable errors, counted and timed, and fails with typed errors.
+ * retryable errors, counted and timed, and fails with typed errors. An endpoint that refuses our
+ * credentials is not asked again by the same call: the next one is, at once, and the call fails
+ * (EndpointRefusedError) only once every endpoint it may ask has refused.
  */
 export type RpcCall = <T>(
   method: string,
@@ -104,25 +106,49 @@ export function createRpcCaller(options: RpcCallerOptions): { call: RpcCall; sta
     }
   };
 
+  /** What a call says once every endpoint it asked refused our credentials (`last` the latest refusal). */
+  const allRefused = (method: string, target: string, refused: ReadonlySet<Endpoint>, last: EndpointRefusedError) =>
+    refused.size < 2
+      ? last
+      : new EndpointRefusedError(`${method}(${target}): every endpoint refused our credentials (${[...refused].map((at) => at.url).join(', ')}); the last said: ${last.message}`, last);
+
   const call: RpcCall = (method, target, fn, request = {}) => {
     const { signal, onAttempt, recover, endpoint, checkpoint } = request;
     // The endpoint that just failed this call: the next attempt prefers another.
     let failedAt: Endpoint | undefined;
+    // Endpoints that refused our credentials: this call asks them no more.
+    const refused = new Set<Endpoint>();
+    let lastRefusal: EndpointRefusedError | undefined;
     return withRpcRetry(
       async () => {
-        onAttempt?.();
-        let at: Endpoint | undefined;
-        const run = () => {
-          // Picked once the budget lets the call go, so the choice reflects health at that moment.
-          at = endpoint ?? pool.pick({ checkpoint, avoid: failedAt });
-          return attempt(method, target, at, fn, request);
-        };
-        try {
-          return await (budget ? budget.run(run, { signal }) : run());
-        } catch (error) {
-          if (at !== undefined && isEndpointFailure(error)) failedAt = at;
-          if (recover === undefined || signal?.aborted || at === undefined) throw error;
-          return await recover(error, at);
+        for (;;) {
+          onAttempt?.();
+          let at: Endpoint | undefined;
+          const run = () => {
+            // Picked once the budget lets the call go, so the choice reflects health at that moment.
+            at = endpoint ?? pool.pick({ checkpoint, avoid: failedAt, exclude: refused });
+            if (at === undefined) throw allRefused(method, target, refused, lastRefusal!);
+            return attempt(method, target, at, fn, request);
+          };
+          try {
+            return await (budget ? budget.run(run, { signal }) : run());
+          } catch (error) {
+            if (at !== undefined && isEndpointFailure(error)) failedAt = at;
+            if (error instanceof EndpointRefusedError && at !== undefined && endpoint === undefined && !signal?.aborted) {
+              refused.add(at);
+              lastRefusal = error;
+              if (pool.pick({ checkpoint, exclude: refused }) !== undefined) continue;
+              throw allRefused(method, target, refused, error);
+            }
+            if (recover === undefined || signal?.aborted || at === undefined) throw error;
+            try {
+              return await recover(error, at);
+            } catch (recovered) {
+              // `recover` found this endpoint cannot serve the call (a node behind): the retry asks another.
+              if (isEndpointFailure(recovered)) failedAt = at;
+              throw recovered;
+            }
+          }
         }
       },
       {

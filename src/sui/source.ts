@@ -24,15 +24,26 @@ type SuiSourceOptions = Omit<RpcCallerOptions, 'pool'> & {
   cooldownMs?: number;
 };
 
+/** How a caller asks for a checkpoint. */
+type CheckpointOptions = RpcCallOptions & {
+  /**
+   * The caller knows the checkpoint exists (it is at or below a tip already observed, as a walk's
+   * range is): a node that answers NOT_FOUND above its own tip is behind, so another endpoint is
+   * asked and, failing that, the call is retried as unavailable, never failed as not found.
+   */
+  exists?: boolean;
+};
+
 export type SuiSource = {
   getServiceInfo(options?: RpcCallOptions): Promise<ServiceInfo>;
   /**
    * A checkpoint's transactions and changed objects. Its object set is fetched (a second call) only
    * when `withObjects` asks for it or a changed object came back without its type; otherwise
    * `objects` is null. A checkpoint too large for the node to answer is read as its digests, then
-   * its transactions in batches.
+   * its transactions in batches. A checkpoint above every endpoint's tip is NotFound, unless
+   * `exists` says it exists or an endpoint was seen with it.
    */
-  getCheckpoint(sequenceNumber: bigint, options?: RpcCallOptions & { withObjects?: boolean }): Promise<CheckpointRecord>;
+  getCheckpoint(sequenceNumber: bigint, options?: CheckpointOptions & { withObjects?: boolean }): Promise<CheckpointRecord>;
   /** Checkpoints `from..to` inclusive, in order, fetched `concurrency` at a time. */
   getCheckpoints(from: bigint, to: bigint, options?: { concurrency?: number; window?: number; signal?: AbortSignal }): AsyncGenerator<CheckpointRecord>;
   resolvePackage(id: string, options?: Pick<RpcCallOptions, 'signal'>): Promise<ResolvedPackage>;
@@ -90,20 +101,34 @@ export function createSuiSource(options: SuiSourceOptions): SuiSource {
       async (o, at) => {
         const info = decodeServiceInfo(await at.client.ledgerService.getServiceInfo({}, o).response, `getServiceInfo at ${at.url}`);
         pool.learnLowest(at, info.lowestAvailableCheckpoint);
+        pool.learnTip(at, info.checkpointHeight, 'said');
         return info;
       },
       callOptions,
     );
 
-  /** NOT_FOUND for a checkpoint means pruned, not yet produced, or a lagging replica: tell which. */
-  const explainMissing = async (at: Endpoint, sequenceNumber: bigint, error: NotFoundError, readMask: ReadMask, callOptions: RpcCallOptions): Promise<CheckpointRecord> => {
+  /**
+   * NOT_FOUND for a checkpoint means pruned, not yet produced, or a node behind the others (or a
+   * replica behind its load balancer): tell which. A node behind is no reason to fail: another
+   * endpoint is asked, or this one again later (a retryable Unavailable).
+   */
+  const explainMissing = async (at: Endpoint, sequenceNumber: bigint, error: NotFoundError, readMask: ReadMask, callOptions: CheckpointOptions): Promise<CheckpointRecord> => {
     const info = await serviceInfo({ ...callOptions, endpoint: at });
     if (sequenceNumber < info.lowestAvailableCheckpoint) {
       // Now that this endpoint's lowest is known, the call goes to one that serves the checkpoint.
       if (pool.servingOthers(sequenceNumber, at).length > 0) return checkpointWithMask(sequenceNumber, readMask, callOptions);
       throw new BelowLowestAvailableError(sequenceNumber, info.lowestAvailableCheckpoint, at.url);
     }
-    if (sequenceNumber > info.checkpointHeight) throw new NotFoundError(`checkpoint ${sequenceNumber} is not yet available (tip ${info.checkpointHeight})`, error);
+    if (sequenceNumber > info.checkpointHeight) {
+      const others = pool.aheadOthers(sequenceNumber, at).length > 0;
+      const highest = pool.highestTip() ?? info.checkpointHeight;
+      if (!others && !callOptions.exists && sequenceNumber > highest) throw new NotFoundError(`checkpoint ${sequenceNumber} is not yet available (tip ${highest})`, error);
+      throw new UnavailableError(
+        `${at.url} has not reached checkpoint ${sequenceNumber} yet (its tip is ${info.checkpointHeight}); ${others ? 'another endpoint is asked' : 'it is asked again'}`,
+        'unavailable',
+        error,
+      );
+    }
     throw new UnavailableError(
       `${at.url} answered NOT_FOUND for checkpoint ${sequenceNumber} although it serves ${info.lowestAvailableCheckpoint}..${info.checkpointHeight}`,
       'unavailable',
@@ -111,7 +136,7 @@ export function createSuiSource(options: SuiSourceOptions): SuiSource {
     );
   };
 
-  const checkpointWithMask = (sequenceNumber: bigint, readMask: ReadMask, callOptions: RpcCallOptions): Promise<CheckpointRecord> =>
+  const checkpointWithMask = (sequenceNumber: bigint, readMask: ReadMask, callOptions: CheckpointOptions): Promise<CheckpointRecord> =>
     rpc.call(
       'getCheckpoint',
       String(sequenceNumber),
@@ -121,6 +146,7 @@ export function createSuiSource(options: SuiSourceOptions): SuiSource {
         if (!response.checkpoint) throw new MalformedResponseError(`getCheckpoint(${sequenceNumber}) at ${at.url}: empty response`);
         const record = decodeCheckpoint(response.checkpoint, readMask === CHECKPOINT_WITH_OBJECTS_MASK);
         if (record.sequenceNumber !== sequenceNumber) throw new MalformedResponseError(`getCheckpoint(${sequenceNumber}) at ${at.url}: got checkpoint ${record.sequenceNumber}`);
+        pool.learnTip(at, sequenceNumber, 'served');
         return record;
       },
       {
@@ -244,7 +270,7 @@ export function createSuiSource(options: SuiSourceOptions): SuiSource {
     return { ...header, transactions, objects: [...objects.values()].sort(compareObjectVersions) };
   };
 
-  const checkpoint = async (sequenceNumber: bigint, callOptions: RpcCallOptions & { withObjects?: boolean }): Promise<CheckpointRecord> => {
+  const checkpoint = async (sequenceNumber: bigint, callOptions: CheckpointOptions & { withObjects?: boolean }): Promise<CheckpointRecord> => {
     const { withObjects = false, ...rest } = callOptions;
     let lean: CheckpointRecord | undefined;
     try {

@@ -48,7 +48,7 @@ const createBackfill = createRoute({
       'The object is not a package; or the range goes beyond the chain tip or ends before it starts; or no configured full node nor the ' +
         'archival endpoint serves it (the message names the lowest available checkpoint)',
     ),
-    502: json(ErrorSchema, 'The Sui RPC cannot send an answer this large (its response size limit); retrying does not help'),
+    502: json(ErrorSchema, 'The Sui RPC cannot send an answer this large (its response size limit), or refused this service\'s credentials (the message names the endpoint); retrying does not help'),
     503: errorResponses.unavailable(
       'Postgres or the Sui RPC is unavailable (with Redis down a request is still accepted: 202 with `enqueued: false`, and the reconciler enqueues it)',
     ),
