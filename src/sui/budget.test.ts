@@ -1,6 +1,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
+import { captureLogs } from '../../test/helpers/logs.ts';
 import { createRpcBudget, type SharedRateLimiter } from './budget.ts';
 import { RateLimitedError } from './errors.ts';
 
@@ -139,6 +140,26 @@ describe('createRpcBudget', () => {
     const t0 = performance.now();
     await budget.run(async () => {});
     expect(performance.now() - t0).toBeGreaterThanOrEqual(pause - 5);
+  });
+
+  it('says a pause of more than a few seconds at warn, once for the replies to one burst', async () => {
+    const { logger, lines } = captureLogs();
+    const budget = createRpcBudget({ requestsPerSecond: 100, maxInFlight: 10, logger });
+    let answer!: () => void;
+    const answered = new Promise<void>((resolve) => (answer = resolve));
+    const burst = [2_000, 60_000, 60_000, 59_000].map((retryAfterMs) =>
+      budget.run(async () => {
+        await answered;
+        throw new RateLimitedError('slow down', retryAfterMs);
+      }),
+    );
+    answer();
+    for (const call of burst) await expect(call).rejects.toThrow(RateLimitedError);
+    expect(lines.filter((line) => line.level === 40).map(({ msg, pauseMs }) => ({ msg, pauseMs }))).toEqual([
+      { msg: 'rpc rate lowered after a rate-limit reply', pauseMs: undefined },
+      { msg: 'every rpc call paused for the retry-after of a rate-limit reply', pauseMs: 60_000 },
+    ]);
+    expect(budget.stats().backoffMs).toBeGreaterThan(59_000);
   });
 
   it('recovers additively while calls succeed, and an operator\'s new rate replaces the lowered one', async () => {

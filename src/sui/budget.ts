@@ -71,6 +71,8 @@ const DECREASE_INTERVAL_MS = 1_000;
 const RECOVERY_PER_SECOND = 0.05;
 /** The pause after a rate-limit reply that gives no retry-after. */
 const DEFAULT_BACKOFF_MS = 1_000;
+/** A pause longer than this is said at warn: every call of the process waits it out. */
+const LONG_PAUSE_MS = 5_000;
 /** After the shared limiter fails, the local budget alone decides for this long. */
 const SHARED_OUTAGE_MS = 5_000;
 const ACHIEVED_SLOT_MS = 100;
@@ -201,7 +203,12 @@ export function createRpcBudget(options: RpcBudgetOptions): RpcBudget {
   const onThrottled = (retryAfterMs: number | undefined) => {
     const now = performance.now();
     throttled++;
-    backoffUntil = Math.max(backoffUntil, now + (retryAfterMs ?? DEFAULT_BACKOFF_MS));
+    const pauseMs = retryAfterMs ?? DEFAULT_BACKOFF_MS;
+    // Once per long pause: the replies to calls already in flight extend it by moments only.
+    if (pauseMs > LONG_PAUSE_MS && now + pauseMs > backoffUntil + LONG_PAUSE_MS) {
+      logger?.warn({ pauseMs }, 'every rpc call paused for the retry-after of a rate-limit reply');
+    }
+    backoffUntil = Math.max(backoffUntil, now + pauseMs);
     // The burst that drew the reply must not continue after the pause.
     refill(now);
     tokens = 0;

@@ -13,7 +13,7 @@ import {
   UnavailableError,
   UnimplementedError,
 } from './errors.ts';
-import { callDeadline, createGrpcClient, toSuiError } from './grpc.ts';
+import { callDeadline, createGrpcClient, MAX_RETRY_AFTER_MS, toSuiError } from './grpc.ts';
 
 const CONTEXT = 'getCheckpoint(42) at http://127.0.0.1:9000';
 
@@ -72,6 +72,15 @@ describe('toSuiError', () => {
     expect(ahead).toBeLessThanOrEqual(7_000);
     expect(hint('Wed, 21 Oct 2015 07:28:00 GMT')).toBe(0);
     expect(hint('-1')).toBeUndefined();
+  });
+
+  it('honours a retry-after hint for at most a minute, in seconds or as a date', () => {
+    const hint = (value: string) => (toSuiError(new RpcError('Too Many Requests', 'RESOURCE_EXHAUSTED', { 'retry-after': value }), CONTEXT) as RateLimitedError).retryAfterMs;
+    expect(MAX_RETRY_AFTER_MS).toBe(60_000);
+    expect(hint('3600')).toBe(60_000);
+    expect(hint('60')).toBe(60_000);
+    expect(hint('59.5')).toBe(59_500);
+    expect(hint(new Date(Date.now() + 3_600_000).toUTCString())).toBe(60_000);
   });
 
   it('tells a deadline from a network failure', () => {

@@ -74,15 +74,30 @@ const SIZE_LIMIT = /message length too large|larger than max|exceeds maximum siz
 const NETWORK_FAILURE = /fetch failed|terminated|other side closed|socket hang up|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|UND_ERR/i;
 const DECODE_FAILURE = /premature EOF|invalid wire type|cant skip wire type|illegal tag|invalid varint|invalid utf-?8|response content type/i;
 
-/** `retry-after` as delta-seconds (`2`, `0.5`) or as an HTTP date (a date already past: no wait). */
+/**
+ * The longest pause a `retry-after` hint gets: it stops every RPC of the process, so an hour asked
+ * for (a misconfigured proxy, a provider's daily quota) is honoured as a minute, after which calls
+ * ask again and a provider still refusing sends a new hint.
+ */
+export const MAX_RETRY_AFTER_MS = 60_000;
+
+/**
+ * `retry-after` as delta-seconds (`2`, `0.5`) or as an HTTP date (a date already past: no wait),
+ * at most MAX_RETRY_AFTER_MS.
+ */
 function retryAfterMs(meta: RpcError['meta']): number | undefined {
   const raw = meta?.['retry-after'];
   const value = (Array.isArray(raw) ? raw[0] : raw)?.trim();
   if (!value) return undefined;
-  if (/^\d+(\.\d+)?$/.test(value)) return Math.round(Number(value) * 1000);
-  // Every HTTP date names its month; anything else (`-1`, `soon`) is no hint.
-  const at = /[a-z]/i.test(value) ? Date.parse(value) : Number.NaN;
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+  let ms: number;
+  if (/^\d+(\.\d+)?$/.test(value)) ms = Math.round(Number(value) * 1000);
+  else {
+    // Every HTTP date names its month; anything else (`-1`, `soon`) is no hint.
+    const at = /[a-z]/i.test(value) ? Date.parse(value) : Number.NaN;
+    if (Number.isNaN(at)) return undefined;
+    ms = Math.max(0, at - Date.now());
+  }
+  return Math.min(ms, MAX_RETRY_AFTER_MS);
 }
 
 /**
