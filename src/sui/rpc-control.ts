@@ -52,7 +52,8 @@ export function createRpcControl(deps: RpcControlDeps): RpcControl {
   const processName = String(logger.bindings().process ?? 'process');
   const settings = createRpcSettingsStore(db.db, environmentRpcLimits(config));
   const watcher = watchRpcSettings({ store: settings, budget, intervalMs: config.RPC_SETTINGS_POLL_MS, logger });
-  const board = createRpcStateBoard(redis, `${config.REDIS_PREFIX}:rpc:processes`, PUBLISH_INTERVAL_MS * 3, logger);
+  // Not `rpc:processes`, the hash of earlier versions: a set now, each state a key of its own.
+  const board = createRpcStateBoard(redis, `${config.REDIS_PREFIX}:rpc:states`, PUBLISH_INTERVAL_MS * 3, logger);
 
   const state = (): RpcProcessState => {
     const { started: _started, ...stats } = budget.stats();

@@ -14,7 +14,7 @@ export const RpcProcessStateSchema = z.object({
   pid: z.number().int(),
   ...RpcBudgetStatsSchema.omit({ started: true }).shape,
   endpoints: z.array(EndpointHealthSchema),
-  publishedAt: z.string(),
+  publishedAt: z.string().describe("When the process published this, by its own clock"),
 });
 
 export type RpcProcessState = z.infer<typeof RpcProcessStateSchema>;
@@ -27,8 +27,10 @@ export function sortById(states: RpcProcessState[]): RpcProcessState[] {
 }
 
 /**
- * Where processes publish their RPC state for `GET /v1/config/rpc`: one Redis hash, a field per
- * process. A process that stops publishing (crashed, stopped) drops out after `staleAfterMs`.
+ * Where processes publish their RPC state for `GET /v1/config/rpc`: a Redis key per process that
+ * Redis expires `staleAfterMs` after its last publish, so a process that stops publishing (crashed,
+ * stopped) drops out, judged by Redis alone: no process's clock, however far off, decides it. A
+ * set under `key` names the processes that published lately.
  */
 type RpcStateBoard = {
   publish(state: RpcProcessState): Promise<void>;
@@ -38,6 +40,7 @@ type RpcStateBoard = {
 };
 
 export function createRpcStateBoard(redis: Redis, key: string, staleAfterMs: number, logger: Pick<Logger, 'warn'>): RpcStateBoard {
+  const stateKey = (id: string) => `${key}:${id}`;
   let warned = false;
   /** Another process's state, or undefined (said once) when it is not one: another version, or garbage. */
   const parse = (id: string, text: string): RpcProcessState | undefined => {
@@ -49,24 +52,31 @@ export function createRpcStateBoard(redis: Redis, key: string, staleAfterMs: num
   };
   return {
     async publish(state) {
-      // The hash outlives its publishers by a while only: nothing lingers once every process is gone.
-      await redis.multi().hset(key, state.id, JSON.stringify(state)).pexpire(key, staleAfterMs * 4).exec();
+      // The set outlives its publishers by a while only: nothing lingers once every process is gone.
+      await redis
+        .multi()
+        .set(stateKey(state.id), JSON.stringify(state), 'PX', staleAfterMs)
+        .sadd(key, state.id)
+        .pexpire(key, staleAfterMs * 4)
+        .exec();
     },
     async remove(id) {
-      await redis.hdel(key, id);
+      await redis.multi().del(stateKey(id)).srem(key, id).exec();
     },
     async list() {
-      const entries = await redis.hgetall(key);
-      const now = Date.now();
+      const ids = await redis.smembers(key);
+      if (ids.length === 0) return [];
+      const texts = await redis.mget(ids.map(stateKey));
       const live: RpcProcessState[] = [];
-      // Silent for too long, or unreadable: neither is listed again.
+      // Expired (silent for too long), or unreadable: neither is listed again.
       const dropped: string[] = [];
-      for (const [id, text] of Object.entries(entries)) {
-        const state = parse(id, text);
-        if (state && now - Date.parse(state.publishedAt) <= staleAfterMs) live.push(state);
+      ids.forEach((id, index) => {
+        const text = texts[index];
+        const state = text === null ? undefined : parse(id, text);
+        if (state) live.push(state);
         else dropped.push(id);
-      }
-      if (dropped.length > 0) await redis.hdel(key, ...dropped);
+      });
+      if (dropped.length > 0) await redis.multi().del(...dropped.map(stateKey)).srem(key, ...dropped).exec();
       return sortById(live);
     },
   };
