@@ -284,4 +284,37 @@ describe('a budget shared through Redis', () => {
       await server.close();
     }
   });
+
+  it('replicas asking different rates (no rate stored, other environments) share the lowest rate asked lately', async () => {
+    const namespace = createTestRedisNamespace();
+    const redis = new Redis(TEST_REDIS_URL);
+    try {
+      const key = `${namespace.prefix}:rpc:budget`;
+      const fast = createRedisRateLimiter(redis, key);
+      const slow = createRedisRateLimiter(redis, key);
+      expect(await fast.take(1, 40, 20)).toEqual({ granted: 1, waitMs: 0, requestsPerSecond: 40 });
+      // From the slow replica's first ask on, both draw at its rate, from a bucket of its burst.
+      expect(await slow.take(1, 10, 5)).toEqual({ granted: 1, waitMs: 0, requestsPerSecond: 10 });
+      const drained = await fast.take(20, 40, 20);
+      expect(drained).toMatchObject({ requestsPerSecond: 10 });
+      expect(drained.granted).toBeGreaterThanOrEqual(4);
+      expect(drained.granted).toBeLessThanOrEqual(5);
+      const empty = await fast.take(1, 40, 20);
+      expect(empty).toMatchObject({ granted: 0, requestsPerSecond: 10 });
+      // One token at 10/s, not at 40/s.
+      expect(empty.waitMs).toBeGreaterThan(25);
+      expect(empty.waitMs).toBeLessThanOrEqual(100);
+
+      // Once the slow replica's ask has expired (it stopped, or idles), the fast one's rate applies again.
+      const asked = await redis.hgetall(`${key}:rates`);
+      const slowId = Object.keys(asked).find((id) => asked[id].startsWith('10 '))!;
+      expect(Object.values(asked).map((value) => value.split(' ').slice(0, 2).join(' ')).sort()).toEqual(['10 5', '40 20']);
+      await redis.hset(`${key}:rates`, slowId, '10 5 0');
+      expect(await fast.take(1, 40, 20)).toMatchObject({ requestsPerSecond: 40 });
+      expect(Object.keys(await redis.hgetall(`${key}:rates`))).toHaveLength(1);
+    } finally {
+      redis.disconnect();
+      await namespace.cleanup();
+    }
+  });
 });

@@ -189,9 +189,9 @@ describe('createRpcBudget', () => {
         asked.push(want);
         if (first) {
           first = false;
-          return { granted: 0, waitMs: 150 };
+          return { granted: 0, waitMs: 150, requestsPerSecond: 1_000 };
         }
-        return { granted: Math.min(want, 2), waitMs: 0 };
+        return { granted: Math.min(want, 2), waitMs: 0, requestsPerSecond: 1_000 };
       },
     };
     const budget = createRpcBudget({ requestsPerSecond: 1_000, maxInFlight: 100, shared });
@@ -208,7 +208,7 @@ describe('createRpcBudget', () => {
     const shared: SharedRateLimiter = {
       take: async (want, requestsPerSecond, capacity) => {
         rates.push([requestsPerSecond, capacity]);
-        return { granted: want, waitMs: 0 };
+        return { granted: want, waitMs: 0, requestsPerSecond };
       },
     };
     const budget = createRpcBudget({ requestsPerSecond: 40, maxInFlight: 10, shared });
@@ -221,6 +221,16 @@ describe('createRpcBudget', () => {
       [40, 20],
       [40, 20],
       [60, 30],
+    ]);
+  });
+
+  it('says once when the shared bucket runs at a lower rate than this process asks for', async () => {
+    const { logger, lines } = captureLogs();
+    const shared: SharedRateLimiter = { take: async (want) => ({ granted: want, waitMs: 0, requestsPerSecond: 10 }) };
+    const budget = createRpcBudget({ requestsPerSecond: 40, maxInFlight: 1, shared, logger });
+    for (let i = 0; i < 3; i++) await budget.run(async () => {});
+    expect(lines.map(({ msg, sharedRequestsPerSecond, requestsPerSecond }) => ({ msg, sharedRequestsPerSecond, requestsPerSecond }))).toEqual([
+      { msg: 'shared rpc budget runs at a lower rate another replica asks for', sharedRequestsPerSecond: 10, requestsPerSecond: 40 },
     ]);
   });
 

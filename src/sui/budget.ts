@@ -12,10 +12,10 @@ import { RateLimitedError } from './errors.ts';
  * The bucket runs at an effective rate that adapts to the provider (AIMD): a rate-limit reply
  * halves it and pauses every call for the reply's retry-after; successful calls bring it back
  * additively, never above the configured rate. With a shared limiter (Redis), every call also
- * needs a token from a bucket all replicas draw from, so together they stay under the limit. That
- * bucket always runs at the configured rate (the stored setting every replica applies), never at
- * one replica's lowered rate, so the replicas agree on it; a replica that drew rate-limit replies
- * slows itself down through its own bucket.
+ * needs a token from a bucket all replicas draw from, so together they stay under the limit. Each
+ * replica asks that bucket for its configured rate (the stored setting every replica applies, or
+ * its environment's without one), never for its lowered rate, and the bucket runs at the lowest
+ * rate asked lately; a replica that drew rate-limit replies slows itself down through its own bucket.
  */
 export type RpcBudget = {
   run<T>(fn: () => Promise<T>, options?: { signal?: AbortSignal }): Promise<T>;
@@ -44,11 +44,12 @@ type RpcBudgetStats = z.infer<typeof RpcBudgetStatsSchema>;
 /** A token bucket several processes draw from. */
 export type SharedRateLimiter = {
   /**
-   * Takes up to `want` tokens from a bucket refilled at `requestsPerSecond` holding at most
-   * `capacity` (the configured rate and its burst, the same from every replica). Resolves with how
-   * many were granted and, when none, the milliseconds until one is due.
+   * Takes up to `want` tokens from the bucket, asking it to refill at `requestsPerSecond` and hold
+   * at most `capacity` (this process's configured rate and its burst). Resolves with how many were
+   * granted, when none the milliseconds until one is due, and the rate the bucket runs at (the
+   * lowest any process asks for).
    */
-  take(want: number, requestsPerSecond: number, capacity: number): Promise<{ granted: number; waitMs: number }>;
+  take(want: number, requestsPerSecond: number, capacity: number): Promise<{ granted: number; waitMs: number; requestsPerSecond: number }>;
 };
 
 type RpcBudgetOptions = RpcLimits & {
@@ -108,6 +109,7 @@ export function createRpcBudget(options: RpcBudgetOptions): RpcBudget {
   let sharedPending = false;
   let sharedRetryAt = 0;
   let sharedDownUntil = 0;
+  let sharedRate: number | undefined;
   const queue: Waiter[] = [];
   let timer: NodeJS.Timeout | undefined;
   let timerAt = Infinity;
@@ -156,8 +158,12 @@ export function createRpcBudget(options: RpcBudgetOptions): RpcBudget {
     sharedPending = true;
     const want = Math.max(1, Math.min(queue.length, maxInFlight - inFlight, Math.floor(tokens)));
     shared!.take(want, configured, Math.max(1, configured * burstSeconds)).then(
-      ({ granted, waitMs }) => {
+      ({ granted, waitMs, requestsPerSecond }) => {
         sharedPending = false;
+        if (requestsPerSecond !== sharedRate && requestsPerSecond < configured) {
+          logger?.info({ sharedRequestsPerSecond: requestsPerSecond, requestsPerSecond: configured }, 'shared rpc budget runs at a lower rate another replica asks for');
+        }
+        sharedRate = requestsPerSecond;
         sharedTokens += granted;
         if (granted === 0) {
           sharedRetryAt = performance.now() + waitMs;
