@@ -210,6 +210,12 @@ describe('sui-backfill backfill against the API', () => {
     }
 
     expect(await cli('list', '--api', 'http://127.0.0.1:1')).toMatchObject({ code: 3, stderr: expect.stringMatching(/^api_unreachable: the API at http:\/\/127\.0\.0\.1:1 did not answer/) });
+    // Credentials in --api are never echoed, not even where fetch quotes the URL.
+    const withSecrets = await cli('list', '--api', 'http://u:SECRET@127.0.0.1:1/');
+    expect(withSecrets).toMatchObject({
+      code: 3,
+      stderr: 'api_unreachable: the API at http://127.0.0.1:1/… did not answer: Request cannot be constructed from a URL that includes credentials: http://127.0.0.1:1/…/v1/backfills',
+    });
     const token = process.env.API_TOKEN;
     process.env.API_TOKEN = 'not-the-token-0123456789';
     try {

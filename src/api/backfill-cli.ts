@@ -27,7 +27,8 @@ const EXIT_CODES = `Exit codes:
   0  done
   1  the backfill failed or was cancelled (status, start --watch), or an unexpected error
   2  usage error (unknown option, missing argument)
-  3  the API is unreachable, or answered 5xx (Postgres, Redis or the Sui RPC unavailable)
+  3  the API is unreachable, or answered 5xx (Postgres, Redis or the Sui RPC unavailable, or the
+     Sui RPC refusing the service's API key)
   4  not found (no such backfill, package or object)
   5  conflict: the backfill's status does not allow this (HTTP 409)
   6  rejected input (HTTP 400 or 422), the message names the field

@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { errorMessage, SuiBackfillError } from '../common/errors.ts';
 import { jsonOf } from '../common/json.ts';
+import { redactUrl } from '../common/redact-url.ts';
 import { describeZodError } from '../common/zod-issues.ts';
 import { BackfillCreatedSchema, BackfillPageSchema, BackfillSchema, ErrorSchema, ResumedBackfillSchema } from './schemas.ts';
 
@@ -45,12 +46,13 @@ class ApiResponseError extends SuiBackfillError {
   }
 }
 
-/** No HTTP answer at all: refused, reset, timed out. */
+/** No HTTP answer at all: refused, reset, timed out. The URL is shown redacted, in the reason too (fetch may quote it). */
 export class ApiUnreachableError extends SuiBackfillError {
   constructor(url: string, cause: unknown) {
     // fetch says only "fetch failed"; the reason (ECONNREFUSED, ...) is its cause.
     const reason = cause instanceof Error && cause.cause !== undefined ? `${cause.message} (${errorMessage(cause.cause)})` : errorMessage(cause);
-    super('api_unreachable', `the API at ${url} did not answer: ${reason}`, { retryable: true, cause });
+    const shown = redactUrl(url);
+    super('api_unreachable', `the API at ${shown} did not answer: ${reason.replaceAll(url, shown)}`, { retryable: true, cause });
   }
 }
 
