@@ -46,15 +46,16 @@ export const workerCommand: Command = {
   summary: 'run a backfill worker (run as many replicas as you like)',
   help: `Usage: sui-backfill worker [--concurrency N] [--chunk-size N] [--no-migrate]
 
-Takes backfill jobs from the queue and walks each package's checkpoint range in fixed-size chunks,
-writing matching object versions to sui_objects and advancing the per-request watermark. Run any
-number of replicas; a request is walked by one of them at a time. SIGTERM finishes the chunk in
-flight (abandoning it, uncommitted, after WORKER_SHUTDOWN_GRACE_MS), hands the request back to the
-queue and exits 0.
+Takes backfill jobs from the queue and walks each package's checkpoint range in chunks of at most
+--chunk-size checkpoints (halved when a checkpoint is too large or too slow for the RPC, grown back
+after calm chunks), writing matching object versions to sui_objects and advancing the per-request
+watermark. Run any number of replicas; a request is walked by one of them at a time. SIGTERM
+finishes the chunk in flight (abandoning it, uncommitted, after WORKER_SHUTDOWN_GRACE_MS), hands
+the request back to the queue and exits 0.
 
 Options:
   --concurrency N   backfills walked at once by this process (default WORKER_CONCURRENCY, 2)
-  --chunk-size N    checkpoints per chunk/transaction (default BACKFILL_CHUNK_SIZE)
+  --chunk-size N    most checkpoints per chunk/transaction (default BACKFILL_CHUNK_SIZE)
   --no-migrate      do not apply pending migrations at start
   -h, --help        show this help
 
