@@ -139,7 +139,8 @@ describe.skipIf(!canRunPostgres)(postgresTitle, () => {
 
   it('an outage longer than a chunk commit retries for is ridden out by the chunk retries, walks on after a pause included', async () => {
     await stack.clearBackfills();
-    stack.simnet.setKnobs({ latencyMs: 25 });
+    // Slow enough that the walk is still under way when Postgres stops, on a loaded machine too.
+    stack.simnet.setKnobs({ latencyMs: 100 });
     // A commit, and the read of what is left as each walk begins, gives up after well under a second.
     const commitRetry = { maxRetries: 2, baseMs: 100, maxMs: 200, attemptTimeoutMs: 2_000 };
     const worker = spawnScript(SHORT_RETRY_WORKER, [], {
