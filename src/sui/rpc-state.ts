@@ -64,7 +64,8 @@ export function createRpcStateBoard(redis: Redis, key: string, staleAfterMs: num
       await redis.multi().del(stateKey(id)).srem(key, id).exec();
     },
     async list() {
-      const ids = await redis.smembers(key);
+      // Sorted, so the one unreadable state that is logged is the same whichever order Redis answers in.
+      const ids = (await redis.smembers(key)).sort();
       if (ids.length === 0) return [];
       const texts = await redis.mget(ids.map(stateKey));
       const live: RpcProcessState[] = [];
