@@ -100,6 +100,16 @@ describe('POST /v1/backfills errors', () => {
     expect(count).toBe(0);
   });
 
+  it('takes the bearer scheme in any case, the token exactly', async () => {
+    const packageId = stack.chain.package('nft').originalId;
+    const lower = await post({ packageId, fromCheckpoint: 1, toCheckpoint: 2 }, { authorization: `bearer ${TEST_TOKEN}` });
+    expect(lower.status).toBe(202);
+    const shouting = await post({ packageId, fromCheckpoint: 1, toCheckpoint: 2 }, { authorization: `BEARER  ${TEST_TOKEN}` });
+    expect([shouting.status, shouting.body.id]).toEqual([200, lower.body.id]);
+    const tokenCase = await post({ packageId, fromCheckpoint: 1, toCheckpoint: 2 }, { authorization: `Bearer ${TEST_TOKEN.toUpperCase()}` });
+    expect(tokenCase.status).toBe(401);
+  });
+
   it('404 for an ID no object has', async () => {
     const id = `0x${randomBytes(32).toString('hex')}`;
     const response = await post({ packageId: id });
@@ -346,9 +356,9 @@ describe('the OpenAPI document', () => {
 
   it('declares exactly the statuses each route answers', () => {
     const declared = Object.fromEntries(operations().map(({ path, method, operation }) => [`${method.toUpperCase()} ${path}`, Object.keys(operation.responses).sort()]));
-    const action = ['200', '400', '401', '404', '409', '415', '503'];
+    const action = ['200', '400', '401', '404', '409', '413', '415', '503'];
     expect(declared).toEqual({
-      'POST /v1/backfills': ['200', '202', '400', '401', '404', '415', '422', '502', '503'],
+      'POST /v1/backfills': ['200', '202', '400', '401', '404', '413', '415', '422', '502', '503'],
       'GET /v1/backfills': ['200', '400', '503'],
       'GET /v1/backfills/{id}': ['200', '400', '404', '503'],
       'DELETE /v1/backfills/{id}': ['204', '400', '401', '404', '409', '503'],
@@ -358,15 +368,15 @@ describe('the OpenAPI document', () => {
       'POST /v1/backfills/{id}/resume': [...action, '202'].sort(),
       'GET /v1/packages/{packageId}/watermark': ['200', '400', '404', '503'],
       'GET /v1/config/rpc': ['200', '503'],
-      'PUT /v1/config/rpc': ['200', '400', '401', '415', '503'],
+      'PUT /v1/config/rpc': ['200', '400', '401', '413', '415', '503'],
       'DELETE /v1/config/rpc': ['200', '400', '401', '503'],
     });
   });
 
-  it('declares Retry-After on every 503, and 415 on every route with a JSON body', () => {
+  it('declares Retry-After on every 503, and 413 and 415 on every route with a JSON body', () => {
     for (const { path, method, operation } of operations()) {
       expect([method, path, operation.responses['503']?.headers]).toEqual([method, path, { 'Retry-After': expect.objectContaining({ schema: { type: 'integer', example: 5 } }) }]);
-      expect([method, path, '415' in operation.responses]).toEqual([method, path, operation.requestBody !== undefined]);
+      expect([method, path, '413' in operation.responses, '415' in operation.responses]).toEqual([method, path, operation.requestBody !== undefined, operation.requestBody !== undefined]);
     }
   });
 
@@ -377,6 +387,22 @@ describe('the OpenAPI document', () => {
       const concrete = path.replace('{id}', `${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}`);
       const response = await call(method.toUpperCase(), concrete, '{}', { 'content-type': 'text/plain' });
       expect([method, path, response.status, response.body.error.code]).toEqual([method, path, 415, 'unsupported_media_type']);
+    }
+  });
+
+  it('413 for a body over 64 KiB on every route that takes one, before reading it all', async () => {
+    const large = JSON.stringify({ packageId: '0x2', padding: 'x'.repeat(64 * 1024) });
+    const routes = operations().filter(({ operation }) => operation.requestBody !== undefined);
+    expect(routes).toHaveLength(5);
+    for (const { path, method } of routes) {
+      const concrete = path.replace('{id}', `${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}`);
+      const response = await call(method.toUpperCase(), concrete, large);
+      expect([method, path, response.status, response.body]).toEqual([
+        method,
+        path,
+        413,
+        { error: { code: 'payload_too_large', message: 'the request body is larger than 64 KiB; these routes take a small JSON object' } },
+      ]);
     }
   });
 

@@ -1,4 +1,5 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
 import type { Intake } from '../backfill/intake.ts';
 import type { BackfillQueue } from '../backfill/queue.ts';
 import { countRequestsByStatus } from '../backfill/views.ts';
@@ -10,7 +11,7 @@ import { BACKFILL_STATUSES } from '../db/schema/backfill.ts';
 import type { RpcControl } from '../sui/rpc-control.ts';
 import { adminPage } from './admin-page.ts';
 import { requireTokenForMutations } from './auth.ts';
-import { errorResponse, toErrorResponse } from './errors.ts';
+import { ApiError, errorResponse, MAX_BODY_BYTES, toErrorResponse } from './errors.ts';
 import { registerBackfillRoutes } from './routes/backfills.ts';
 import { registerPackageRoutes } from './routes/packages.ts';
 import { registerRpcConfigRoutes } from './routes/rpc-config.ts';
@@ -44,6 +45,15 @@ export function createApp(deps: ApiDeps): OpenAPIHono {
     common.metrics.httpRequests.inc({ method: c.req.method, route: c.req.routePath, status: String(c.res.status) });
   });
   app.use('/v1/*', requireTokenForMutations(common.config.API_TOKEN));
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new ApiError(413, 'payload_too_large', `the request body is larger than ${MAX_BODY_BYTES / 1024} KiB; these routes take a small JSON object`);
+      },
+    }),
+  );
 
   registerBackfillRoutes(app, deps);
   registerPackageRoutes(app, deps);

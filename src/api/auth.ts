@@ -9,8 +9,9 @@ export function requireTokenForMutations(token: string): MiddlewareHandler {
   const expected = Buffer.from(token);
   return async (c, next) => {
     if (MUTATING.has(c.req.method)) {
-      const header = c.req.header('authorization') ?? '';
-      const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7).trim() : '');
+      // The scheme is case-insensitive (RFC 9110), the token is not.
+      const scheme = /^bearer\s+(.*)$/i.exec(c.req.header('authorization') ?? '');
+      const given = Buffer.from(scheme ? scheme[1].trim() : '');
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
         throw new ApiError(401, 'unauthorized', 'send the API token as "Authorization: Bearer <API_TOKEN>"');
       }

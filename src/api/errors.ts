@@ -24,6 +24,9 @@ export class ApiError extends SuiBackfillError {
   }
 }
 
+/** The largest request body the API reads: every body it takes is a few hundred bytes of JSON. */
+export const MAX_BODY_BYTES = 64 * 1024;
+
 /** What a 503 asks the client to wait, in its Retry-After header. */
 export const RETRY_AFTER_SECONDS = 5;
 const RETRY_AFTER = String(RETRY_AFTER_SECONDS);

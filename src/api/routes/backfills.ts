@@ -23,7 +23,7 @@ import {
 } from '../schemas.ts';
 import { errorResponses, json } from './responses.ts';
 
-const { malformed, unauthorized, notJson, postgresDown } = errorResponses;
+const { malformed, unauthorized, notJson, tooLarge, postgresDown } = errorResponses;
 const noSuchBackfill = json(ErrorSchema, 'No such backfill');
 
 const createBackfill = createRoute({
@@ -42,6 +42,7 @@ const createBackfill = createRoute({
     400: malformed,
     401: unauthorized,
     404: json(ErrorSchema, 'No object with this ID exists'),
+    413: tooLarge,
     415: notJson,
     422: json(
       ErrorSchema,
@@ -102,7 +103,7 @@ const actionErrors = {
   // Redis is not needed: a stop message that cannot be sent leaves the walk to stop at its next commit, a resumed request is enqueued by the reconciler.
   503: postgresDown,
 };
-const bodyActionErrors = { ...actionErrors, 415: notJson };
+const bodyActionErrors = { ...actionErrors, 413: tooLarge, 415: notJson };
 
 const pauseBackfill = createRoute({
   method: 'post',

@@ -1,4 +1,4 @@
-import { RETRY_AFTER_SECONDS } from '../errors.ts';
+import { MAX_BODY_BYTES, RETRY_AFTER_SECONDS } from '../errors.ts';
 import { ErrorSchema } from '../schemas.ts';
 
 /** A JSON response of the OpenAPI document. */
@@ -17,6 +17,7 @@ export const errorResponses = {
   malformed: json(ErrorSchema, 'Malformed input: the message names the field and why'),
   unauthorized: json(ErrorSchema, 'Missing or wrong bearer token'),
   notJson: json(ErrorSchema, 'A body sent with a Content-Type other than application/json'),
+  tooLarge: json(ErrorSchema, `A body larger than ${MAX_BODY_BYTES / 1024} KiB`),
   postgresDown: unavailable('Postgres is unavailable'),
   unavailable,
 };

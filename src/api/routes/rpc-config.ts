@@ -5,7 +5,7 @@ import type { ApiDeps } from '../app.ts';
 import { ActorHeaderSchema, actorOf, RpcConfigSchema, RpcLimitsUpdateSchema } from '../schemas.ts';
 import { errorResponses, json } from './responses.ts';
 
-const { malformed, unauthorized, notJson, postgresDown } = errorResponses;
+const { malformed, unauthorized, notJson, tooLarge, postgresDown } = errorResponses;
 
 const DESCRIPTION =
   'The RPC limits every process applies (persisted; a change reaches every process within RPC_SETTINGS_POLL_MS), ' +
@@ -35,6 +35,7 @@ const putRpcConfig = createRoute({
     200: json(RpcConfigSchema, 'The limits now stored, and the state'),
     400: malformed,
     401: unauthorized,
+    413: tooLarge,
     415: notJson,
     503: postgresDown,
   },
