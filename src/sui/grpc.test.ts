@@ -183,4 +183,16 @@ describe('createGrpcClient', () => {
       await new Promise((resolve) => server.close(resolve));
     }
   });
+
+  it('names why the network failed: a refused connection says so', async () => {
+    const server = http.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const at = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    await new Promise((resolve) => server.close(resolve));
+    const error = await createGrpcClient(`http://${at}`)
+      .ledgerService.getServiceInfo({})
+      .response.then(() => undefined, (caught: unknown) => toSuiError(caught, CONTEXT));
+    expect(error).toBeInstanceOf(UnavailableError);
+    expect([(error as UnavailableError).reason, (error as Error).message]).toEqual(['network', `${CONTEXT}: INTERNAL: fetch failed (connect ECONNREFUSED ${at})`]);
+  });
 });

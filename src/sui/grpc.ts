@@ -13,7 +13,26 @@ import {
 
 /** A `SuiGrpcClient` speaking binary gRPC-web: smaller and cheaper to decode than the text format. */
 export function createGrpcClient(url: string): SuiGrpcClient {
-  return new SuiGrpcClient({ network: 'mainnet', transport: new GrpcWebFetchTransport({ ...transportTarget(url), format: 'binary' }) });
+  const { baseUrl, fetch: target = fetch } = transportTarget(url);
+  return new SuiGrpcClient({ network: 'mainnet', transport: new GrpcWebFetchTransport({ baseUrl, fetch: withNetworkCause(target), format: 'binary' }) });
+}
+
+/**
+ * fetch that names the network failure: undici rejects with `fetch failed` and the reason
+ * (`connect ECONNREFUSED 127.0.0.1:9000`) in `cause`, which the transport drops, keeping the
+ * message alone.
+ */
+function withNetworkCause(inner: typeof fetch): typeof fetch {
+  return async (input, init) => {
+    try {
+      return await inner(input, init);
+    } catch (error) {
+      if (error instanceof TypeError && error.cause instanceof Error && error.cause.message) {
+        throw new TypeError(`${error.message} (${error.cause.message})`, { cause: error.cause });
+      }
+      throw error;
+    }
+  };
 }
 
 /**
