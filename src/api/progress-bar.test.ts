@@ -33,4 +33,9 @@ describe('progressLine', () => {
     expect(progressLine(view, 10)).toBe('[█████░░░░░]  50.0%  cp 149/199  10 cp/s  ETA 2m00s  rows 7  running');
     expect(progressLine({ ...view, status: 'paused' }, 10)).toBe('[█████░░░░░]  50.0%  cp 149/199  10 cp/s  rows 7  paused');
   });
+
+  it('rounds down, so only a finished walk shows 100%', () => {
+    const at = (percent: number) => progressLine({ id: 'x', status: 'running', fromCheckpoint: '0', toCheckpoint: '9', watermark: { checkpointHiInclusive: '0' }, progress: { percent, checkpointsPerSecond: null, etaSeconds: null }, rowsInserted: 0 }, 10).slice(0, 19);
+    expect([99.98, 99.9, 56.7, 0.29, 100].map(at)).toEqual(['[█████████░]  99.9%', '[█████████░]  99.9%', '[█████░░░░░]  56.7%', '[░░░░░░░░░░]   0.2%', '[██████████] 100.0%']);
+  });
 });

@@ -19,8 +19,9 @@ export function formatDuration(seconds: number): string {
 
 /** `[██████░░░░]  61.2%  cp 12345/20000  1234 cp/s  ETA 6s  rows 4567  running` */
 export function progressLine(view: ProgressView, width = 30): string {
-  const percent = Math.max(0, Math.min(100, view.progress.percent));
-  const filled = Math.round((percent / 100) * width);
+  // Rounded down, bar and figure: 99.98% is not shown as 100.0% while the walk still runs.
+  const percent = Math.floor(Math.max(0, Math.min(100, view.progress.percent)) * 10 + 1e-9) / 10;
+  const filled = Math.floor((percent / 100) * width);
   const bar = `[${'█'.repeat(filled)}${'░'.repeat(width - filled)}]`;
   const rate = view.progress.checkpointsPerSecond === null ? '' : `  ${Math.round(view.progress.checkpointsPerSecond)} cp/s`;
   const eta = view.progress.etaSeconds === null || view.status !== 'running' ? '' : `  ETA ${formatDuration(view.progress.etaSeconds)}`;

@@ -12,8 +12,9 @@ Creates the database named by DATABASE_URL when it does not exist and applies ev
 migration in drizzle/. Safe to run from several processes at once.
 
 Options:
-  --reset     drop every sui-backfill table first (sui_objects, sui_packages, watermarks and the
-              package_backfill_* tables), then migrate: a clean slate. Rows are lost.
+  --reset     drop every sui-backfill table first (sui_objects, sui_packages, watermarks, the
+              package_backfill_* tables, indexer_tracked_packages and rpc_settings), then
+              migrate: a clean slate. Rows are lost.
   -h, --help  show this help
 
 Environment: DATABASE_URL`,
