@@ -32,7 +32,7 @@ const request = async (app: { request: (path: string, init?: RequestInit) => Res
   return response;
 };
 const post = (body: unknown, headers?: Record<string, string>) => call('POST', '/v1/backfills', body, headers);
-const MALFORMED_BODY = 'body: expected a JSON object such as {"packageId": "0x…"}; it was missing or not valid JSON';
+const MALFORMED_BODY = "body: expected a JSON object (the route's schema is in /openapi.json); it was missing or not valid JSON";
 const UNSAFE_CHECKPOINT = 'expected a checkpoint number of at most 9007199254740991 (2^53 - 1); send larger ones as a string of digits';
 
 describe('POST /v1/backfills errors', () => {

@@ -41,7 +41,7 @@ export function toErrorResponse(error: unknown): { status: ContentfulStatusCode;
       status === 415
         ? 'the request body must be JSON: send Content-Type: application/json'
         : error.message === 'Malformed JSON in request body'
-          ? 'body: expected a JSON object such as {"packageId": "0x…"}; it was missing or not valid JSON'
+          ? "body: expected a JSON object (the route's schema is in /openapi.json); it was missing or not valid JSON"
           : error.message || 'invalid request';
     return { status, body: body(status === 415 ? 'unsupported_media_type' : 'invalid_request', message) };
   }
