@@ -239,6 +239,39 @@ describe('POST /v1/backfills errors', () => {
     expect(anywhere.body.id).not.toBe(first.body.id);
   });
 
+  it('200 with the existing request for a duplicate POST while the Sui RPC is down, asking the RPC nothing', async () => {
+    const dex = stack.chain.package('dex');
+    const [original, middle] = dex.versions.map((version) => version.id);
+    const bodies = [
+      { packageId: original, fromCheckpoint: 1000, toCheckpoint: 1400 },
+      // A defaulted range: the duplicate matches on package and match mode alone.
+      { packageId: original, match: 'anywhere' },
+    ];
+    const firsts = [];
+    for (const body of bodies) {
+      const first = await post(body);
+      expect([body, first.status]).toEqual([body, 202]);
+      firsts.push(first.body);
+    }
+    stack.simnet.setKnobs({ unavailableRate: 1 });
+    try {
+      const before = stack.simnet.stats();
+      for (const [index, body] of bodies.entries()) {
+        for (const packageId of [original, middle]) {
+          const began = performance.now();
+          const again = await post({ ...body, packageId });
+          const elapsed = performance.now() - began;
+          expect([body, packageId, again.status, again.body]).toEqual([body, packageId, 200, firsts[index]]);
+          expect(elapsed).toBeLessThan(1_000);
+        }
+      }
+      const after = stack.simnet.stats();
+      expect([after.requests, after.responses, after.faults]).toEqual([before.requests, before.responses, before.faults]);
+    } finally {
+      stack.simnet.setKnobs({ unavailableRate: 0 });
+    }
+  });
+
   it('503 with a retry hint when the Sui RPC does not answer, and nothing is created', async () => {
     stack.simnet.setKnobs({ unavailableRate: 1 });
     try {

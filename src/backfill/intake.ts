@@ -9,7 +9,7 @@ import type { MatchMode, ResolvedPackage, ServiceInfo } from '../sui/records.ts'
 import { enterObligation } from './coverage.ts';
 import { InvalidRangeError } from './errors.ts';
 import type { BackfillQueue } from './queue.ts';
-import { createOrFindActiveRequest, type BackfillRequest } from './requests.ts';
+import { createOrFindActiveRequest, findActiveRequest, type BackfillRequest } from './requests.ts';
 import { createRpcDeadline, type RpcDeadline } from './rpc-deadline.ts';
 
 type SignalOption = { signal?: AbortSignal };
@@ -24,6 +24,8 @@ export type IntakeSource = {
   archiveLowestAvailable: (options?: SignalOption) => Promise<bigint | undefined>;
   /** Lowest checkpoint any configured full node serves. */
   fullNodesLowestAvailable: (options?: SignalOption) => Promise<bigint>;
+  /** The endpoints that said `lowest` is their lowest available checkpoint; named in a refusal. */
+  describeLowest: (lowest: bigint) => string;
 };
 
 type BackfillSubmission = {
@@ -62,8 +64,9 @@ function registryServes(toCheckpoint: bigint | undefined, tracking: Tracking | u
 }
 
 /**
- * Request intake: resolve the package (registry first, the RPC otherwise, recording what it
- * learns), fix the range once, insert the request, enqueue its job. A request whose job could not
+ * Request intake: a duplicate of an active request is answered from Postgres before anything is
+ * asked of the RPC; otherwise resolve the package (registry first, the RPC otherwise, recording what
+ * it learns), fix the range once, insert the request, enqueue its job. A request whose job could not
  * be written (Redis down) stays queued in Postgres and the reconciler enqueues it later. Its calls
  * to the Sui RPC share one budget, INTAKE_TIMEOUT_MS, whatever their retries would allow; the wait
  * for the live indexer (INDEXER_HANDOFF_TIMEOUT_MS) comes on top. A spent budget is an
@@ -114,17 +117,43 @@ export function createIntake(common: Pick<Common, 'logger' | 'config'>, db: Db, 
   };
 
   /** A range from `from` must be served by some full node, or by the archive. */
-  const checkServed = async (from: bigint, info: ServiceInfo, endpoint: string, signal: AbortSignal) => {
+  const checkServed = async (from: bigint, info: ServiceInfo, signal: AbortSignal) => {
     // The node asked first serves it: no need to ask the others.
     if (from >= info.lowestAvailableCheckpoint) return;
     const lowest = await source.fullNodesLowestAvailable({ signal });
     if (from >= lowest) return;
     const archiveLowest = await source.archiveLowestAvailable({ signal });
-    if (archiveLowest === undefined || from < archiveLowest) throw new BelowLowestAvailableError(from, archiveLowest ?? lowest, endpoint);
+    if (archiveLowest === undefined || from < archiveLowest) {
+      const refusedAt = archiveLowest ?? lowest;
+      throw new BelowLowestAvailableError(from, refusedAt, source.describeLowest(refusedAt));
+    }
   };
 
-  const accept = async (submission: BackfillSubmission, endpoint: string, deadline: RpcDeadline): Promise<IntakeResult> => {
+  const duplicate = async (request: BackfillRequest): Promise<IntakeResult> => ({
+    request,
+    created: false,
+    enqueued: await queue.hasJob(request.id).catch(() => false),
+  });
+
+  /**
+   * The active request a submission duplicates, found from Postgres alone (the registry names the
+   * family of any ID it knows), so a client retrying while the RPC is down gets it back, not a 503.
+   */
+  const findDuplicate = async (submission: BackfillSubmission): Promise<BackfillRequest | undefined> => {
+    const family = await findRegistryFamily(db.db, submission.packageId);
+    if (!family) return undefined;
+    return findActiveRequest(db.db, {
+      packageId: family.originalId,
+      match: submission.match,
+      explicitFrom: submission.fromCheckpoint,
+      explicitTo: submission.toCheckpoint,
+    });
+  };
+
+  const accept = async (submission: BackfillSubmission, deadline: RpcDeadline): Promise<IntakeResult> => {
     const { signal } = deadline;
+    const existing = await findDuplicate(submission);
+    if (existing) return duplicate(existing);
     const indexerRunning = await isIndexerRunning(db.sql);
     // Read before resolving: a family resolved from the RPC then holds every version up to this tip.
     const info = await source.getServiceInfo({ signal });
@@ -135,7 +164,7 @@ export function createIntake(common: Pick<Common, 'logger' | 'config'>, db: Db, 
     const fromCheckpoint = submission.fromCheckpoint ?? resolved.publishCheckpoint;
     if (fromCheckpoint === null) {
       const lowest = await source.fullNodesLowestAvailable({ signal });
-      throw new BelowLowestAvailableError(null, lowest, endpoint, `the publish of package ${resolved.originalId} (its transaction is pruned)`);
+      throw new BelowLowestAvailableError(null, lowest, source.describeLowest(lowest), `the publish of package ${resolved.originalId} (its transaction is pruned)`);
     }
     if (submission.fromCheckpoint !== undefined && submission.fromCheckpoint > info.checkpointHeight) {
       throw new InvalidRangeError(`fromCheckpoint ${submission.fromCheckpoint} is beyond the chain tip ${info.checkpointHeight}`);
@@ -147,7 +176,7 @@ export function createIntake(common: Pick<Common, 'logger' | 'config'>, db: Db, 
     const known = await getTracking(db.db, resolved.originalId, submission.match);
     // The live indexer already covers everything from the start on: nothing needs to be served.
     const coveredAlready = defaultEnd && known?.firstCheckpoint != null && known.firstCheckpoint <= fromCheckpoint;
-    if (!coveredAlready) await checkServed(fromCheckpoint, info, endpoint, signal);
+    if (!coveredAlready) await checkServed(fromCheckpoint, info, signal);
 
     // Posting a backfill tracks the package: the live indexer covers it from some checkpoint on
     // and the backfill ends just before (invariant 3, README "Data and invariants"); with no indexer, at the tip.
@@ -180,7 +209,7 @@ export function createIntake(common: Pick<Common, 'logger' | 'config'>, db: Db, 
       alongside: enterObligation,
     });
     if (empty) return { request, created, enqueued: false };
-    if (!created) return { request, created, enqueued: await queue.hasJob(request.id).catch(() => false) };
+    if (!created) return duplicate(request);
 
     try {
       await queue.enqueue(request.id);
@@ -199,7 +228,7 @@ export function createIntake(common: Pick<Common, 'logger' | 'config'>, db: Db, 
         () => new UnavailableError(`${endpoint} did not answer within INTAKE_TIMEOUT_MS (${config.INTAKE_TIMEOUT_MS} ms)`, 'deadline'),
       );
       try {
-        return await accept(submission, endpoint, deadline);
+        return await accept(submission, deadline);
       } catch (error) {
         // Whatever the call in flight made of the abort, the reason is the spent budget.
         throw deadline.signal.aborted ? deadline.signal.reason : error;

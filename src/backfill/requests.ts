@@ -83,19 +83,31 @@ export async function createOrFindActiveRequest(
       return row;
     });
     if (created) return { request: created, created: true };
-    const [existing] = await db
-      .select()
-      .from(packageBackfillRequests)
-      .where(
-        and(
-          eq(packageBackfillRequests.packageId, input.packageId),
-          eq(packageBackfillRequests.optionsKey, key),
-          inArray(packageBackfillRequests.status, [...ACTIVE_STATUSES]),
-        ),
-      );
+    const existing = await findActiveRequest(db, { ...input, optionsKey: key });
     // The active one finished between the two statements: try the insert again.
     if (existing) return { request: existing, created: false };
   }
+}
+
+/**
+ * The active request for the same package and options, the one `createOrFindActiveRequest` would
+ * return instead of inserting; `packageId` is the original package ID.
+ */
+export async function findActiveRequest(
+  db: Database,
+  input: Pick<NewBackfillRequest, 'packageId' | 'match' | 'explicitFrom' | 'explicitTo' | 'optionsKey'>,
+): Promise<BackfillRequest | undefined> {
+  const [existing] = await db
+    .select()
+    .from(packageBackfillRequests)
+    .where(
+      and(
+        eq(packageBackfillRequests.packageId, input.packageId),
+        eq(packageBackfillRequests.optionsKey, input.optionsKey ?? optionsKey(input)),
+        inArray(packageBackfillRequests.status, [...ACTIVE_STATUSES]),
+      ),
+    );
+  return existing;
 }
 
 export async function getRequest(db: Database, id: string): Promise<BackfillRequest | undefined> {
