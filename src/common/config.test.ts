@@ -16,6 +16,13 @@ describe('loadConfig', () => {
     );
     expect(loadConfig({})).toMatchObject({ HEARTBEAT_INTERVAL_MS: 5000, STALE_AFTER_MS: 30000 });
   });
+
+  it('takes a first checkpoint Postgres can store, and no larger', () => {
+    expect(loadConfig({ INDEXER_FIRST_CHECKPOINT: '9223372036854775807' }).INDEXER_FIRST_CHECKPOINT).toBe(2n ** 63n - 1n);
+    expect(() => loadConfig({ INDEXER_FIRST_CHECKPOINT: '9223372036854775808' })).toThrow(
+      new ConfigError('Invalid configuration: INDEXER_FIRST_CHECKPOINT: expected a checkpoint sequence number of at most 2^63 - 1 (got "9223372036854775808")'),
+    );
+  });
 });
 
 describe('a bad URL in the environment', () => {

@@ -82,6 +82,8 @@ const fields = {
     .string()
     .regex(/^\d+$/, 'expected a checkpoint sequence number')
     .transform((value) => BigInt(value))
+    // Checkpoints are stored as int8.
+    .refine((value) => value <= 2n ** 63n - 1n, 'expected a checkpoint sequence number of at most 2^63 - 1')
     .optional(),
   INDEXER_POLL_INTERVAL_MS: integer(10, 600_000).default(500),
   /** Checkpoints the live indexer commits per transaction while catching up. */

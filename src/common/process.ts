@@ -138,7 +138,8 @@ export async function runService(
   try {
     await main(common, fail);
   } catch (error) {
-    if (!isUserError(error)) {
+    // A typed error (another indexer holds the lock, a service refused) says all in its message; a stack is for bugs.
+    if (!(error instanceof SuiBackfillError)) {
       common.logger.fatal({ err: error }, `${name} failed to start`);
       await common.shutdown.run('startup failure');
       return EXIT.failure;

@@ -93,6 +93,11 @@ export async function createIndexer(common: Common, deps: { db: Db; source: Inde
   const watermark = await readWatermark(db.sql);
   const firstCheckpoint = deps.firstCheckpoint ?? config.INDEXER_FIRST_CHECKPOINT;
   let next = watermark ? watermark.checkpointHiInclusive + 1n : (firstCheckpoint ?? (await source.getServiceInfo()).checkpointHeight);
+  if (!watermark && firstCheckpoint !== undefined) {
+    const tip = (await source.getServiceInfo()).checkpointHeight;
+    // Not refused (the node may lag the chain), but said: until the tip gets there nothing is indexed, and intake waits on it.
+    if (firstCheckpoint > tip) logger.warn({ firstCheckpoint, tip }, 'the first checkpoint is past the tip; the indexer waits for the chain to reach it');
+  }
   // reader_lo of a new watermark row: the first checkpoint this pipeline holds.
   const readerLo = next;
   // Whether the watermark row ends at next - 1: only then may a tracking start between batches.
