@@ -157,6 +157,71 @@ describe('pruned history', () => {
   });
 });
 
+describe('a full node that never answers, one that pruned, and an archive', () => {
+  it('the refusal names the node that said where its history starts; the backfill from the publish reads below it at the archive, exactly', { timeout: 30_000 }, async () => {
+    const lowest = 1_000;
+    const dead = await closedUrl();
+    const pruned = await createSimnetServer({ chain: createSimChain(CHAIN), lowestAvailableCheckpoint: lowest });
+    const archive = await createSimnetServer({ chain: createSimChain(CHAIN) });
+    try {
+      const withoutArchive = await startStack({ chain: CHAIN, env: { SUI_GRPC_URL: `${dead},${pruned.url}` } });
+      try {
+        const dex = withoutArchive.chain.package('dex');
+        const refused = await withoutArchive.call('POST', '/v1/backfills', { packageId: dex.originalId, fromCheckpoint: 120 });
+        expect([refused.status, refused.body]).toEqual([
+          422,
+          {
+            error: {
+              code: 'range_not_served',
+              message: `checkpoint 120 is below the lowest available checkpoint ${lowest} of ${pruned.url}; configure an archival endpoint (SUI_ARCHIVE_GRPC_URL) that serves this history`,
+            },
+          },
+        ]);
+      } finally {
+        await withoutArchive.close();
+      }
+
+      // A short cool-down: the dead node is probed again and again during the walk.
+      const stack = await startStack({ chain: CHAIN, env: { SUI_GRPC_URL: `${dead},${pruned.url}`, SUI_ARCHIVE_GRPC_URL: archive.url, RPC_ENDPOINT_COOLDOWN_MS: '300' } });
+      try {
+        await stack.startWorker();
+        const dex = stack.chain.package('dex');
+        const from = stack.chain.publishCheckpoint(dex.originalId);
+        expect(from).toBeLessThan(lowest);
+        const to = 1_300n;
+        pruned.resetStats();
+        archive.resetStats();
+        const posted = await stack.call('POST', '/v1/backfills', { packageId: dex.originalId, match: 'anywhere', toCheckpoint: Number(to) });
+        expect([posted.status, posted.body.fromCheckpoint]).toEqual([202, from.toString()]);
+        const done = await stack.waitForStatus(posted.body.id, ['completed', 'failed'], 20_000);
+        expect([done.status, done.lastError]).toEqual(['completed', null]);
+        expect(await stack.objects()).toEqual(stack.truth(dex.originalId, 'anywhere', from, to));
+        // Below the pruned node's lowest: the archive, never the pruned node (it had said where its
+        // history starts at intake). From there on the pruned node, never the archive.
+        const below = lowest - Number(from);
+        const above = Number(to) - lowest + 1;
+        const { requests: atArchive } = archive.stats();
+        expect(atArchive.GetCheckpoint).toBeGreaterThanOrEqual(below);
+        expect(atArchive.GetCheckpoint).toBeLessThan(below + 40);
+        const { requests: atPruned, responses } = pruned.stats();
+        expect(atPruned.GetCheckpoint).toBeGreaterThanOrEqual(above);
+        expect(atPruned.GetCheckpoint).toBeLessThan(above + 40);
+        expect(responses.NOT_FOUND).toBeUndefined();
+        expect(stack.source.endpoints().map(({ url, role, state, lowestAvailableCheckpoint }) => [url, role, state === 'up', lowestAvailableCheckpoint])).toEqual([
+          [dead, 'primary', false, null],
+          [pruned.url, 'primary', true, String(lowest)],
+          [archive.url, 'archive', true, '0'],
+        ]);
+      } finally {
+        await stack.close();
+      }
+    } finally {
+      await pruned.close();
+      await archive.close();
+    }
+  });
+});
+
 describe('several full nodes', () => {
   const COOLDOWN_MS = 6_000;
 

@@ -79,6 +79,42 @@ describe('createEndpointPool', () => {
     ]);
   });
 
+  it('a full node put aside, or one that just failed, does not hide the archive: healthy full nodes that may serve a checkpoint, then the archive, then those put aside', () => {
+    vi.useFakeTimers({ toFake: ['performance'] });
+    try {
+      const pool = createEndpointPool({ urls: [A, B], archiveUrl: ARCHIVE, cooldownMs: 10_000 });
+      const [a, b] = pool.primaries;
+      const archive = pool.archive!;
+      pool.learnLowest(b, 1_000n);
+      // A never said what it pruned: it may serve 120, and is asked first while it is healthy.
+      expect(pool.pick({ checkpoint: 120n })).toBe(a);
+      expect(pool.pick({ checkpoint: 120n, avoid: a })).toBe(archive);
+      for (let i = 0; i < 3; i++) pool.report(a, 'failed', down());
+      expect(pool.pick({ checkpoint: 120n })).toBe(archive);
+      expect(pool.pick({ checkpoint: 1_500n })).toBe(b);
+      expect(pool.pick({ checkpoint: 1_500n, avoid: b })).toBe(archive);
+      // Once its cool-down is over, one call probes it; the others keep going to the archive.
+      vi.advanceTimersByTime(10_000);
+      expect(pool.pick({ checkpoint: 120n })).toBe(a);
+      expect(pool.pick({ checkpoint: 120n })).toBe(archive);
+      pool.report(a, 'failed', down());
+      expect(pool.pick({ checkpoint: 120n })).toBe(archive);
+      // The archive put aside too: the one due back first is asked.
+      vi.advanceTimersByTime(1_000);
+      for (let i = 0; i < 3; i++) pool.report(archive, 'failed', down());
+      expect(pool.pick({ checkpoint: 120n })).toBe(a);
+      vi.advanceTimersByTime(9_500);
+      expect(pool.pick({ checkpoint: 120n })).toBe(a);
+      // An archive that said it does not have a checkpoint is not asked for it while a full node may serve it.
+      pool.report(archive, 'answered');
+      pool.learnLowest(archive, 200n);
+      expect(pool.pick({ checkpoint: 120n, avoid: a })).toBe(a);
+      expect(pool.pick({ checkpoint: 150n })).toBe(a);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('without an archive, a pruned checkpoint still goes to a full node (which says what it pruned)', () => {
     const pool = createEndpointPool({ urls: [A] });
     pool.learnLowest(pool.primaries[0], 100n);

@@ -33,10 +33,12 @@ type AttemptOutcome = 'answered' | 'failed' | 'unknown';
 /**
  * The endpoints a source reads from: full nodes in order of preference and an optional archival
  * node for history below their lowest available checkpoint. A call goes to the first healthy
- * full node that serves its checkpoint. An endpoint that fails `failuresToPutAside` times in a row
- * is put aside for `cooldownMs` (a circuit breaker); then one call probes it, and an answer puts
- * it back. When every candidate is put aside, the one due back first is asked anyway. A node
- * recently seen behind a checkpoint (its tip below it) is asked for it only after the others.
+ * candidate for its checkpoint: the full nodes that may serve it (lowest unknown or at most it),
+ * then the archive if it may serve it too; with no full node that may, the archive alone. An
+ * endpoint that fails `failuresToPutAside` times in a row is put aside for `cooldownMs` (a circuit
+ * breaker); then one call probes it, and an answer puts it back. When every candidate is put
+ * aside, the one due back first is asked anyway. An endpoint recently seen behind a checkpoint
+ * (its tip below it) is asked for it only after the others.
  */
 export type EndpointPool = {
   readonly primaries: readonly Endpoint[];
@@ -137,11 +139,19 @@ export function createEndpointPool(options: EndpointPoolOptions): EndpointPool {
     return tip !== undefined && tip < checkpoint && performance.now() - tipAt < BEHIND_FOR_MS;
   };
 
+  /**
+   * The endpoints to ask for `checkpoint`, in order: the full nodes that may serve it, then the
+   * archive if it may too (it is for history they pruned, so never ahead of a healthy one). `pick`
+   * passes over those put aside, so a full node that is down, or never answered and so never said
+   * what it pruned (it counts as serving everything), does not hide the archive. Those seen behind
+   * it come last, in the same order.
+   */
   const candidates = (checkpoint: bigint | undefined): readonly Endpoint[] => {
     if (checkpoint === undefined) return primaries;
     const serving = primaries.filter((at) => serves(at, checkpoint));
     if (serving.length === 0) return archive ? [archive] : primaries;
-    return [...serving.filter((at) => !behind(at, checkpoint)), ...serving.filter((at) => behind(at, checkpoint))];
+    const asked = archive && serves(archive, checkpoint) ? [...serving, archive] : serving;
+    return [...asked.filter((at) => !behind(at, checkpoint)), ...asked.filter((at) => behind(at, checkpoint))];
   };
 
   return {

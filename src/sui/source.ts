@@ -55,10 +55,17 @@ export type SuiSource = {
   archiveLowestAvailable(options?: RpcCallOptions): Promise<bigint | undefined>;
   /** The lowest checkpoint any full node serves: each one not put aside is asked; those that fail are left out. */
   fullNodesLowestAvailable(options?: RpcCallOptions): Promise<bigint>;
+  /**
+   * The endpoints that said `lowest` is their lowest available checkpoint, for a refusal naming it:
+   * one that never answered said nothing. All of them when none did.
+   */
+  describeLowest(lowest: bigint): string;
   /** RPC calls made so far (archive included), retries counted: callers diff it per unit of work. */
   stats(): RpcStats;
   /** Each endpoint's health: up or put aside (until when), and the lowest checkpoint it serves. */
   endpoints(): EndpointHealth[];
+  /** Runs `fn` with its calls queued in the budget ahead of the others (RpcBudget.interactive): someone waits on its answer. */
+  interactive<T>(fn: () => Promise<T>): Promise<T>;
 };
 
 /** Transactions per batchGetTransactions on the oversized-checkpoint route, at most. */
@@ -310,6 +317,7 @@ export function createSuiSource(options: SuiSourceOptions): SuiSource {
     resolvePackage: (id, callOptions) => resolver.resolvePackage(id, callOptions),
     describePackage: (id, callOptions) => resolver.describePackage(id, callOptions),
     describeEndpoint: () => pool.describe(),
+    interactive: (fn) => (options.budget ? options.budget.interactive(fn) : fn()),
     archiveLowestAvailable: async (callOptions) => (archive ? (await serviceInfo({ ...callOptions, endpoint: archive })).lowestAvailableCheckpoint : undefined),
     fullNodesLowestAvailable: async (callOptions) => {
       const health = pool.health();
@@ -319,6 +327,10 @@ export function createSuiSource(options: SuiSourceOptions): SuiSource {
       const lowest = answers.flatMap((answer) => (answer.status === 'fulfilled' ? [answer.value.lowestAvailableCheckpoint] : []));
       if (lowest.length === 0) throw (answers[0] as PromiseRejectedResult).reason;
       return lowest.reduce((min, value) => (value < min ? value : min));
+    },
+    describeLowest: (lowest) => {
+      const said = pool.health().filter((endpoint) => endpoint.lowestAvailableCheckpoint === lowest.toString());
+      return said.length === 0 ? pool.describe() : said.map((endpoint) => endpoint.url).join(', ');
     },
     stats: () => rpc.stats(),
     endpoints: () => pool.health(),
