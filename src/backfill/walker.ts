@@ -1,4 +1,5 @@
 import type { Common } from '../common/context.ts';
+import type { Metrics, WalkLabels } from '../common/metrics.ts';
 import type { Sql } from '../db/client.ts';
 import { extractObjectVersions } from '../sui/object-versions.ts';
 import { orderedStream } from '../sui/ordered-stream.ts';
@@ -20,6 +21,8 @@ export type CheckpointSource = {
 
 type WalkTarget = {
   id: string;
+  /** The original package ID: the `package_id` label of the walk's series. */
+  packageId: string;
   familyIds: string[];
   match: MatchMode;
   fromCheckpoint: bigint;
@@ -57,6 +60,21 @@ type WalkOptions = {
 
 export type WalkResult = { outcome: 'done' | 'stopped'; chunks: number };
 
+export function walkLabels(target: Pick<WalkTarget, 'id' | 'packageId'>): WalkLabels {
+  return { request_id: target.id, package_id: target.packageId };
+}
+
+/**
+ * Drops a walk's own series once it ends, however it ends (the worker calls this), so the label
+ * sets stay as many as the walks in the process. They live across the tries of one walk.
+ */
+export function forgetWalkMetrics(metrics: Pick<Metrics, 'walkCheckpointHi' | 'walkCheckpointsRemaining' | 'walkChunkSize'>, target: Pick<WalkTarget, 'id' | 'packageId'>): void {
+  const labels = walkLabels(target);
+  metrics.walkCheckpointHi.remove(labels);
+  metrics.walkCheckpointsRemaining.remove(labels);
+  metrics.walkChunkSize.remove(labels);
+}
+
 /**
  * Walks what is left of a request's range in chunks of at most `chunkSize` checkpoints. Checkpoints
  * are fetched ahead of the writes, as many at once as the RPC budget lets calls be in flight; a
@@ -67,7 +85,8 @@ export type WalkResult = { outcome: 'done' | 'stopped'; chunks: number };
  */
 export async function walkRequest(common: Pick<Common, 'metrics' | 'logger'>, sql: Sql, source: CheckpointSource, target: WalkTarget, options: WalkOptions): Promise<WalkResult> {
   const matches = createFamilyMatcher(target.familyIds, target.match);
-  const size = createAdaptiveChunkSize({ max: options.chunkSize, logger: common.logger.child({ requestId: target.id }) });
+  const labels = walkLabels(target);
+  const size = createAdaptiveChunkSize({ max: options.chunkSize, logger: common.logger.child({ requestId: target.id }), metrics: common.metrics, walk: labels });
   const chunkSize = () => BigInt(size.current());
   // The budget's cap at the full chunk size, scaled down with the chunk; never more than a chunk.
   const concurrency = () => Math.max(1, Math.min(size.current(), Math.ceil((options.maxInFlight() * size.current()) / options.chunkSize)));
@@ -127,6 +146,8 @@ export async function walkRequest(common: Pick<Common, 'metrics' | 'logger'>, sq
       common.metrics.objectsMatched.inc({ pipeline: 'backfill' }, rows.length);
       common.metrics.rowsInserted.inc({ pipeline: 'backfill' }, rowsInserted);
       common.metrics.chunkDuration.observe(durationMs / 1000);
+      common.metrics.walkCheckpointHi.set(labels, Number(watermark.checkpointHiInclusive));
+      common.metrics.walkCheckpointsRemaining.set(labels, Number(target.toCheckpoint - watermark.checkpointHiInclusive));
       await options.onChunk?.({ from: chunkFrom, to: sequence, objectsMatched: rows.length, rowsInserted, rpcCalls, durationMs, watermark });
 
       chunkFrom = sequence + 1n;

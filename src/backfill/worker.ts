@@ -10,7 +10,7 @@ import { LostOwnershipError, StopRequestedError, WalkStepFailedError, WorkerShut
 import { BACKFILL_QUEUE, createRedisConnection, subscribeToStops, type BackfillJobData, type BackfillQueue } from './queue.ts';
 import { beatHeartbeat, claimBlocker, claimRequest, finishHeldRequest, getRequest, holdsRequest, type BackfillRequest, type WalkHolder } from './requests.ts';
 import { watermarkProgress } from './views.ts';
-import { walkRequest, type CheckpointSource, type ChunkReport, type WalkResult } from './walker.ts';
+import { forgetWalkMetrics, walkRequest, type CheckpointSource, type ChunkReport, type WalkResult } from './walker.ts';
 import { ensureWatermark, type CommitRetry } from './watermarks.ts';
 
 type BackfillProgress = {
@@ -254,6 +254,7 @@ export function createBackfillWorker(common: Common, deps: BackfillWorkerDeps): 
     } finally {
       clearInterval(heartbeat);
       walks.delete(request.id);
+      forgetWalkMetrics(common.metrics, request);
     }
   };
 

@@ -81,6 +81,30 @@ export function createMetrics() {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
       registers,
     }),
+    walkCheckpointHi: new Gauge({
+      name: 'sui_backfill_walk_checkpoint_hi',
+      help: 'Watermark of each walk this process runs, set at each chunk commit; gone when the walk ends',
+      labelNames: ['request_id', 'package_id'] as const,
+      registers,
+    }),
+    walkCheckpointsRemaining: new Gauge({
+      name: 'sui_backfill_walk_checkpoints_remaining',
+      help: "Checkpoints between each walk's watermark and the end of its range; gone when the walk ends",
+      labelNames: ['request_id', 'package_id'] as const,
+      registers,
+    }),
+    walkChunkSize: new Gauge({
+      name: 'sui_backfill_walk_chunk_size',
+      help: "Each walk's adaptive chunk size now (checkpoints); gone when the walk ends",
+      labelNames: ['request_id', 'package_id'] as const,
+      registers,
+    }),
+    chunkResizes: new Counter({
+      name: 'sui_backfill_chunk_resizes_total',
+      help: 'Adaptive chunk size changes by pipeline, direction (shrink or grow) and reason (response_too_large, deadline, successes)',
+      labelNames: ['pipeline', 'direction', 'reason'] as const,
+      registers,
+    }),
     backfillRequests: new Gauge({
       name: 'sui_backfill_requests',
       help: 'Backfill requests by status, counted in Postgres when the API is scraped',
@@ -102,3 +126,6 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** The labels of a walk's own series (sui_backfill_walk_*): one set per walk running in the process. */
+export type WalkLabels = { request_id: string; package_id: string };
