@@ -26,6 +26,8 @@ export type IntakeSource = {
   fullNodesLowestAvailable: (options?: SignalOption) => Promise<bigint>;
   /** The endpoints that said `lowest` is their lowest available checkpoint; named in a refusal. */
   describeLowest: (lowest: bigint) => string;
+  /** Runs `fn` with its calls ahead of the process's queued ones (a walk's fetches, in a process that also serves the API). */
+  interactive: <T>(fn: () => Promise<T>) => Promise<T>;
 };
 
 type BackfillSubmission = {
@@ -228,7 +230,8 @@ export function createIntake(common: Pick<Common, 'logger' | 'config'>, db: Db, 
         () => new UnavailableError(`${endpoint} did not answer within INTAKE_TIMEOUT_MS (${config.INTAKE_TIMEOUT_MS} ms)`, 'deadline'),
       );
       try {
-        return await accept(submission, deadline);
+        // A client waits on the answer: its calls do not queue behind a walk's fetches.
+        return await source.interactive(() => accept(submission, deadline));
       } catch (error) {
         // Whatever the call in flight made of the abort, the reason is the spent budget.
         throw deadline.signal.aborted ? deadline.signal.reason : error;

@@ -65,6 +65,46 @@ describe('createRpcBudget', () => {
     expect(order).toEqual(Array.from({ length: 20 }, (_, i) => i));
   });
 
+  it('queues interactive calls, at any depth of their scope, ahead of the others and in their own order, within the cap', async () => {
+    const budget = createRpcBudget({ requestsPerSecond: 10_000, maxInFlight: 1 });
+    const order: string[] = [];
+    let release!: () => void;
+    const held = budget.run(async () => {
+      order.push('held');
+      await new Promise<void>((resolve) => (release = resolve));
+    });
+    const call = (name: string) => budget.run(async () => void order.push(name));
+    const runs: Promise<unknown>[] = [call('walk 0'), call('walk 1'), budget.interactive(() => call('intake 0'))];
+    // Queued after an await inside the scope, while a call outside it queues meanwhile.
+    runs.push(
+      budget.interactive(async () => {
+        await sleep(1);
+        await call('intake 1');
+      }),
+      call('walk 2'),
+    );
+    await sleep(10);
+    // The slot is still taken: interactive calls wait for it like any other.
+    expect([order, budget.stats().queued]).toEqual([['held'], 5]);
+    release();
+    await Promise.all([held, ...runs]);
+    expect(order).toEqual(['held', 'intake 0', 'intake 1', 'walk 0', 'walk 1', 'walk 2']);
+  });
+
+  it('takes a token for an interactive call: it goes next, not before the rate allows', async () => {
+    // Capacity 5 tokens; one more every 100 ms.
+    const budget = createRpcBudget({ requestsPerSecond: 10, maxInFlight: 100 });
+    const t0 = performance.now();
+    const starts: [string, number][] = [];
+    const call = (name: string) => budget.run(async () => void starts.push([name, performance.now() - t0]));
+    const runs = Array.from({ length: 7 }, (_, i) => call(`walk ${i}`));
+    runs.push(budget.interactive(() => call('intake')));
+    expect(budget.stats()).toMatchObject({ started: 5, queued: 3 });
+    await Promise.all(runs);
+    expect(starts.map(([name]) => name)).toEqual(['walk 0', 'walk 1', 'walk 2', 'walk 3', 'walk 4', 'intake', 'walk 5', 'walk 6']);
+    expect(starts[5][1]).toBeGreaterThanOrEqual(90);
+  });
+
   it('passes results and errors through and frees the slot either way', async () => {
     const budget = createRpcBudget({ requestsPerSecond: 1_000, maxInFlight: 1 });
     await expect(budget.run(async () => 42)).resolves.toBe(42);

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { z } from 'zod';
 import { errorMessage } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
@@ -5,9 +6,10 @@ import { RateLimitedError } from './errors.ts';
 
 /**
  * The process-wide RPC budget: a token bucket and a cap on calls in flight, shared by everything
- * the process asks the RPC. Callers are served strictly first come, first served: a call waits for
- * the calls queued before it and is never passed over, so the live indexer's occasional call is
- * delayed by a busy backfill's queue (which its fetch concurrency bounds) but always served.
+ * the process asks the RPC. Callers are served first come, first served: a call waits for the
+ * calls queued before it and is never passed over, so the live indexer's occasional call is
+ * delayed by a busy backfill's queue (which its fetch concurrency bounds) but always served. The
+ * one exception is `interactive`: calls a person waits on (intake) go ahead of the queued others.
  *
  * The bucket runs at an effective rate that adapts to the provider (AIMD): a rate-limit reply
  * halves it and pauses every call for the reply's retry-after; successful calls bring it back
@@ -19,6 +21,12 @@ import { RateLimitedError } from './errors.ts';
  */
 export type RpcBudget = {
   run<T>(fn: () => Promise<T>, options?: { signal?: AbortSignal }): Promise<T>;
+  /**
+   * Runs `fn` with every call it makes through `run`, at any depth, queued ahead of the calls made
+   * outside such a scope (and behind earlier interactive ones). They still take a token and an
+   * in-flight slot: only the order changes, never the rate or the cap.
+   */
+  interactive<T>(fn: () => Promise<T>): Promise<T>;
   /** New configured limits (an operator's change): the effective rate starts again from the new rate. */
   setLimits(limits: Partial<RpcLimits>): void;
   stats(): RpcBudgetStats;
@@ -79,7 +87,7 @@ const SHARED_OUTAGE_MS = 5_000;
 const ACHIEVED_SLOT_MS = 100;
 const ACHIEVED_SLOTS = 50;
 
-type Waiter = { start: () => void };
+type Waiter = { start: () => void; interactive: boolean };
 
 function checkLimits(limits: Partial<RpcLimits>): void {
   if (limits.requestsPerSecond !== undefined && !(limits.requestsPerSecond > 0)) throw new RangeError(`requestsPerSecond must be positive, got ${limits.requestsPerSecond}`);
@@ -111,6 +119,8 @@ export function createRpcBudget(options: RpcBudgetOptions): RpcBudget {
   let sharedDownUntil = 0;
   let sharedRate: number | undefined;
   const queue: Waiter[] = [];
+  // The scope is the budget's own: a call's caller need not pass it down through the RPC layers.
+  const interactiveScope = new AsyncLocalStorage<true>();
   let timer: NodeJS.Timeout | undefined;
   let timerAt = Infinity;
   const slots = new Array<number>(ACHIEVED_SLOTS).fill(0);
@@ -250,6 +260,7 @@ export function createRpcBudget(options: RpcBudgetOptions): RpcBudget {
           reject(signal?.reason);
         };
         const waiter: Waiter = {
+          interactive: interactiveScope.getStore() === true,
           start: () => {
             signal?.removeEventListener('abort', onAbort);
             Promise.resolve()
@@ -271,10 +282,13 @@ export function createRpcBudget(options: RpcBudgetOptions): RpcBudget {
           },
         };
         signal?.addEventListener('abort', onAbort, { once: true });
-        queue.push(waiter);
+        const behind = waiter.interactive ? queue.findIndex((queued) => !queued.interactive) : -1;
+        if (behind >= 0) queue.splice(behind, 0, waiter);
+        else queue.push(waiter);
         pump();
       });
     },
+    interactive: (fn) => interactiveScope.run(true, fn),
     setLimits(limits) {
       checkLimits(limits);
       const now = performance.now();

@@ -64,6 +64,8 @@ export type SuiSource = {
   stats(): RpcStats;
   /** Each endpoint's health: up or put aside (until when), and the lowest checkpoint it serves. */
   endpoints(): EndpointHealth[];
+  /** Runs `fn` with its calls queued in the budget ahead of the others (RpcBudget.interactive): someone waits on its answer. */
+  interactive<T>(fn: () => Promise<T>): Promise<T>;
 };
 
 /** Transactions per batchGetTransactions on the oversized-checkpoint route, at most. */
@@ -315,6 +317,7 @@ export function createSuiSource(options: SuiSourceOptions): SuiSource {
     resolvePackage: (id, callOptions) => resolver.resolvePackage(id, callOptions),
     describePackage: (id, callOptions) => resolver.describePackage(id, callOptions),
     describeEndpoint: () => pool.describe(),
+    interactive: (fn) => (options.budget ? options.budget.interactive(fn) : fn()),
     archiveLowestAvailable: async (callOptions) => (archive ? (await serviceInfo({ ...callOptions, endpoint: archive })).lowestAvailableCheckpoint : undefined),
     fullNodesLowestAvailable: async (callOptions) => {
       const health = pool.health();
