@@ -383,6 +383,49 @@ describe('simnet server', () => {
     expect(await (await fetch(`${server.url}/simnet/health`)).json()).toEqual({ ok: true, tip: CHECKPOINTS - 1 });
   });
 
+  it('refuses knob values it cannot honour with a 400 naming the knob, applying none of the request', async () => {
+    const post = async (body: string) => {
+      const response = await fetch(`${server.url}/simnet/knobs`, { method: 'POST', body });
+      return [response.status, await response.json()];
+    };
+    server.setKnobs({ latencyMs: 7, hangRate: 0.25 });
+    const before = server.knobs();
+    const tip = CHECKPOINTS - 1;
+    const timer = 'expected an integer from 0 to 2147483647 (ms, the longest timer Node runs)';
+    const refusals: [Record<string, unknown> | null, string][] = [
+      [{ lowestAvailableCheckpoint: tip + 1, latencyMs: 1 }, `lowestAvailableCheckpoint: ${tip + 1} is above the tip, ${tip}; nothing would be served`],
+      [{ lowestAvailableCheckpoint: 50_000 }, `lowestAvailableCheckpoint: 50000 is above the tip, ${tip}; nothing would be served`],
+      [{ lowestAvailableCheckpoint: -1 }, 'lowestAvailableCheckpoint: expected an integer of at least 0'],
+      [{ lowestAvailableCheckpoint: 2.5 }, 'lowestAvailableCheckpoint: expected an integer of at least 0'],
+      [{ latencyMs: -5 }, 'latencyMs: expected an integer of at least 0'],
+      [{ latencyMs: '5' }, 'latencyMs: expected an integer of at least 0'],
+      [{ hangMs: 3_000_000_000 }, `hangMs: ${timer}`],
+      [{ tipAdvanceMs: 2_147_483_648 }, `tipAdvanceMs: ${timer}`],
+      [{ hangRate: 2 }, 'hangRate: expected a fraction from 0 to 1'],
+      [{ unavailableRate: -0.1 }, 'unavailableRate: expected a fraction from 0 to 1'],
+      [{ truncateRate: 1.5 }, 'truncateRate: expected a fraction from 0 to 1'],
+      [{ omitChangedObjectTypes: 3 }, 'omitChangedObjectTypes: expected a fraction from 0 to 1'],
+      [{ unavailableRate: 0.8 }, 'unavailableRate + hangRate + truncateRate: 0.8 + 0.25 + 0 is above 1; each RPC gets at most one fault'],
+      [{ rateLimitRps: -1 }, 'rateLimitRps: expected a number of at least 0'],
+      [{ rateLimitStyle: 'smtp' }, 'rateLimitStyle: expected "grpc" or "http"'],
+      [{ maxResponseBytes: -1 }, 'maxResponseBytes: expected an integer of at least 0'],
+      [{ refuseCredentials: 'yes' }, 'refuseCredentials: expected true or false'],
+      [{ latencyMs: 1, hangMS: 5 }, 'body: unknown field(s) "hangMS"'],
+      [null, 'body: Invalid input: expected object, received null'],
+    ];
+    for (const [body, error] of refusals) {
+      expect([body, ...(await post(JSON.stringify(body)))]).toEqual([body, 400, { error }]);
+    }
+    expect(await post('{"latencyMs": 1')).toEqual([400, { error: expect.stringMatching(/^body: not JSON \(.+\)$/) }]);
+    expect(server.knobs()).toEqual(before);
+    expect(server.stats()).toMatchObject({ tip, lowestAvailableCheckpoint: 0 });
+
+    // The bounds themselves are accepted.
+    const [status, applied] = await post(JSON.stringify({ lowestAvailableCheckpoint: tip, hangMs: 2_147_483_647, unavailableRate: 0.75 }));
+    expect([status, applied.lowestAvailableCheckpoint, applied.hangMs, applied.unavailableRate]).toEqual([200, tip, 2_147_483_647, 0.75]);
+    expect(server.stats()).toMatchObject({ tip, lowestAvailableCheckpoint: tip });
+  });
+
   it('advances the tip on a timer, never past the generated end', async () => {
     chain.setTip(CHECKPOINTS - 4);
     server.setKnobs({ tipAdvanceMs: 5 });

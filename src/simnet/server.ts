@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { GrpcStatusCode } from '@mysten/sui/grpc';
 import { z } from 'zod';
 import type { Logger } from '../common/logger.ts';
+import { SuiBackfillError, errorMessage } from '../common/errors.ts';
 import { describeZodError } from '../common/zod-issues.ts';
 import type { SimChain } from './chain.ts';
 import { encodeGrpcMessage, negotiate, parseGrpcTimeout, readUnaryRequest, truncatedResponseBody, unaryResponseBody } from './grpc-web.ts';
@@ -14,7 +15,8 @@ import { RpcStatusError, createRpcMethods } from './rpc-methods.ts';
  * The simulator's gRPC-web server: `POST /sui.rpc.v2.<Service>/<Method>` as a Sui full node (behind
  * its usual gRPC-web proxy) answers it, plus the knobs that make it behave like a real provider on
  * a bad day, and counters of what it served. Control routes: `GET /simnet/health`,
- * `GET /simnet/stats`, `POST /simnet/stats/reset`, `GET|POST /simnet/knobs`.
+ * `GET /simnet/stats`, `POST /simnet/stats/reset`, `GET|POST /simnet/knobs` (a value it cannot honour
+ * is a 400 naming the knob, and nothing of that request is applied).
  */
 
 type RateLimitStyle = 'grpc' | 'http';
@@ -22,7 +24,7 @@ type RateLimitStyle = 'grpc' | 'http';
 export type SimnetKnobs = {
   /** Advance the tip by one checkpoint every N ms, up to the last generated one; 0 = static. */
   tipAdvanceMs: number;
-  /** Checkpoints below it are pruned (NOT_FOUND naming the lowest available one). */
+  /** Checkpoints below it are pruned (NOT_FOUND naming the lowest available one); at most the tip. */
   lowestAvailableCheckpoint: number;
   /** Added to every RPC. */
   latencyMs: number;
@@ -81,22 +83,28 @@ export type SimnetServer = {
   close(): Promise<void>;
 };
 
-const fraction = z.number().min(0).max(1);
-const nonNegativeInt = z.number().int().min(0);
+/** Node fires a longer timer after 1 ms (TimeoutOverflowWarning): a knob past it would do the opposite of what it says. */
+const MAX_TIMER_MS = 2_147_483_647;
+const number = (message: string) => z.number({ error: message });
+const FRACTION = 'expected a fraction from 0 to 1';
+const NON_NEGATIVE_INT = 'expected an integer of at least 0';
+const fraction = number(FRACTION).min(0, FRACTION).max(1, FRACTION);
+const nonNegativeInt = number(NON_NEGATIVE_INT).int(NON_NEGATIVE_INT).min(0, NON_NEGATIVE_INT);
+const timerMs = nonNegativeInt.max(MAX_TIMER_MS, `expected an integer from 0 to ${MAX_TIMER_MS} (ms, the longest timer Node runs)`);
 const knobsSchema = z
   .object({
-    tipAdvanceMs: nonNegativeInt,
+    tipAdvanceMs: timerMs,
     lowestAvailableCheckpoint: nonNegativeInt,
-    latencyMs: nonNegativeInt,
-    rateLimitRps: z.number().min(0),
-    rateLimitStyle: z.enum(['grpc', 'http']),
+    latencyMs: timerMs,
+    rateLimitRps: number('expected a number of at least 0').min(0, 'expected a number of at least 0'),
+    rateLimitStyle: z.enum(['grpc', 'http'], { error: 'expected "grpc" or "http"' }),
     unavailableRate: fraction,
     hangRate: fraction,
-    hangMs: nonNegativeInt,
+    hangMs: timerMs,
     truncateRate: fraction,
     maxResponseBytes: nonNegativeInt,
     omitChangedObjectTypes: fraction,
-    refuseCredentials: z.boolean(),
+    refuseCredentials: z.boolean({ error: 'expected true or false' }),
   })
   .partial()
   .strict();
@@ -117,6 +125,13 @@ const MAX_REQUEST_BYTES = 8 * 1024 * 1024;
 const RPC_PATH = /^\/([A-Za-z0-9_.]+)\/([A-Za-z0-9_]+)$/;
 
 type HoldResult = 'elapsed' | 'deadline' | 'closed';
+
+/** Knob values the simulator cannot honour; nothing of the request is applied, and the same values fail again. */
+export class SimnetKnobError extends SuiBackfillError {
+  constructor(message: string) {
+    super('simnet_knob_invalid', message, { retryable: false });
+  }
+}
 
 function createTokenBucket() {
   let rate = 0;
@@ -208,8 +223,28 @@ export async function createSimnetServer(options: SimnetServerOptions): Promise<
   /** The chain's own lowest available checkpoint wins: it can be set directly too. */
   const currentKnobs = (): SimnetKnobs => ({ ...knobs, lowestAvailableCheckpoint: Number(chain.lowestAvailableCheckpoint()) });
 
+  /** The knobs `partial` asks for, checked against each other and the chain before any is applied. */
+  function checkKnobs(partial: unknown): Partial<SimnetKnobs> {
+    const result = knobsSchema.safeParse(partial);
+    if (!result.success) throw new SimnetKnobError(describeZodError(result.error));
+    const parsed = Object.fromEntries(Object.entries(result.data).filter(([, value]) => value !== undefined)) as Partial<SimnetKnobs>;
+    const tip = Number(chain.tip());
+    // As `--lowest-available` is refused above the initial tip: a node that serves nothing is no provider.
+    if (parsed.lowestAvailableCheckpoint !== undefined && parsed.lowestAvailableCheckpoint > tip) {
+      throw new SimnetKnobError(`lowestAvailableCheckpoint: ${parsed.lowestAvailableCheckpoint} is above the tip, ${tip}; nothing would be served`);
+    }
+    // One draw picks at most one fault: rates summing past 1 would serve less of the later ones than asked.
+    const { unavailableRate, hangRate, truncateRate } = { ...knobs, ...parsed };
+    if (unavailableRate + hangRate + truncateRate > 1 + 1e-9) {
+      throw new SimnetKnobError(
+        `unavailableRate + hangRate + truncateRate: ${unavailableRate} + ${hangRate} + ${truncateRate} is above 1; each RPC gets at most one fault`,
+      );
+    }
+    return parsed;
+  }
+
   function applyKnobs(partial: Partial<SimnetKnobs>): SimnetKnobs {
-    const parsed = Object.fromEntries(Object.entries(knobsSchema.parse(partial)).filter(([, value]) => value !== undefined)) as Partial<SimnetKnobs>;
+    const parsed = checkKnobs(partial);
     const previous = knobs;
     knobs = { ...knobs, ...parsed };
     if (parsed.lowestAvailableCheckpoint !== undefined) chain.setLowestAvailableCheckpoint(knobs.lowestAvailableCheckpoint);
@@ -388,11 +423,19 @@ export async function createSimnetServer(options: SimnetServerOptions): Promise<
     if (req.method === 'GET' && path === '/simnet/knobs') return sendJson(res, 200, currentKnobs());
     if (req.method === 'POST' && path === '/simnet/knobs') {
       const body = await readBody(req);
+      // readBody hung up on a body past MAX_REQUEST_BYTES: there is no one left to answer.
+      if (body === undefined) return;
+      let requested: unknown;
       try {
-        return sendJson(res, 200, applyKnobs(JSON.parse(body?.toString('utf8') || '{}')));
+        requested = JSON.parse(body.toString('utf8') || '{}');
       } catch (error) {
-        const message = error instanceof z.ZodError ? describeZodError(error) : String(error);
-        return sendJson(res, 400, { error: message });
+        return sendJson(res, 400, { error: `body: not JSON (${errorMessage(error)})` });
+      }
+      try {
+        return sendJson(res, 200, applyKnobs(requested as Partial<SimnetKnobs>));
+      } catch (error) {
+        if (error instanceof SimnetKnobError) return sendJson(res, 400, { error: error.message });
+        throw error;
       }
     }
     sendJson(res, 404, { error: `no route ${req.method} ${path}` });
