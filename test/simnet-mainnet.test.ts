@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { bcs } from '@mysten/sui/bcs';
-import { GrpcTypes } from '@mysten/sui/grpc';
+import { GrpcTypes, RpcError, SuiGrpcClient } from '@mysten/sui/grpc';
 import {
   fromBase58,
   fromBase64,
@@ -14,6 +14,7 @@ import {
 } from '@mysten/sui/utils';
 import { blake2b } from '@noble/hashes/blake2.js';
 import { describe, expect, it } from 'vitest';
+import { createSimChain } from '../src/simnet/chain.ts';
 import {
   createMainnetLedger,
   MAINNET_CHECKPOINTS,
@@ -21,6 +22,7 @@ import {
   transactionEffectsToProto,
   type TransactionObjects,
 } from '../src/simnet/mainnet.ts';
+import { createSimnetServer } from '../src/simnet/server.ts';
 import { hasMainnetFixtures, mainnetFixturesDir, withFixtures } from './helpers/fixtures.ts';
 
 const { ChangedObject_InputObjectState: InputState, ChangedObject_OutputObjectState: OutputState } = GrpcTypes;
@@ -455,11 +457,41 @@ describe.skipIf(!hasMainnetFixtures())(
     it('knows nothing beyond the fixtures', () => {
       const [first] = MAINNET_CHECKPOINTS;
       expect(ledger.getCheckpoint(first + 1n)).toBeUndefined();
+      expect(ledger.checkpointOfDigest(readView(first).checkpoint.previousDigest!)).toBeUndefined();
       expect(ledger.getObject(normalizeSuiAddress('0xdead'))).toBeUndefined();
       expect(ledger.getObject(DEEPBOOK_POOL, 1n)).toBeUndefined();
       expect(ledger.getTransaction('11111111111111111111111111111111')).toBeUndefined();
       expect(ledger.getPackage(normalizeSuiAddress('0xdee9'))).toBeUndefined();
       expect(ledger.listPackageVersions(normalizeSuiAddress('0xdee9'))).toBeUndefined();
+    });
+
+    it('serves each checkpoint by its digest as by its sequence number, over gRPC-web', async () => {
+      const chain = createSimChain({ checkpoints: 500 });
+      const server = await createSimnetServer({ chain, ledgers: [ledger, chain] });
+      try {
+        const client = new SuiGrpcClient({ network: 'localnet', baseUrl: server.url });
+        const readMask = { paths: ['sequence_number', 'digest', 'transactions.digest'] };
+        const byDigest = (digest: string) => client.ledgerService.getCheckpoint({ checkpointId: { oneofKind: 'digest', digest }, readMask });
+        for (const seq of MAINNET_CHECKPOINTS) {
+          const { digest, transactions } = readView(seq).checkpoint;
+          expect(ledger.checkpointOfDigest(digest)).toBe(seq);
+          const served = (await byDigest(digest)).response.checkpoint!;
+          expect([served.sequenceNumber, served.digest, served.transactions.map((tx) => tx.digest)]).toEqual([seq, digest, transactions]);
+        }
+        expect((await byDigest('38ytBcJi4VmGvTzjcYMCqGfZMzn4GjX7Gurxc6goRvRc')).response.checkpoint!.sequenceNumber).toBe(20958462n);
+        // The synthetic chain behind the fixtures still answers for its own digests.
+        const synthetic = chain.getCheckpoint(42n)!.digest!;
+        expect((await byDigest(synthetic)).response.checkpoint!.sequenceNumber).toBe(42n);
+        const previous = readView(MAINNET_CHECKPOINTS[0]).checkpoint.previousDigest!;
+        const missing = await byDigest(previous).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        expect(missing).toBeInstanceOf(RpcError);
+        expect([(missing as RpcError).code, (missing as RpcError).message]).toEqual(['NOT_FOUND', `checkpoint ${previous} not found`]);
+      } finally {
+        await server.close();
+      }
     });
 
     it('hands out copies, so a caller cannot corrupt the ledger', () => {

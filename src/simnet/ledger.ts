@@ -9,6 +9,8 @@ import type { GrpcTypes } from '@mysten/sui/grpc';
  */
 export interface Ledger {
   getCheckpoint(sequenceNumber: bigint): GrpcTypes.Checkpoint | undefined;
+  /** Sequence number of a checkpoint of this ledger, by its digest. */
+  checkpointOfDigest(digest: string): bigint | undefined;
   /** Latest version when `version` is omitted. */
   getObject(objectId: string, version?: bigint): GrpcTypes.Object | undefined;
   getTransaction(digest: string): GrpcTypes.ExecutedTransaction | undefined;

@@ -107,6 +107,7 @@ export function createMainnetLedger(fixturesDir: string): Ledger {
       const checkpoint = ledger().checkpoints.get(sequenceNumber);
       return checkpoint && GrpcTypes.Checkpoint.clone(checkpoint);
     },
+    checkpointOfDigest: (digest) => ledger().digests.get(digest),
     getObject(objectId, version) {
       const versions = ledger().objects.get(objectId);
       if (!versions) return undefined;
@@ -125,15 +126,18 @@ export function createMainnetLedger(fixturesDir: string): Ledger {
 
 interface LoadedLedger {
   checkpoints: Map<bigint, GrpcTypes.Checkpoint>;
+  /** Sequence number by checkpoint digest. */
+  digests: Map<string, bigint>;
   objects: Map<string, Map<bigint, GrpcTypes.Object>>;
   transactions: Map<string, GrpcTypes.ExecutedTransaction>;
 }
 
 function loadLedger(dir: string): LoadedLedger {
-  const result: LoadedLedger = { checkpoints: new Map(), objects: new Map(), transactions: new Map() };
+  const result: LoadedLedger = { checkpoints: new Map(), digests: new Map(), objects: new Map(), transactions: new Map() };
   for (const sequenceNumber of MAINNET_CHECKPOINTS) {
     const checkpoint = loadCheckpoint(dir, sequenceNumber);
     result.checkpoints.set(sequenceNumber, checkpoint.checkpoint);
+    result.digests.set(checkpoint.checkpoint.digest!, sequenceNumber);
     for (const transaction of checkpoint.transactions) result.transactions.set(transaction.digest!, transaction);
     for (const object of checkpoint.checkpoint.objects!.objects) {
       let versions = result.objects.get(object.objectId!);

@@ -115,7 +115,7 @@ export function createRpcMethods(context: RpcContext): Map<string, RpcHandler> {
     if (id.oneofKind === 'sequenceNumber') return id.sequenceNumber;
     if (id.oneofKind === 'digest') {
       const digest = digestArgument(id.digest, 'digest');
-      const sequence = chain.checkpointOfDigest(digest);
+      const sequence = first((l) => l.checkpointOfDigest(digest));
       if (sequence === undefined) throw new RpcStatusError(GrpcStatusCode.NOT_FOUND, `checkpoint ${digest} not found`);
       return sequence;
     }
