@@ -14,6 +14,7 @@ export function adminPage(options: AdminPageOptions): string {
 <meta charset="utf-8">
 <title>sui-backfill</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <style>
   body { font: 14px/1.4 system-ui, sans-serif; margin: 2rem; color: #1d2433; }
   h1 { font-size: 1.3rem; margin-bottom: .2rem; }
@@ -185,26 +186,34 @@ function renderList(page) {
   setText($('more'), page.nextCursor ? 'Showing the ' + LIST_LIMIT + ' newest; sui-backfill backfill list --cursor pages through the rest.' : '');
 }
 
+/** The ID copied last and until when its buttons say so: a running backfill's detail is rebuilt every refresh, sooner than that. */
+let copied = { value: null, label: '', untilMs: 0 };
+const COPIED_SHOWN_MS = 1500;
+
 /** An ID in full, selectable with one click, with a copy button. */
 function fullId(value) {
   const wrap = el('span');
   const code = el('code', value);
-  const button = el('button', 'copy');
+  const remainingMs = copied.value === value ? copied.untilMs - Date.now() : 0;
+  const button = el('button', remainingMs > 0 ? copied.label : 'copy');
   button.type = 'button';
+  if (remainingMs > 0) setTimeout(() => (button.textContent = 'copy'), remainingMs);
   button.addEventListener('click', async (event) => {
     event.stopPropagation();
+    let label = 'copied';
     try {
       await navigator.clipboard.writeText(value);
-      button.textContent = 'copied';
     } catch {
       // No clipboard outside a secure context: select it for Ctrl-C instead.
       const range = document.createRange();
       range.selectNodeContents(code);
       window.getSelection().removeAllRanges();
       window.getSelection().addRange(range);
-      button.textContent = 'selected';
+      label = 'selected';
     }
-    setTimeout(() => (button.textContent = 'copy'), 1500);
+    copied = { value, label, untilMs: Date.now() + COPIED_SHOWN_MS };
+    button.textContent = label;
+    setTimeout(() => (button.textContent = 'copy'), COPIED_SHOWN_MS);
   });
   wrap.append(code, button);
   return wrap;
@@ -281,7 +290,8 @@ function select(id) {
   for (const [rowId, tr] of rowsById) tr.classList.toggle('selected', rowId === id);
   const panel = $('detail');
   panel.classList.toggle('shown', id != null);
-  if (id) { panel.replaceChildren(el('p', 'loading…', 'muted')); void refreshDetail(); } else panel.replaceChildren();
+  // A detail that cannot load says why in the banner, like a failed refresh.
+  if (id) { panel.replaceChildren(el('p', 'loading…', 'muted')); refreshDetail().catch(showProblem); } else panel.replaceChildren();
 }
 
 async function refreshDetail() {
