@@ -93,13 +93,60 @@ describe('sui-backfill backfill --help', () => {
     expect((await cli('status', 'a', 'b')).code).toBe(2);
     expect((await cli('list', 'extra')).code).toBe(2);
     expect((await cli('list', '--bogus')).code).toBe(2);
-    expect((await cli('status', 'x', '--watch', '--interval', 'soon')).code).toBe(2);
+    // Flags that would do nothing without --watch are refused, not ignored.
+    for (const flag of ['--interval', '--give-up-after']) {
+      expect(await cli('status', 'x', flag, '100')).toEqual({ code: 2, stdout: '', stderr: `${flag}: only with --watch\nRun 'sui-backfill backfill status --help' for its usage.` });
+    }
     for (const api of ['notaurl', 'ftp://127.0.0.1:3000']) {
       expect(await cli('list', '--api', api)).toEqual({
         code: 2,
         stdout: '',
         stderr: `--api: expected an http:// or https:// URL (got "${api}")\nRun 'sui-backfill backfill list --help' for its usage.`,
       });
+    }
+  });
+
+  it('checks the numbers it sends the API, or waits by, as the API checks them: a usage error naming the flag (exit 2)', async () => {
+    const refused = (sub: string, problem: string) => ({ code: 2, stdout: '', stderr: `${problem}\nRun 'sui-backfill backfill ${sub} --help' for its usage.` });
+    const limits = 'expected an integer from 1 to 500';
+    for (const limit of ['abc', '0', '501', '-1', '1.5', '']) expect(await cli('list', '--limit', limit)).toEqual(refused('list', `--limit: ${limits} (got ${JSON.stringify(limit)})`));
+    expect((await cli('list', '--limit', '500', '--json')).code).toBe(0);
+    const checkpoints = 'expected a non-negative integer checkpoint sequence number';
+    expect(await cli('start', pkg('dex'), '--from', 'soon')).toEqual(refused('start', `--from: ${checkpoints} (got "soon")`));
+    expect(await cli('start', pkg('dex'), '--to', '-5')).toEqual(refused('start', `--to: ${checkpoints} (got "-5")`));
+    expect(await cli('start', pkg('dex'), '--from', '10', '--to', '9')).toEqual(refused('start', '--to: must not be below --from (got "9")'));
+    const ms = (min: number) => `expected milliseconds from ${min} to 2147483647`;
+    expect(await cli('status', 'x', '--watch', '--interval', 'soon')).toEqual(refused('status', `--interval: ${ms(50)} (got "soon")`));
+    expect(await cli('status', 'x', '--watch', '--interval', '49')).toEqual(refused('status', `--interval: ${ms(50)} (got "49")`));
+    expect(await cli('start', pkg('dex'), '--watch', '--give-up-after', '2147483648')).toEqual(refused('start', `--give-up-after: ${ms(0)} (got "2147483648")`));
+    // Nothing was started by any of them.
+    expect(JSON.parse((await cli('list', '--package', pkg('dex'), '--json')).stdout).items).toEqual([]);
+  });
+
+  it('with --json, a usage or configuration error is also JSON on stdout; stderr keeps the line (exit 2)', async () => {
+    const usage = (message: string) => JSON.stringify({ error: { code: 'usage', message } });
+    const hint = (sub: string) => `Run 'sui-backfill backfill ${sub} --help' for its usage.`;
+    expect(await cli('pause', '--json')).toEqual({ code: 2, stdout: usage('backfill pause: expected <id>, got none'), stderr: `backfill pause: expected <id>, got none\n${hint('pause')}` });
+    const unknown = "Unknown option '--bogus'. To specify a positional argument starting with a '-', place it at the end of the command after '--', as in '-- \"--bogus\"";
+    expect(await cli('list', '--bogus', '--json')).toEqual({ code: 2, stdout: usage(unknown), stderr: `${unknown}\n${hint('list')}` });
+    const api = '--api: expected an http:// or https:// URL (got "ftp://x")';
+    expect(await cli('list', '--api', 'ftp://x', '--json')).toEqual({ code: 2, stdout: usage(api), stderr: `${api}\n${hint('list')}` });
+    expect(await cli('status', 'x', '--interval', '100', '--json')).toMatchObject({ code: 2, stdout: usage('--interval: only with --watch') });
+    expect(await cli('list', '--limit', 'abc', '--json')).toMatchObject({ code: 2, stdout: usage('--limit: expected an integer from 1 to 500 (got "abc")') });
+    const help = (await cli('--help')).stdout;
+    expect(await cli('bogus', '--json')).toEqual({ code: 2, stdout: usage("unknown backfill command 'bogus'"), stderr: `unknown backfill command 'bogus'\n\n${help}` });
+    const first = 'backfill: expected a command (start, list, status, pause, resume, cancel, delete) before --json';
+    expect(await cli('--json')).toEqual({ code: 2, stdout: usage(first), stderr: `${first}\n\n${help}` });
+    // After --, --json is an argument, not the option.
+    expect(await cli('status', '--', '--json')).toMatchObject({ code: 6, stdout: '', stderr: expect.stringMatching(/^invalid_request: id: /) });
+
+    const port = process.env.PORT;
+    process.env.PORT = 'abc';
+    try {
+      const config = 'Invalid configuration: PORT: expected an integer from 0 to 65535 (got "abc")';
+      expect(await cli('list', '--json')).toEqual({ code: 2, stdout: JSON.stringify({ error: { code: 'config_invalid', message: config } }), stderr: config });
+    } finally {
+      process.env.PORT = port;
     }
   });
 
@@ -134,7 +181,6 @@ describe('sui-backfill backfill against the API', () => {
     expect(again).toMatchObject({ code: 0, stdout: `already active: ${id}  queued  ${pkg('token')}  match outer  checkpoints 100..399` });
 
     expect(await cli('start', '0xzz')).toMatchObject({ code: 6, stderr: 'invalid_request: packageId: expected 0x followed by 1 to 64 hex digits' });
-    expect((await cli('start', pkg('token'), '--from', 'soon')).code).toBe(6);
     expect((await cli('start', `0x${randomBytes(32).toString('hex')}`)).code).toBe(4);
 
     const listed = await cli('list', '--json');
@@ -235,15 +281,17 @@ describe('sui-backfill backfill against the API', () => {
     const api = `http://127.0.0.1:${(impostor.address() as AddressInfo).port}`;
     const id = '00000000-0000-4000-8000-000000000000';
     try {
-      const expected = (what: string, problem: string) => ({
-        code: 1,
-        stdout: '',
-        stderr: `unexpected error: the API at ${api} answered ${what} with a body that is not what this client expects (${problem})`,
-      });
+      const message = (what: string, problem: string) => `the API at ${api} answered ${what} with a body that is not what this client expects (${problem})`;
+      const expected = (what: string, problem: string) => ({ code: 1, stdout: '', stderr: `unexpected error: ${message(what, problem)}` });
       const notABackfill = 'id: Invalid UUID; packageId: Invalid input: expected string, received undefined; originalPackageId: Invalid input: expected string, received undefined';
       expect(await cli('status', id, '--api', api)).toEqual(expected(`GET /v1/backfills/${id}`, notABackfill));
       expect(await cli('status', id, '--watch', '--api', api)).toEqual(expected(`GET /v1/backfills/${id}`, notABackfill));
-      expect(await cli('delete', id, '--api', api, '--json')).toEqual(expected(`DELETE /v1/backfills/${id}`, 'body: Invalid input: expected ""'));
+      const deleted = message(`DELETE /v1/backfills/${id}`, 'body: Invalid input: expected ""');
+      expect(await cli('delete', id, '--api', api, '--json')).toEqual({
+        code: 1,
+        stdout: JSON.stringify({ error: { code: 'api_response_invalid', message: deleted } }),
+        stderr: `unexpected error: ${deleted}`,
+      });
     } finally {
       await new Promise((resolve) => impostor.close(resolve));
     }

@@ -1,9 +1,11 @@
 import { hostname, userInfo } from 'node:os';
+import { z } from 'zod';
 import { loadConfigOf } from '../common/config.ts';
-import { ConfigError, errorMessage } from '../common/errors.ts';
-import { EXIT, parseFlags, UsageError, type Command } from '../common/process.ts';
+import { ConfigError, errorMessage, SuiBackfillError } from '../common/errors.ts';
+import { EXIT, parseFlags, parseFlagValues, UsageError, type Command } from '../common/process.ts';
 import { ApiRequestError, ApiUnreachableError, createApiClient, type ApiClient, type Backfill } from './client.ts';
 import { formatDuration, progressLine } from './progress-bar.ts';
+import { CreateBackfillSchema, ListBackfillsQuerySchema } from './schemas.ts';
 import { DEFAULT_GIVE_UP_AFTER_MS, watchBackfill } from './watch.ts';
 
 /** What `sui-backfill backfill ...` exits with; scripts branch on it. */
@@ -111,17 +113,36 @@ Options:
 ${COMMON_OPTIONS}`;
 }
 
-const milliseconds = (flags: Flags, name: string, fallback: number, min: number) => {
-  const value = Number(flags[name] ?? fallback);
-  if (!Number.isInteger(value) || value < min) throw new UsageError(`--${name}: expected milliseconds, at least ${min} (got ${flags[name]})`);
-  return value;
+/** A flag's value as a decimal integer from `min` to `max`. */
+const integerFlag = (min: number, max: number, message: string) =>
+  z
+    .string()
+    .regex(/^\d+$/, message)
+    .transform(Number)
+    .refine((value) => value >= min && value <= max, message);
+
+// Node's timers fire at once for longer delays.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const milliseconds = (min: number, fallback: number) => integerFlag(min, MAX_TIMER_MS, `expected milliseconds from ${min} to ${MAX_TIMER_MS}`).default(fallback);
+const WatchFlagsSchema = z.object({ interval: milliseconds(50, 1000), 'give-up-after': milliseconds(0, DEFAULT_GIVE_UP_AFTER_MS) });
+
+/** The --watch options, checked before anything is asked of the API; without --watch they would do nothing, so they are refused. */
+const watchFlagsOf = (flags: Flags) => {
+  for (const name of ['interval', 'give-up-after']) {
+    if (!flags.watch && flags[name] !== undefined) throw new UsageError(`--${name}: only with --watch`);
+  }
+  const parsed = parseFlagValues(WatchFlagsSchema, flags);
+  return { intervalMs: parsed.interval, giveUpAfterMs: parsed['give-up-after'] };
 };
-/** The --watch options, checked before anything is asked of the API. */
-const watchFlagsOf = (flags: Flags) => ({
-  intervalMs: milliseconds(flags, 'interval', 1000, 50),
-  giveUpAfterMs: milliseconds(flags, 'give-up-after', DEFAULT_GIVE_UP_AFTER_MS, 0),
-});
 type WatchFlags = ReturnType<typeof watchFlagsOf>;
+
+// Checked here as the API checks them, so a typo is a usage error naming the flag, not a 400.
+const checkpoint = CreateBackfillSchema.shape.fromCheckpoint;
+const StartFlagsSchema = z
+  .object({ from: checkpoint, to: checkpoint })
+  .refine((flags) => flags.from === undefined || flags.to === undefined || flags.from <= flags.to, { message: 'must not be below --from', path: ['to'] });
+const { minValue: LIMIT_MIN, maxValue: LIMIT_MAX } = ListBackfillsQuerySchema.shape.limit.unwrap();
+const ListFlagsSchema = z.object({ limit: integerFlag(LIMIT_MIN!, LIMIT_MAX!, `expected an integer from ${LIMIT_MIN} to ${LIMIT_MAX}`).optional() });
 
 const WATCH_OPTIONS = `  --watch        follow the progress until the backfill is completed, failed or cancelled: a live bar
                  with rate and ETA on a terminal, one line per change otherwise, one JSON line per
@@ -160,11 +181,12 @@ ${COMMON_OPTIONS}`,
     },
     run: async ({ client, flags, json, args }) => {
       const watchFlags = watchFlagsOf(flags);
+      const range = parseFlagValues(StartFlagsSchema, flags);
       const { status, body } = await client.createBackfill({
         packageId: args[0],
         match: flags.match as 'outer' | 'anywhere' | undefined,
-        fromCheckpoint: flags.from as string | undefined,
-        toCheckpoint: flags.to as string | undefined,
+        fromCheckpoint: range.from?.toString(),
+        toCheckpoint: range.to?.toString(),
       });
       if (json) print(body);
       else {
@@ -187,15 +209,16 @@ of the next page (with --json: nextCursor).
 Options:
   --status S     only queued, running, paused, completed, failed or cancelled ones
   --package ID   only backfills of this package (any ID of its upgrade family)
-  --limit N      at most N (1-500, default 50)
+  --limit N      at most N (${LIMIT_MIN}-${LIMIT_MAX}, default 50)
   --cursor C     the page after the one that printed this cursor
 ${COMMON_OPTIONS}`,
     options: { status: { type: 'string' }, package: { type: 'string' }, limit: { type: 'string' }, cursor: { type: 'string' } },
     run: async ({ client, flags, json }) => {
+      const { limit } = parseFlagValues(ListFlagsSchema, flags);
       const page = await client.listBackfills({
         status: flags.status as string | undefined,
         packageId: flags.package as string | undefined,
-        limit: flags.limit as string | undefined,
+        limit,
         cursor: flags.cursor as string | undefined,
       });
       if (json) {
@@ -348,6 +371,25 @@ function isHttpUrl(value: string): boolean {
   }
 }
 
+/**
+ * Whether the command line asks for --json, read before it is parsed: a command line that does not
+ * parse is answered in JSON too.
+ */
+function wantsJson(argv: string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
+}
+
+/**
+ * Says what went wrong on stderr, for whoever reads it; with --json also on stdout as
+ * `{"error": {"code", "message"}}`, for the script that parses stdout. `more` follows the line on
+ * stderr only (the hint of a usage error, the help).
+ */
+function reportError(json: boolean, code: string, message: string, stderrLine: string, more?: string): void {
+  if (json) print({ error: { code, message } });
+  console.error(more === undefined ? stderrLine : `${stderrLine}\n${more}`);
+}
+
 async function runSubcommand(sub: Subcommand, argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(argv, { ...sub.options, api: { type: 'string' }, json: { type: 'boolean', default: false } }, true);
   if (values.help) {
@@ -365,14 +407,7 @@ async function runSubcommand(sub: Subcommand, argv: string[]): Promise<number> {
   const config = loadConfigOf(['PORT', 'API_TOKEN']);
   const baseUrl = api ?? `http://127.0.0.1:${config.PORT}`;
   const client = createApiClient({ baseUrl, token: config.API_TOKEN, actor: operatorName() });
-  try {
-    return await sub.run({ client, flags: values, json, args: positionals });
-  } catch (error) {
-    if (!(error instanceof ApiRequestError || error instanceof ApiUnreachableError)) throw error;
-    if (json) print({ error: { code: error.code, message: error.message } });
-    else console.error(`${error.code}: ${error.message}`);
-    return error instanceof ApiRequestError ? apiErrorExit(error) : BACKFILL_EXIT.unavailable;
-  }
+  return sub.run({ client, flags: values, json, args: positionals });
 }
 
 export const backfillCommand: Command = {
@@ -389,23 +424,32 @@ export const backfillCommand: Command = {
       console.log(HELP);
       return BACKFILL_EXIT.ok;
     }
+    const json = wantsJson(argv);
     const sub = subcommands.find((candidate) => candidate.name === name);
     if (!sub) {
-      console.error(`unknown backfill command '${name}'\n\n${HELP}`);
+      const message = name.startsWith('-')
+        ? `backfill: expected a command (${subcommands.map((candidate) => candidate.name).join(', ')}) before ${name}`
+        : `unknown backfill command '${name}'`;
+      reportError(json, 'usage', message, message, `\n${HELP}`);
       return BACKFILL_EXIT.usage;
     }
     try {
       return await runSubcommand(sub, rest);
     } catch (error) {
       if (error instanceof UsageError) {
-        console.error(`${error.message}\nRun 'sui-backfill backfill ${sub.name} --help' for its usage.`);
+        reportError(json, error.code, error.message, error.message, `Run 'sui-backfill backfill ${sub.name} --help' for its usage.`);
         return BACKFILL_EXIT.usage;
       }
       if (error instanceof ConfigError) {
-        console.error(error.message);
+        reportError(json, error.code, error.message, error.message);
         return BACKFILL_EXIT.usage;
       }
-      console.error(`unexpected error: ${errorMessage(error)}`);
+      if (error instanceof ApiRequestError || error instanceof ApiUnreachableError) {
+        reportError(json, error.code, error.message, `${error.code}: ${error.message}`);
+        return error instanceof ApiRequestError ? apiErrorExit(error) : BACKFILL_EXIT.unavailable;
+      }
+      // An answer the API's schemas do not allow, or a bug: still one line, and JSON for a script.
+      reportError(json, error instanceof SuiBackfillError ? error.code : 'unexpected', errorMessage(error), `unexpected error: ${errorMessage(error)}`);
       return BACKFILL_EXIT.failure;
     }
   },
