@@ -4,7 +4,7 @@ import { loadConfigOf } from '../common/config.ts';
 import { ConfigError, errorMessage, SuiBackfillError } from '../common/errors.ts';
 import { EXIT, parseFlags, parseFlagValues, UsageError, type Command } from '../common/process.ts';
 import { ApiRequestError, ApiUnreachableError, createApiClient, type ApiClient, type Backfill } from './client.ts';
-import { formatDuration, progressLine } from './progress-bar.ts';
+import { formatDuration, progressLine, shownWatermark } from './progress-bar.ts';
 import { CreateBackfillSchema, ListBackfillsQuerySchema } from './schemas.ts';
 import { DEFAULT_GIVE_UP_AFTER_MS, watchBackfill } from './watch.ts';
 
@@ -63,7 +63,7 @@ function detail(view: Backfill): string {
     `backfill   ${view.id}`,
     `status     ${view.status}${view.resumedFromId ? `  (continues ${view.resumedFromId})` : ''}`,
     `package    ${view.packageId}${view.packageId === view.originalPackageId ? '' : `  (original ${view.originalPackageId})`}  match ${view.match}`,
-    `range      ${view.fromCheckpoint}..${view.toCheckpoint}  watermark ${view.watermark.checkpointHiInclusive}  done ${view.watermark.doneRanges}`,
+    `range      ${view.fromCheckpoint}..${view.toCheckpoint}  watermark ${shownWatermark(view.fromCheckpoint, view.watermark.checkpointHiInclusive)}  done ${view.watermark.doneRanges}`,
     `progress   ${progressLine(view)}`,
     `rows       ${view.rowsInserted} inserted, ${view.objectsMatched} matched, attempts ${view.attempts}`,
   ];
@@ -230,7 +230,7 @@ ${COMMON_OPTIONS}`,
         print(`${'ID'.padEnd(36)}  ${'STATUS'.padEnd(9)}  ${'MATCH'.padEnd(8)}  ${'DONE'.padStart(6)}  ${'WATERMARK/TO'.padEnd(23)}  ${'ROWS'.padStart(8)}  PACKAGE`);
         for (const item of page.items) {
           print(
-            `${item.id}  ${item.status.padEnd(9)}  ${item.match.padEnd(8)}  ${`${item.percent.toFixed(1)}%`.padStart(6)}  ${`${item.checkpointHiInclusive}/${item.toCheckpoint}`.padEnd(23)}  ${String(item.rowsInserted).padStart(8)}  ${item.originalPackageId}`,
+            `${item.id}  ${item.status.padEnd(9)}  ${item.match.padEnd(8)}  ${`${item.percent.toFixed(1)}%`.padStart(6)}  ${`${shownWatermark(item.fromCheckpoint, item.checkpointHiInclusive)}/${item.toCheckpoint}`.padEnd(23)}  ${String(item.rowsInserted).padStart(8)}  ${item.originalPackageId}`,
           );
         }
       }

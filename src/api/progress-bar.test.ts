@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, progressLine } from './progress-bar.ts';
+import { formatDuration, progressLine, shownWatermark } from './progress-bar.ts';
 
 describe('formatDuration', () => {
   it('rounds to the second before splitting into minutes and hours, never showing 60 seconds or minutes', () => {
@@ -32,6 +32,24 @@ describe('progressLine', () => {
     };
     expect(progressLine(view, 10)).toBe('[█████░░░░░]  50.0%  cp 149/199  10 cp/s  ETA 2m00s  rows 7  running');
     expect(progressLine({ ...view, status: 'paused' }, 10)).toBe('[█████░░░░░]  50.0%  cp 149/199  10 cp/s  rows 7  paused');
+  });
+
+  it('shows the watermark as - until the first checkpoint of the range is done, from 0 too', () => {
+    const view = (from: string, hi: string, percent: number) => ({
+      id: 'x',
+      status: 'running',
+      fromCheckpoint: from,
+      toCheckpoint: '19000',
+      watermark: { checkpointHiInclusive: hi },
+      progress: { percent, checkpointsPerSecond: null, etaSeconds: null },
+      rowsInserted: 0,
+    });
+    expect(progressLine(view('0', '-1', 0), 10)).toBe('[░░░░░░░░░░]   0.0%  cp -/19000  rows 0  running');
+    expect(progressLine(view('100', '99', 0), 10)).toBe('[░░░░░░░░░░]   0.0%  cp -/19000  rows 0  running');
+    // Chunks done out of order move the percent before the watermark.
+    expect(progressLine(view('0', '-1', 10), 10)).toBe('[█░░░░░░░░░]  10.0%  cp -/19000  rows 0  running');
+    expect(progressLine(view('0', '0', 0), 10)).toBe('[░░░░░░░░░░]   0.0%  cp 0/19000  rows 0  running');
+    expect([shownWatermark('0', '-1'), shownWatermark('0', '0'), shownWatermark('18446744073709551615', '18446744073709551614'), shownWatermark('5', '9')]).toEqual(['-', '0', '-', '9']);
   });
 
   it('rounds down, so only a finished walk shows 100%', () => {
