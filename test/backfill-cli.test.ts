@@ -187,8 +187,15 @@ describe('sui-backfill backfill against the API', () => {
     expect(listed.code).toBe(0);
     expect(JSON.parse(listed.stdout)).toMatchObject({ items: [{ id, status: 'queued' }], nextCursor: null });
     const table = await cli('list', '--status', 'queued', '--package', pkg('token'));
-    expect(table.stdout.split('\n')).toHaveLength(2);
-    expect(table.stdout.split('\n')[1]).toMatch(new RegExp(`^${id}  queued +outer +0\\.0%  -/399 +0  ${pkg('token')}$`));
+    const short = `${pkg('token').slice(0, 6)}…${pkg('token').slice(-4)}`;
+    expect(table).toEqual({
+      code: 0,
+      stdout: [
+        'ID                                    STATUS  MATCH  DONE  WATERMARK/TO  CP/S  ETA  ROWS  PACKAGE',
+        `${id}  queued  outer  0.0%  -/399            -  -       0  ${short}`,
+      ].join('\n'),
+      stderr: '',
+    });
     expect((await cli('list', '--status', 'paused')).stdout).toBe('no backfills');
     expect((await cli('list', '--status', 'bogus')).code).toBe(6);
 
@@ -313,6 +320,15 @@ describe('sui-backfill backfill against the API', () => {
       expect(code).toBe(1);
       expect(stdout.split('\n')[0]).toMatch(/^started: \S+  queued  /);
       expect(stdout.split('\n').at(-1)).toMatch(/  failed$/);
+      // The list says why, under the row, cut to 120 columns.
+      const id = /^started: (\S+)/.exec(stdout)![1];
+      const [failed] = JSON.parse((await cli('list', '--status', 'failed', '--package', pkg('book'), '--json')).stdout).items;
+      expect(failed).toMatchObject({ id, lastError: expect.stringMatching(/^chunk \[\d+, \d+\] failed \(fetch, \d+ attempt\(s\)\): getCheckpoint/) });
+      const lines = (await cli('list', '--status', 'failed', '--package', pkg('book'))).stdout.split('\n');
+      expect(lines[0]).toMatch(/^ID {36}STATUS  MATCH +DONE  WATERMARK\/TO +CP\/S  ETA +ROWS  PACKAGE$/);
+      expect(lines[1]).toMatch(new RegExp(`^${id}  failed  outer +\\d+\\.\\d%  \\d+/999 +-  -  +\\d+  0x[0-9a-f]{4}…[0-9a-f]{4}$`));
+      const because = `  last error: ${failed.lastError}`;
+      expect(lines.slice(2)).toEqual([because.length > 120 ? `${because.slice(0, 119)}…` : because]);
     } finally {
       stack.simnet.setKnobs({ latencyMs: 0, unavailableRate: 0 });
       await worker.close();

@@ -4,6 +4,7 @@ import { loadConfigOf } from '../common/config.ts';
 import { ConfigError, errorMessage, SuiBackfillError } from '../common/errors.ts';
 import { EXIT, parseFlags, parseFlagValues, UsageError, type Command } from '../common/process.ts';
 import { ApiRequestError, ApiUnreachableError, createApiClient, type ApiClient, type Backfill } from './client.ts';
+import { backfillTable } from './backfill-table.ts';
 import { formatDuration, progressLine, shownWatermark } from './progress-bar.ts';
 import { CreateBackfillSchema, ListBackfillsQuerySchema } from './schemas.ts';
 import { DEFAULT_GIVE_UP_AFTER_MS, watchBackfill } from './watch.ts';
@@ -203,8 +204,10 @@ ${COMMON_OPTIONS}`,
     summary: 'list backfills, newest first',
     help: `Usage: sui-backfill backfill list [--status S] [--package ID] [--limit N] [--cursor C]
 
-Lists backfills newest first (GET /v1/backfills). When more exist, the last line gives the --cursor
-of the next page (with --json: nextCursor).
+Lists backfills newest first (GET /v1/backfills): status, progress, watermark, checkpoints per
+second and ETA of the running ones, rows, the package (shortened; --json and status show it whole)
+and, on a line of its own, the last error. When more exist, the last line gives the --cursor of the
+next page (with --json: nextCursor).
 
 Options:
   --status S     only queued, running, paused, completed, failed or cancelled ones
@@ -226,14 +229,7 @@ ${COMMON_OPTIONS}`,
         return BACKFILL_EXIT.ok;
       }
       if (page.items.length === 0) print('no backfills');
-      else {
-        print(`${'ID'.padEnd(36)}  ${'STATUS'.padEnd(9)}  ${'MATCH'.padEnd(8)}  ${'DONE'.padStart(6)}  ${'WATERMARK/TO'.padEnd(23)}  ${'ROWS'.padStart(8)}  PACKAGE`);
-        for (const item of page.items) {
-          print(
-            `${item.id}  ${item.status.padEnd(9)}  ${item.match.padEnd(8)}  ${`${item.percent.toFixed(1)}%`.padStart(6)}  ${`${shownWatermark(item.fromCheckpoint, item.checkpointHiInclusive)}/${item.toCheckpoint}`.padEnd(23)}  ${String(item.rowsInserted).padStart(8)}  ${item.originalPackageId}`,
-          );
-        }
-      }
+      else for (const line of backfillTable(page.items)) print(line);
       if (page.nextCursor) print(`more: --cursor ${page.nextCursor}`);
       return BACKFILL_EXIT.ok;
     },

@@ -17,6 +17,11 @@ export function formatDuration(seconds: number): string {
   return `${Math.floor(whole / 3600)}h${String(Math.floor((whole % 3600) / 60)).padStart(2, '0')}m`;
 }
 
+/** A percent to one decimal, rounded down: 99.98% is not shown as 100.0% while the walk still runs. */
+export function flooredPercent(percent: number): number {
+  return Math.floor(Math.max(0, Math.min(100, percent)) * 10 + 1e-9) / 10;
+}
+
 /**
  * A watermark as the CLI shows it: `-` until the first checkpoint of the range is done. The stored
  * watermark is then the checkpoint before the range, -1 for a range from 0, which reads as a position.
@@ -27,8 +32,7 @@ export function shownWatermark(fromCheckpoint: string, checkpointHiInclusive: st
 
 /** `[██████░░░░]  61.2%  cp 12345/20000  1234 cp/s  ETA 6s  rows 4567  running`; `cp -/20000` before the watermark moves. */
 export function progressLine(view: ProgressView, width = 30): string {
-  // Rounded down, bar and figure: 99.98% is not shown as 100.0% while the walk still runs.
-  const percent = Math.floor(Math.max(0, Math.min(100, view.progress.percent)) * 10 + 1e-9) / 10;
+  const percent = flooredPercent(view.progress.percent);
   const filled = Math.floor((percent / 100) * width);
   const bar = `[${'█'.repeat(filled)}${'░'.repeat(width - filled)}]`;
   const rate = view.progress.checkpointsPerSecond === null ? '' : `  ${Math.round(view.progress.checkpointsPerSecond)} cp/s`;
