@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname, userInfo } from 'node:os';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../src/cli.ts';
@@ -85,6 +87,18 @@ describe('sui-backfill backfill --help', () => {
       'Usage: sui-backfill backfill start <packageId> [--match outer|anywhere] [--from N] [--to N]\n' +
         '                                   [--watch] [--interval MS] [--give-up-after MS]',
     );
+  });
+
+  it("the README's synopsis of every command is its --help usage", async () => {
+    const readme = readFileSync(path.resolve(import.meta.dirname, '../README.md'), 'utf8');
+    const block = /```sh\n(sui-backfill backfill start [\s\S]*?)```/.exec(readme)![1];
+    // Each command with its continuation lines, without the comments, spaces collapsed.
+    const synopsis = block
+      .replace(/ *#.*$/gm, '')
+      .split(/\n(?=sui-backfill)/)
+      .map((command) => command.replace(/\s+/g, ' ').trim());
+    const usages = await Promise.all(SUBCOMMANDS.map(async (sub) => (await cli(sub, '--help')).stdout.split('\n\n')[0].replace(/^Usage: /, '').replace(/\s+/g, ' ')));
+    expect(synopsis).toEqual(usages);
   });
 
   it('answers usage errors with exit code 2 and a hint', async () => {
