@@ -39,7 +39,7 @@ describe('processes: configuration and services', () => {
     const { code, output } = await runCli(['worker'], { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/x', REDIS_URL: redis.url });
     expect(code).toBe(3);
     expect(lines(output)).toEqual([
-      'PostgreSQL is not reachable at 127.0.0.1:1; start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start',
+      'PostgreSQL is not reachable at 127.0.0.1:1 (DATABASE_URL); start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start -o "-p 1"',
     ]);
   });
 
@@ -47,8 +47,40 @@ describe('processes: configuration and services', () => {
     const { code, output } = await runCli(['api'], { DATABASE_URL: database.url, REDIS_URL: 'redis://127.0.0.1:1', API_TOKEN: 'x'.repeat(16) });
     expect(code).toBe(3);
     expect(lines(output)).toEqual([
-      'Redis is not reachable at 127.0.0.1:1; start it with: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no',
+      'Redis is not reachable at 127.0.0.1:1 (REDIS_URL); start it with: redis-server --daemonize yes --bind 127.0.0.1 --port 1 --save "" --appendonly no',
     ]);
+  });
+
+  it.concurrent.each(['migrate', 'api', 'worker'])('%s: a login Postgres refuses is one line naming DATABASE_URL, no stack (exit 2)', async (command) => {
+    const { code, output } = await runCli([command], { DATABASE_URL: 'postgres://nosuchuser@127.0.0.1:5432/x', REDIS_URL: redis.url, API_TOKEN: 'x'.repeat(16) });
+    expect({ code, lines: lines(output) }).toEqual({
+      code: 2,
+      lines: ['PostgreSQL at 127.0.0.1:5432 refused the connection: role "nosuchuser" does not exist (DATABASE_URL)'],
+    });
+    expect(output).not.toContain('    at ');
+  });
+
+  it.concurrent('migrate creates a database that does not exist yet: the check lets it through', async () => {
+    const url = new URL(database.url);
+    const name = `${database.name}_created`;
+    url.pathname = `/${name}`;
+    try {
+      const { code, output } = await runCli(['migrate'], { DATABASE_URL: url.toString() });
+      expect({ code, lines: lines(output) }).toEqual({ code: 0, lines: [`migrations applied to ${name}`] });
+    } finally {
+      await database.sql.unsafe(`drop database if exists "${name}" with (force)`);
+    }
+  });
+
+  it.concurrent('a Postgres on another machine is named without a start command (exit 3)', async () => {
+    const { code, output } = await runCli(['migrate'], { DATABASE_URL: 'postgres://postgres@db.invalid:5432/x' });
+    expect({ code, lines: lines(output) }).toEqual({ code: 3, lines: ['PostgreSQL is not reachable at db.invalid:5432 (DATABASE_URL)'] });
+  });
+
+  it.concurrent.each(['api', 'worker'])('%s: a REDIS_URL at a Postgres is one line saying it did not answer PING (exit 3)', async (command) => {
+    const { code, output } = await runCli([command, '--no-migrate'], { DATABASE_URL: database.url, REDIS_URL: 'redis://127.0.0.1:5432', API_TOKEN: 'x'.repeat(16) });
+    expect({ code, lines: lines(output) }).toEqual({ code: 3, lines: ['Redis at 127.0.0.1:5432 did not answer PING (is it Redis?) (REDIS_URL)'] });
+    expect(output).not.toContain('    at ');
   });
 
   it('the api without API_TOKEN stops with one line naming it (exit 2)', async () => {
@@ -182,7 +214,16 @@ describe('npm test without Postgres', () => {
   it('says in one line which service is missing and how to start it', async () => {
     const { code, output } = await runVitest({ TEST_DATABASE_URL: 'postgres://postgres@127.0.0.1:1/postgres' });
     expect(code).toBe(1);
-    expect(output).toContain('PostgreSQL is not reachable at 127.0.0.1:1; start it with: pg_ctlcluster');
+    expect(output).toContain('PostgreSQL is not reachable at 127.0.0.1:1 (TEST_DATABASE_URL); start it with: pg_ctlcluster');
+    expect(output).not.toContain('    at ');
+  });
+});
+
+describe('npm test with a Postgres that refuses the login', () => {
+  it('says in one line which login it refused, naming TEST_DATABASE_URL, no stack', async () => {
+    const { code, output } = await runVitest({ TEST_DATABASE_URL: 'postgres://nosuchuser@127.0.0.1:5432/postgres' });
+    expect(code).toBe(1);
+    expect(output).toContain('PostgreSQL at 127.0.0.1:5432 refused the connection: role "nosuchuser" does not exist (TEST_DATABASE_URL)');
     expect(output).not.toContain('    at ');
   });
 });

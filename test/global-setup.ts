@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import postgres from 'postgres';
 import type { TestProject } from 'vitest/node';
-import { checkServices } from '../src/common/services.ts';
+import { findServiceProblems } from '../src/common/services.ts';
 import { MIGRATIONS_FOLDER, quoteIdent, runMigrations } from '../src/db/migrate.ts';
 import { TEST_ADMIN_URL, TEST_REDIS_URL, testDatabaseUrl } from './helpers/env.ts';
 
@@ -24,9 +24,9 @@ function templateName(): string {
 }
 
 export default async function setup(project: TestProject) {
-  const problems = await checkServices({ databaseUrl: TEST_ADMIN_URL, redisUrl: TEST_REDIS_URL });
+  const problems = await findServiceProblems({ postgres: { url: TEST_ADMIN_URL, variable: 'TEST_DATABASE_URL' }, redis: { url: TEST_REDIS_URL, variable: 'TEST_REDIS_URL' } });
   if (problems.length > 0) {
-    for (const line of problems) console.error(line);
+    for (const { line } of problems) console.error(line);
     process.exit(1);
   }
 

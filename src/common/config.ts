@@ -126,6 +126,7 @@ function shownValue(name: string, value: string): string {
  * each bad variable, or what `names` calls it (the flag that set it).
  */
 export function parseVariables<T extends z.ZodType>(schema: T, env: Record<string, string | undefined>, names: Record<string, string> = {}): z.output<T> {
+  // An empty value is unset, as most tools take it: a compose file or unit passing `VAR=${VAR}` through sets it empty.
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
   const result = schema.safeParse(present);
   if (!result.success) {

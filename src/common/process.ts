@@ -4,7 +4,7 @@ import { DEFAULT_REDIS_URL, loadConfig, parseVariables, postgresUrlSchema, redis
 import { createCommon, type Common } from './context.ts';
 import { ConfigError, errorMessage, SuiBackfillError } from './errors.ts';
 import { ListenError } from './listen.ts';
-import { checkServices } from './services.ts';
+import { findServiceProblems } from './services.ts';
 import { survivePostgresWriteAfterClose } from '../db/client.ts';
 
 /** A `sui-backfill <name>` subcommand. */
@@ -82,8 +82,24 @@ function isUserError(error: unknown): boolean {
 }
 
 /**
+ * Logs in to the services a command needs. Prints one line per one that cannot be used and returns
+ * the exit code: usage when a URL must change (a refused login), unavailable when a service must be
+ * started or freed; undefined when all answer. Every command that needs Postgres migrates by
+ * default, and migrating creates the database, so a missing one is no problem here.
+ */
+export async function requireServices(config: Pick<Config, 'DATABASE_URL' | 'REDIS_URL'>, needs: { postgres?: boolean; redis?: boolean }): Promise<number | undefined> {
+  const problems = await findServiceProblems({
+    postgres: needs.postgres ? { url: config.DATABASE_URL, createsDatabase: true } : undefined,
+    redis: needs.redis ? { url: config.REDIS_URL } : undefined,
+  });
+  if (problems.length === 0) return undefined;
+  for (const problem of problems) console.error(problem.line);
+  return problems.some((problem) => problem.cause === 'config') ? EXIT.usage : EXIT.unavailable;
+}
+
+/**
  * Runs a long-lived process: validates the environment (plus the command's own `validate`, which
- * throws a ConfigError), checks Postgres and Redis (one line each when unreachable), builds the
+ * throws a ConfigError), checks Postgres and Redis (requireServices), builds the
  * common context, and on SIGTERM/SIGINT runs the registered closers and resolves with exit code 0.
  */
 export async function runService(
@@ -105,16 +121,8 @@ export async function runService(
   ]);
   const config = loadConfig({ ...process.env, ...flags }, {}, Object.fromEntries(given.map(([variable, [flag]]) => [variable, flag])));
   options.validate?.(config);
-  const needs = options.needs ?? {};
-  if (needs.postgres || needs.redis) {
-    const problems = (await checkServices({ databaseUrl: config.DATABASE_URL, redisUrl: config.REDIS_URL })).filter(
-      (line) => (needs.postgres && line.startsWith('PostgreSQL')) || (needs.redis && line.startsWith('Redis')),
-    );
-    if (problems.length > 0) {
-      for (const line of problems) console.error(line);
-      return EXIT.unavailable;
-    }
-  }
+  const refused = await requireServices(config, options.needs ?? {});
+  if (refused !== undefined) return refused;
   const common = createCommon(config, { process: name });
   survivePostgresWriteAfterClose(common.logger);
   let stop: (reason: string, code: number) => void = () => {};

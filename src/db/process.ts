@@ -1,6 +1,5 @@
 import { loadConfig } from '../common/config.ts';
-import { EXIT, parseFlags, type Command } from '../common/process.ts';
-import { checkServices } from '../common/services.ts';
+import { EXIT, parseFlags, requireServices, type Command } from '../common/process.ts';
 import { runMigrations } from './migrate.ts';
 
 export const migrateCommand: Command = {
@@ -25,13 +24,8 @@ Environment: DATABASE_URL`,
       return EXIT.ok;
     }
     const config = loadConfig();
-    const problems = (await checkServices({ databaseUrl: config.DATABASE_URL, redisUrl: config.REDIS_URL })).filter((line) =>
-      line.startsWith('PostgreSQL'),
-    );
-    if (problems.length > 0) {
-      console.error(problems[0]);
-      return EXIT.unavailable;
-    }
+    const refused = await requireServices(config, { postgres: true });
+    if (refused !== undefined) return refused;
     await runMigrations(config.DATABASE_URL, { reset: values.reset });
     console.log(`migrations applied to ${new URL(config.DATABASE_URL).pathname.slice(1)}`);
     return EXIT.ok;
