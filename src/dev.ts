@@ -88,7 +88,6 @@ async function postDemo(client: ApiClient, packageId: string): Promise<BackfillC
 
 export const devCommand: Command = {
   name: 'dev',
-  summary: 'run everything in one process for a first look: simnet, API, worker, indexer and a demo backfill',
   help: `Usage: sui-backfill dev [--port N] [--simnet-port N] [--checkpoints N]
 
 Starts a simulated Sui chain (its tip advancing every 250 ms), migrates (and resets) a development

@@ -408,7 +408,6 @@ async function runSubcommand(sub: Subcommand, argv: string[]): Promise<number> {
 
 export const backfillCommand: Command = {
   name: 'backfill',
-  summary: 'start, list, follow, pause, resume, cancel and delete backfills through the API',
   help: HELP,
   async run(argv) {
     const [name, ...rest] = argv;

@@ -61,7 +61,6 @@ export async function startApi(
 
 export const apiCommand: Command = {
   name: 'api',
-  summary: 'serve the HTTP API (backfill intake, progress, OpenAPI, metrics, admin page)',
   help: `Usage: sui-backfill api [--port N] [--no-migrate]
 
 Serves POST /v1/backfills, GET /v1/backfills[/:id], POST /v1/backfills/:id/pause|resume|cancel,

@@ -43,7 +43,6 @@ export async function startWorker(common: Common, deps: { db: Db; source: Worker
 
 export const workerCommand: Command = {
   name: 'worker',
-  summary: 'run a backfill worker (run as many replicas as you like)',
   help: `Usage: sui-backfill worker [--concurrency N] [--chunk-size N] [--no-migrate]
 
 Takes backfill jobs from the queue and walks each package's checkpoint range in chunks of at most

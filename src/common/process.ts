@@ -7,10 +7,9 @@ import { ListenError } from './listen.ts';
 import { findServiceProblems } from './services.ts';
 import { survivePostgresWriteAfterClose } from '../db/client.ts';
 
-/** A `sui-backfill <name>` subcommand. */
+/** A `sui-backfill <name>` subcommand; its summary for the command list is in src/cli.ts. */
 export type Command = {
   name: string;
-  summary: string;
   /** Full `--help` text. */
   help: string;
   run: (argv: string[]) => Promise<number>;

@@ -4,7 +4,6 @@ import { runMigrations } from './migrate.ts';
 
 export const migrateCommand: Command = {
   name: 'migrate',
-  summary: 'create the database if needed and apply the migrations in drizzle/',
   help: `Usage: sui-backfill migrate [--reset]
 
 Creates the database named by DATABASE_URL when it does not exist and applies every committed

@@ -24,7 +24,6 @@ export async function startIndexer(common: Common, deps: { db: Db; source: Index
 
 export const indexerCommand: Command = {
   name: 'indexer',
-  summary: 'run the live indexer (one per database): follows the tip, records packages, indexes tracked ones',
   help: `Usage: sui-backfill indexer [--first-checkpoint N] [--no-migrate]
 
 Follows the chain from its watermark (pipeline sui_objects in the framework watermarks table), or

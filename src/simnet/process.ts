@@ -238,7 +238,6 @@ export async function runSimnet(argv: string[]): Promise<number> {
 
 export const simnetCommand: Command = {
   name: 'simnet',
-  summary: 'serve a simulated Sui chain over gRPC-web (sui.rpc.v2) for development and tests',
   help: SIMNET_HELP,
   run: runSimnet,
 };
