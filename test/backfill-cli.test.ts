@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -56,6 +57,42 @@ describe('sui-backfill backfill --help', () => {
     expect(await cli()).toEqual({ code: 2, stdout: '', stderr: stdout });
   });
 
+  it('sui-backfill --help lists every command with its summary', async () => {
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+    try {
+      expect(await main(['--help'])).toBe(0);
+      const help = String(log.mock.calls[0][0]);
+      const listed = help.slice(help.indexOf('Commands:\n') + 10, help.indexOf('\n\n', help.indexOf('Commands:'))).split('\n');
+      expect(listed.map((line) => /^ {2}(\S+) +\S/.exec(line)?.[1])).toEqual(['dev', 'migrate', 'api', 'worker', 'indexer', 'simnet', 'backfill']);
+      expect(listed.at(-1)).toBe('  backfill  start, list, follow, pause, resume, cancel and delete backfills through the API');
+    } finally {
+      log.mockRestore();
+    }
+  });
+
+  it('the help loads no library: each command is loaded when it runs', async () => {
+    // Records every module the process resolves, printed on stderr as it exits.
+    const hooks = `data:text/javascript,${encodeURIComponent(`
+      import { registerHooks } from 'node:module';
+      const seen = new Set();
+      registerHooks({ resolve: (specifier, context, next) => { const resolved = next(specifier, context); seen.add(resolved.url); return resolved; } });
+      process.on('exit', () => process.stderr.write(JSON.stringify([...seen])));`)}`;
+    const loaded = async (...args: string[]) => {
+      const child = spawn(process.execPath, ['--import', hooks, path.resolve(import.meta.dirname, '../src/cli.ts'), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (chunk) => (stderr += chunk));
+      await new Promise((resolve) => child.once('close', resolve));
+      return (JSON.parse(stderr.slice(stderr.lastIndexOf('['))) as string[]).filter((url) => !url.startsWith('node:')).map((url) => url.replace(/^.*\/src\//, 'src/'));
+    };
+    const help = ['src/cli.ts', 'src/api/backfill-cli.ts', 'src/api/watch.ts', 'src/common/errors.ts', 'src/api/progress-bar.ts'];
+    expect(await loaded('--help')).toEqual(['src/cli.ts']);
+    expect(await loaded('backfill', '--help')).toEqual(help);
+    expect(await loaded('backfill', 'start', '--help')).toEqual(help);
+    expect(await loaded('backfill', 'bogus')).toEqual(help);
+    // Running one loads what it needs.
+    expect(await loaded('backfill', 'list', '--api', 'x')).toEqual(expect.arrayContaining(['src/api/backfill-run.ts', 'src/api/client.ts']));
+  });
+
   it.each(SUBCOMMANDS)('%s --help shows its usage and options, every description in one column', async (sub) => {
     const { code, stdout } = await cli(sub, '--help');
     expect(code).toBe(0);
@@ -97,7 +134,9 @@ describe('sui-backfill backfill --help', () => {
       .replace(/ *#.*$/gm, '')
       .split(/\n(?=sui-backfill)/)
       .map((command) => command.replace(/\s+/g, ' ').trim());
-    const usages = await Promise.all(SUBCOMMANDS.map(async (sub) => (await cli(sub, '--help')).stdout.split('\n\n')[0].replace(/^Usage: /, '').replace(/\s+/g, ' ')));
+    const usages: string[] = [];
+    // One at a time: cli() captures the console.
+    for (const sub of SUBCOMMANDS) usages.push((await cli(sub, '--help')).stdout.split('\n\n')[0].replace(/^Usage: /, '').replace(/\s+/g, ' '));
     expect(synopsis).toEqual(usages);
   });
 
@@ -125,6 +164,7 @@ describe('sui-backfill backfill --help', () => {
     const limits = 'expected an integer from 1 to 500';
     for (const limit of ['abc', '0', '501', '-1', '1.5', '']) expect(await cli('list', '--limit', limit)).toEqual(refused('list', `--limit: ${limits} (got ${JSON.stringify(limit)})`));
     expect((await cli('list', '--limit', '500', '--json')).code).toBe(0);
+    expect((await cli('list', '--help')).stdout).toContain('  --limit N      at most N (1-500, default 50)\n');
     const checkpoints = 'expected a non-negative integer checkpoint sequence number';
     expect(await cli('start', pkg('dex'), '--from', 'soon')).toEqual(refused('start', `--from: ${checkpoints} (got "soon")`));
     expect(await cli('start', pkg('dex'), '--to', '-5')).toEqual(refused('start', `--to: ${checkpoints} (got "-5")`));

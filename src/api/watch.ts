@@ -1,5 +1,4 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isFinished } from '../backfill/lifecycle.ts';
 import { SuiBackfillError } from '../common/errors.ts';
 import type { ApiClient, Backfill } from './client.ts';
 import { formatDuration, progressLine } from './progress-bar.ts';
@@ -32,6 +31,9 @@ const pause = (ms: number, signal?: AbortSignal) => sleep(ms, undefined, { signa
  * are thrown at once. Returns the last view, or undefined when the signal stopped the watch first.
  */
 export async function watchBackfill(client: ApiClient, id: string, options: WatchOptions): Promise<Backfill | undefined> {
+  // The lifecycle brings the database schema with it: loaded by a watch, not by importing this
+  // module (the backfill command's help reads its default).
+  const { isFinished } = await import('../backfill/lifecycle.ts');
   const tty = process.stdout.isTTY === true && !options.json;
   const giveUpAfterMs = options.giveUpAfterMs ?? DEFAULT_GIVE_UP_AFTER_MS;
   let last = '';
