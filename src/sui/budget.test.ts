@@ -274,6 +274,86 @@ describe('createRpcBudget', () => {
     ]);
   });
 
+  /** A shared limiter whose asks the test answers one by one. */
+  function manualShared() {
+    const asks: { want: number; grant: (granted: number, waitMs?: number) => Promise<void> }[] = [];
+    const shared: SharedRateLimiter = {
+      take: (want) =>
+        new Promise((resolve) => {
+          asks.push({
+            want,
+            grant: async (granted, waitMs = 0) => {
+              resolve({ granted, waitMs, requestsPerSecond: 1_000 });
+              await sleep(0);
+            },
+          });
+        }),
+    };
+    return { shared, asks };
+  }
+
+  it('starts no more calls than the shared limiter grants, though its own bucket starts full', async () => {
+    const { shared, asks } = manualShared();
+    const budget = createRpcBudget({ requestsPerSecond: 50, maxInFlight: 100, shared });
+    const runs = Array.from({ length: 20 }, () => budget.run(async () => {}));
+    await asks[0].grant(1);
+    // The local bucket holds 25 tokens; the shared one decides how many of them are used.
+    expect(asks.map(({ want }) => want)).toEqual([1, 19]);
+    await asks[1].grant(4);
+    expect(budget.stats()).toMatchObject({ started: 5, queued: 15 });
+    await asks[2].grant(0, 30);
+    expect(budget.stats()).toMatchObject({ started: 5, queued: 15 });
+    await sleep(60);
+    expect(asks.map(({ want }) => want)).toEqual([1, 19, 15, 15]);
+    await asks[3].grant(15);
+    await Promise.all(runs);
+    expect(budget.stats().started).toBe(20);
+  });
+
+  it('drops a grant that comes back after a rate-limit reply: after the pause, calls start on tokens asked for then', async () => {
+    const { shared, asks } = manualShared();
+    const budget = createRpcBudget({ requestsPerSecond: 1_000, maxInFlight: 10, shared });
+    let refuse!: () => void;
+    const throttledCall = budget.run(() => new Promise((_, reject) => (refuse = () => reject(new RateLimitedError('slow down', 200)))));
+    await asks[0].grant(1);
+    const later = Array.from({ length: 3 }, () => budget.run(async () => {}));
+    expect(asks).toHaveLength(2);
+    // The reply comes while an ask is out; its token comes back during the pause.
+    refuse();
+    await expect(throttledCall).rejects.toThrow(RateLimitedError);
+    await asks[1].grant(1);
+    expect(budget.stats()).toMatchObject({ started: 1, queued: 3 });
+    await sleep(260);
+    // Spent now, it would be on top of what the shared bucket refilled meanwhile: the budget asks again.
+    expect(budget.stats()).toMatchObject({ started: 1, queued: 3 });
+    expect(asks.map(({ want }) => want)).toEqual([1, 1, 3]);
+    await asks[2].grant(3);
+    await Promise.all(later);
+    expect(budget.stats()).toMatchObject({ started: 4, queued: 0, throttled: 1 });
+  });
+
+  it('keeps no token of a grant that no call could use when it came: the next call asks again', async () => {
+    const { shared, asks } = manualShared();
+    const budget = createRpcBudget({ requestsPerSecond: 1_000, maxInFlight: 10, shared });
+    const controller = new AbortController();
+    const first = budget.run(async () => 'first');
+    const second = budget.run(async () => 'second');
+    const aborted = [1, 2].map(() => budget.run(async () => 'aborted', { signal: controller.signal }));
+    await asks[0].grant(1);
+    await expect(first).resolves.toBe('first');
+    expect(asks.map(({ want }) => want)).toEqual([1, 3]);
+    controller.abort(new Error('gone'));
+    await Promise.all(aborted.map((run) => expect(run).rejects.toThrow('gone')));
+    await asks[1].grant(3);
+    await expect(second).resolves.toBe('second');
+    const next = budget.run(async () => 'next');
+    await sleep(0);
+    expect(asks.map(({ want }) => want)).toEqual([1, 3, 1]);
+    expect(budget.stats()).toMatchObject({ started: 2, queued: 1 });
+    await asks[2].grant(1);
+    await expect(next).resolves.toBe('next');
+  });
+
   it('runs on the local budget alone while the shared limiter fails', async () => {
     const shared: SharedRateLimiter = { take: async () => Promise.reject(new Error('redis is down')) };
     const budget = createRpcBudget({ requestsPerSecond: 1_000, maxInFlight: 100, shared });

@@ -113,8 +113,9 @@ export function createRpcBudget(options: RpcBudgetOptions): RpcBudget {
   let backoffUntil = 0;
   let lastDecreaseAt = -Infinity;
   let lastIncreaseAt = createdAt;
-  let sharedTokens = 0;
   let sharedPending = false;
+  // Counts rate-limit replies: tokens granted to an ask made before one are not spent.
+  let throttleEpoch = 0;
   let sharedRetryAt = 0;
   let sharedDownUntil = 0;
   let sharedRate: number | undefined;
@@ -163,9 +164,26 @@ export function createRpcBudget(options: RpcBudgetOptions): RpcBudget {
 
   const useShared = (now: number) => shared !== undefined && now >= sharedDownUntil;
 
+  const canStart = () => queue.length > 0 && inFlight < maxInFlight && tokens >= 1;
+
+  const startNext = (now: number) => {
+    tokens -= 1;
+    inFlight++;
+    started++;
+    countStart(now);
+    queue.shift()!.start();
+  };
+
+  /**
+   * Asks the shared bucket for a token per call that could start now, and starts that many when
+   * they come. A grant is spent on the calls ready when it comes or not at all: a token kept for
+   * later would be spent on top of what the other replicas draw by then (after a pause, on top of
+   * the bucket's refill), so each token is taken once and spent at once, or dropped.
+   */
   const askShared = (now: number) => {
     if (sharedPending || now < sharedRetryAt) return;
     sharedPending = true;
+    const epoch = throttleEpoch;
     const want = Math.max(1, Math.min(queue.length, maxInFlight - inFlight, Math.floor(tokens)));
     shared!.take(want, configured, Math.max(1, configured * burstSeconds)).then(
       ({ granted, waitMs, requestsPerSecond }) => {
@@ -174,9 +192,14 @@ export function createRpcBudget(options: RpcBudgetOptions): RpcBudget {
           logger?.info({ sharedRequestsPerSecond: requestsPerSecond, requestsPerSecond: configured }, 'shared rpc budget runs at a lower rate another replica asks for');
         }
         sharedRate = requestsPerSecond;
-        sharedTokens += granted;
+        const at = performance.now();
+        refill(at);
+        // A rate-limit reply since the ask drops the grant: the calls it was for wait out the pause.
+        if (epoch === throttleEpoch) {
+          for (let left = granted; left > 0 && canStart(); left--) startNext(at);
+        }
         if (granted === 0) {
-          sharedRetryAt = performance.now() + waitMs;
+          sharedRetryAt = at + waitMs;
           schedule(waitMs);
         }
         pump();
@@ -198,19 +221,13 @@ export function createRpcBudget(options: RpcBudgetOptions): RpcBudget {
       schedule(backoffUntil - now);
       return;
     }
-    while (queue.length > 0 && inFlight < maxInFlight && tokens >= 1) {
-      const viaShared = useShared(now);
-      if (viaShared && sharedTokens < 1) {
+    while (canStart()) {
+      if (useShared(now)) {
         askShared(now);
         if (!sharedPending && now < sharedRetryAt) schedule(sharedRetryAt - now);
         return;
       }
-      if (viaShared) sharedTokens -= 1;
-      tokens -= 1;
-      inFlight++;
-      started++;
-      countStart(now);
-      queue.shift()!.start();
+      startNext(now);
     }
     // Wake when the next token is due; a finishing call pumps on its own.
     if (queue.length > 0 && inFlight < maxInFlight) schedule(((1 - tokens) / effective) * 1000);
@@ -219,6 +236,7 @@ export function createRpcBudget(options: RpcBudgetOptions): RpcBudget {
   const onThrottled = (retryAfterMs: number | undefined) => {
     const now = performance.now();
     throttled++;
+    throttleEpoch++;
     const pauseMs = retryAfterMs ?? DEFAULT_BACKOFF_MS;
     // Once per long pause: the replies to calls already in flight extend it by moments only.
     if (pauseMs > LONG_PAUSE_MS && now + pauseMs > backoffUntil + LONG_PAUSE_MS) {
