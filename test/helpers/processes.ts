@@ -40,6 +40,25 @@ export function spawnScript(script: string, args: string[], env: Record<string, 
   return { child, output: () => output, exited, kill: (signal = 'SIGTERM') => child.kill(signal) };
 }
 
+/**
+ * The processes a test spawns: `killAll` ends those still running (SIGKILL) and waits for their
+ * exit, so none outlives its test (an indexer left running would hold the lock of the next).
+ */
+export function createSpawnedSet(): { track: (spawned: Spawned) => Spawned; killAll: () => Promise<void> } {
+  const all: Spawned[] = [];
+  return {
+    track: (spawned) => {
+      all.push(spawned);
+      return spawned;
+    },
+    killAll: async () => {
+      const running = all.splice(0);
+      for (const spawned of running) spawned.kill('SIGKILL');
+      await Promise.all(running.map((spawned) => spawned.exited));
+    },
+  };
+}
+
 /** Runs `sui-backfill <args>` to completion. */
 export async function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; output: string }> {
   const spawned = spawnCli(args, env);
