@@ -3,7 +3,7 @@ import { startIndexer } from '../src/indexer/process.ts';
 import { readWatermark } from '../src/indexer/watermark.ts';
 import { NotFoundError } from '../src/sui/errors.ts';
 import { waitFor } from './helpers/backfill-checks.ts';
-import { expectExactCoverage, indexerPast, requestFrom, startedTracking } from './helpers/indexer.ts';
+import { CASE_TIMEOUT_MS, expectExactCoverage, indexerPast, PATIENCE_MS, requestFrom, startedTracking } from './helpers/indexer.ts';
 import { startStack, type Stack, type StackOptions } from './helpers/stack.ts';
 
 /**
@@ -18,9 +18,15 @@ afterEach(async () => {
 });
 
 const LATE_AT = [1_000, 1_200, 1_600];
+/**
+ * A POST waits for a running indexer as long as a loaded machine may need: the cases assert where
+ * the indexer's coverage begins, never intake giving up on it and ending at the tip.
+ */
+const HANDOFF_ENV = { INDEXER_HANDOFF_TIMEOUT_MS: String(PATIENCE_MS) };
 const upgrading = (overrides: Partial<StackOptions> = {}): StackOptions => ({
   chain: { checkpoints: 6_000, initialTip: 1_500, publishAt: { late: LATE_AT } },
   knobs: { tipAdvanceMs: 20 },
+  env: HANDOFF_ENV,
   ...overrides,
 });
 
@@ -33,7 +39,7 @@ async function behindTheLastUpgrade(): Promise<Stack> {
     upgrading({
       chain: { checkpoints: 6_000, initialTip: 1_750, publishAt: { late: LATE_AT } },
       knobs: { tipAdvanceMs: 0, latencyMs: 100 },
-      env: { INDEXER_BATCH_SIZE: '400' },
+      env: { ...HANDOFF_ENV, INDEXER_BATCH_SIZE: '400' },
     }),
   );
   await started.startWorker();
@@ -44,17 +50,22 @@ async function behindTheLastUpgrade(): Promise<Stack> {
   return started;
 }
 
-/** A stack whose backfill of late ended before its last upgrade, which is then published with no indexer to see it. */
+/**
+ * A stack whose backfill of late ended before its last upgrade, which is then published with no
+ * indexer to see it. The tip stands until the backfill is posted: however long the stack took to
+ * start, the request ends before the upgrade.
+ */
 async function backfilledBeforeTheUpgrade(): Promise<{ endedAt: bigint }> {
-  stack = await startStack(upgrading());
+  stack = await startStack(upgrading({ knobs: { tipAdvanceMs: 0 } }));
   await stack.startWorker();
   const late = stack.chain.package('late');
   const posted = await stack.call('POST', '/v1/backfills', { packageId: late.originalId, match: 'anywhere' });
   expect(posted.status).toBe(202);
   const endedAt = BigInt(posted.body.toCheckpoint);
-  expect(endedAt).toBeLessThan(late.versions[2].publishCheckpoint);
-  await stack.waitForStatus(posted.body.id, ['completed']);
-  await waitFor('the upgrade to be published', async () => stack!.chain.tip() >= late.versions[2].publishCheckpoint + 20n);
+  expect(endedAt).toBe(1_500n);
+  stack.simnet.setKnobs({ tipAdvanceMs: 20 });
+  await stack.waitForStatus(posted.body.id, ['completed'], PATIENCE_MS);
+  await waitFor('the upgrade to be published', async () => stack!.chain.tip() >= late.versions[2].publishCheckpoint + 20n, PATIENCE_MS);
   return { endedAt };
 }
 
@@ -67,7 +78,7 @@ async function expectTrackedWithTheUpgrade(s: Stack, endedAt: bigint) {
   const tracking = await startedTracking(s, late.originalId);
   expect(tracking.familyIds).toContain(late.versions[2].id);
   const continuation = await requestFrom(s, late.originalId, endedAt + 1n);
-  await s.waitForStatus(continuation.id, ['completed']);
+  await s.waitForStatus(continuation.id, ['completed'], PATIENCE_MS);
   const later = await indexerPast(s, tracking.firstCheckpoint + 60n);
   expect(extras(s, tracking.firstCheckpoint, later).length).toBeGreaterThan(0);
   await expectExactCoverage(s, late.originalId, later);
@@ -79,9 +90,10 @@ function extras(s: Stack, from: bigint, to: bigint) {
   return s.truth(s.chain.package('late').originalId, 'anywhere', from, to).filter((row) => row.typeName === 'Extra');
 }
 
-describe('upgrades of a tracked package', () => {
+describe('upgrades of a tracked package', { timeout: CASE_TIMEOUT_MS }, () => {
   it('an upgrade adding a struct while the indexer runs: the new objects are indexed, coverage exact', async () => {
-    stack = await startStack(upgrading());
+    // The tip stands until the tracking has started: however long the stack took to start, it starts before the upgrade.
+    stack = await startStack(upgrading({ knobs: { tipAdvanceMs: 0 } }));
     await stack.startIndexer();
     await stack.startWorker();
     const late = stack.chain.package('late');
@@ -92,7 +104,8 @@ describe('upgrades of a tracked package', () => {
     expect(tracking.firstCheckpoint).toBeLessThan(late.versions[2].publishCheckpoint);
     // Resolved before the upgrade: the request knows two versions.
     expect(tracking.familyIds).not.toContain(late.versions[2].id);
-    await stack.waitForStatus(posted.body.id, ['completed']);
+    stack.simnet.setKnobs({ tipAdvanceMs: 20 });
+    await stack.waitForStatus(posted.body.id, ['completed'], PATIENCE_MS);
 
     const later = await indexerPast(stack, late.versions[2].publishCheckpoint + 60n);
     expect(extras(stack, late.versions[2].publishCheckpoint, later).length).toBeGreaterThan(0);
@@ -123,7 +136,7 @@ describe('upgrades of a tracked package', () => {
     expect(BigInt(posted.body.toCheckpoint)).toBe(tracking.firstCheckpoint - 1n);
     const [request] = await stack.database.sql<{ family_ids: string[] }[]>`select family_ids from package_backfill_requests where id = ${posted.body.id}`;
     expect(request.family_ids).toContain(late.versions[2].id);
-    await stack.waitForStatus(posted.body.id, ['completed']);
+    await stack.waitForStatus(posted.body.id, ['completed'], PATIENCE_MS);
 
     expect(extras(stack, late.versions[2].publishCheckpoint, tracking.firstCheckpoint - 1n).length).toBeGreaterThan(0);
     await expectExactCoverage(stack, late.originalId, await indexerPast(stack, 1_750n));
@@ -143,7 +156,7 @@ describe('upgrades of a tracked package', () => {
     expect(posted.body.fromCheckpoint).toBe(String(late.versions[0].publishCheckpoint));
     const tracking = await startedTracking(stack, late.originalId);
     expect(BigInt(posted.body.toCheckpoint)).toBe(tracking.firstCheckpoint - 1n);
-    await stack.waitForStatus(posted.body.id, ['completed']);
+    await stack.waitForStatus(posted.body.id, ['completed'], PATIENCE_MS);
     await expectExactCoverage(stack, late.originalId, await indexerPast(stack, tracking.firstCheckpoint + 30n));
   });
 
@@ -163,7 +176,7 @@ describe('upgrades of a tracked package', () => {
     expect(posted.body).toMatchObject({ fromCheckpoint: String(range.fromCheckpoint), toCheckpoint: String(range.toCheckpoint) });
     const [request] = await stack.database.sql<{ family_ids: string[] }[]>`select family_ids from package_backfill_requests where id = ${posted.body.id}`;
     expect(request.family_ids).toContain(late.versions[2].id);
-    await stack.waitForStatus(posted.body.id, ['completed']);
+    await stack.waitForStatus(posted.body.id, ['completed'], PATIENCE_MS);
     expect(extras(stack, late.versions[2].publishCheckpoint, range.toCheckpoint).length).toBeGreaterThan(0);
     expect((await stack.objects()).filter((row) => row.checkpoint <= range.toCheckpoint)).toEqual(
       stack.truth(late.originalId, 'anywhere', range.fromCheckpoint, range.toCheckpoint),
