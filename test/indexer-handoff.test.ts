@@ -9,8 +9,8 @@ import { readWatermark } from '../src/indexer/watermark.ts';
 import type { ObjectVersionRow } from '../src/sui/records.ts';
 import { waitFor } from './helpers/backfill-checks.ts';
 import { createTestDatabase } from './helpers/db.ts';
-import { expectExactCoverage, indexerPast, requestFrom, startedTracking } from './helpers/indexer.ts';
-import { sortRows, startStack, type Stack } from './helpers/stack.ts';
+import { CASE_TIMEOUT_MS, expectExactCoverage, indexerPast, PATIENCE_MS, requestFrom, startedTracking } from './helpers/indexer.ts';
+import { sortRows, startStack, type Stack, type StackOptions } from './helpers/stack.ts';
 
 let stack: Stack | undefined;
 afterEach(async () => {
@@ -18,14 +18,22 @@ afterEach(async () => {
   stack = undefined;
 });
 
-// Dense package traffic: an off-by-one where backfill and indexer meet is more likely to change the rows.
-const liveChain = { chain: { checkpoints: 6_000, initialTip: 1_500, packageTrafficFraction: 0.9 }, knobs: { tipAdvanceMs: 50 } };
+/**
+ * Dense package traffic: an off-by-one where backfill and indexer meet is more likely to change the
+ * rows. A POST waits for a running indexer as long as a loaded machine may need: the cases that
+ * assert where the indexer's coverage begins never see intake give up on it.
+ */
+const liveChain: StackOptions = {
+  chain: { checkpoints: 6_000, initialTip: 1_500, packageTrafficFraction: 0.9 },
+  knobs: { tipAdvanceMs: 50 },
+  env: { INDEXER_HANDOFF_TIMEOUT_MS: String(PATIENCE_MS) },
+};
 
 /**
  * A chain of liveChain's whose tip stands at `tip` until the test moves it: where the handoff
  * happens is then known before the test runs, and chosen where the package has rows on both sides.
  */
-const standingAt = (tip: number) => ({ chain: { ...liveChain.chain, initialTip: tip }, knobs: { tipAdvanceMs: 0 } });
+const standingAt = (tip: number): StackOptions => ({ ...liveChain, chain: { ...liveChain.chain, initialTip: tip }, knobs: { tipAdvanceMs: 0 } });
 
 /** The chain has object versions of the package at each of `checkpoints`: ending or starting one off there changes the rows. */
 function expectRowsAt(s: Stack, originalId: string, checkpoints: bigint[]) {
@@ -61,8 +69,8 @@ async function obligationOf(s: Stack, originalId: string) {
   return row;
 }
 
-describe('live indexer and backfill handoff', () => {
-  it('a backfill ends where the running indexer starts covering the package: no gap, exact rows', async () => {
+describe('live indexer and backfill handoff', { timeout: CASE_TIMEOUT_MS }, () => {
+  it('a backfill ends where the running indexer starts covering the package, the tip standing or advancing every 50 ms: no gap, exact rows', async () => {
     // The indexer waits at the standing tip, so it starts the tracking just after it.
     const tip = 1_510n;
     stack = await startStack(standingAt(Number(tip)));
@@ -76,11 +84,23 @@ describe('live indexer and backfill handoff', () => {
     expect(posted.status).toBe(202);
     const tracking = await getTracking(stack.database.db, dex.originalId, 'anywhere');
     expect(tracking?.firstCheckpoint).toBe(tip + 1n);
+
+    // A package published long before, posted while the tip advances every 50 ms and the indexer follows it.
     stack.simnet.setKnobs({ tipAdvanceMs: 50 });
-    await stack.waitForStatus(posted.body.id, ['completed']);
-    const later = tracking!.firstCheckpoint! + 60n;
-    await indexerPast(stack, later);
-    await expectExactCoverage(stack, dex.originalId, later);
+    await indexerPast(stack, tip + 5n);
+    const book = stack.chain.package('book');
+    const live = await stack.call('POST', '/v1/backfills', { packageId: book.originalId, match: 'anywhere' });
+    expect(live.status).toBe(202);
+    const bookTracking = await startedTracking(stack, book.originalId);
+    expect(bookTracking.firstCheckpoint).toBeGreaterThan(tip + 5n);
+    expect(live.body.toCheckpoint).toBe(String(bookTracking.firstCheckpoint - 1n));
+    await stack.waitForStatus(posted.body.id, ['completed'], PATIENCE_MS);
+    await stack.waitForStatus(live.body.id, ['completed'], PATIENCE_MS);
+    const later = await indexerPast(stack, bookTracking.firstCheckpoint + 30n);
+    expect(stack.truth(book.originalId, 'anywhere', bookTracking.firstCheckpoint - 30n, bookTracking.firstCheckpoint + 29n).length).toBeGreaterThan(0);
+    expect((await stack.objects()).filter((row) => row.checkpoint <= later)).toEqual(
+      truthOf(stack, [dex, book].map((family) => [family.originalId, stack!.chain.publishCheckpoint(family.originalId), later])),
+    );
   });
 
   it('keeps the coverage exact when the indexer restarts in the middle of the backfill', async () => {
@@ -102,34 +122,38 @@ describe('live indexer and backfill handoff', () => {
     expect(atRestart.body.status).toBe('running');
     expect(BigInt(atRestart.body.watermark.checkpointHiInclusive)).toBeLessThan(start - 100n);
     stack.simnet.setKnobs({ latencyMs: 0 });
-    await stack.waitForStatus(posted.body.id, ['completed']);
+    await stack.waitForStatus(posted.body.id, ['completed'], PATIENCE_MS);
     const later = stoppedAt + 60n;
     await indexerPast(stack, later);
     await expectExactCoverage(stack, book.originalId, later);
   });
 
   it('closes the gap with a continuation when the indexer starts only after the request; deleting finished requests reopens nothing', async () => {
-    // The backfill ends at the standing tip; the indexer, started at a chosen checkpoint, begins the tracking there.
-    const tip = 1_517n;
-    const start = 1_546n;
-    stack = await startStack(standingAt(Number(tip)));
+    // The tip advances every 50 ms throughout: the backfill ends at the tip intake read, the indexer
+    // starts at a later one. (Where both are chosen in advance: the deletions' cases below.)
+    stack = await startStack(liveChain);
     const nft = stack.chain.package('nft');
-    expectRowsAt(stack, nft.originalId, [tip, tip + 1n, start - 1n, start]);
     await stack.startWorker();
+    const tipBefore = stack.chain.tip();
     const posted = await stack.call('POST', '/v1/backfills', { packageId: nft.originalId, match: 'anywhere' });
     expect(posted.status).toBe(202);
-    expect(posted.body.toCheckpoint).toBe(String(tip));
+    const tip = BigInt(posted.body.toCheckpoint);
+    expect(tip).toBeGreaterThanOrEqual(tipBefore);
+    expect(tip).toBeLessThanOrEqual(stack.chain.tip());
     expect((await getTracking(stack.database.db, nft.originalId, 'anywhere'))?.firstCheckpoint).toBeNull();
-    await stack.waitForStatus(posted.body.id, ['completed']);
-    stack.simnet.setKnobs({ tipAdvanceMs: 20 });
-    await stack.startIndexer({ firstCheckpoint: start });
+    await stack.waitForStatus(posted.body.id, ['completed'], PATIENCE_MS);
+    await waitFor('the tip to move on', async () => stack!.chain.tip() > tip + 20n, PATIENCE_MS);
+    await stack.startIndexer();
     const tracking = await startedTracking(stack, nft.originalId);
-    expect(tracking.firstCheckpoint).toBe(start);
+    const start = tracking.firstCheckpoint;
+    expect(start).toBeGreaterThan(tip + 20n);
+    // The gap holds objects of the package: leaving it open changes the rows.
+    expect(stack.truth(nft.originalId, 'anywhere', tip + 1n, start - 1n).length).toBeGreaterThan(0);
     const continuation = await requestFrom(stack, nft.originalId, tip + 1n);
     expect(continuation.toCheckpoint).toBe(String(start - 1n));
     const detail = await stack.call('GET', `/v1/backfills/${continuation.id}`);
     expect(detail.body.transitions[0]).toMatchObject({ to: 'queued', actor: 'handoff' });
-    await stack.waitForStatus(continuation.id, ['completed']);
+    await stack.waitForStatus(continuation.id, ['completed'], PATIENCE_MS);
     const later = tracking.firstCheckpoint + 40n;
     await indexerPast(stack, later);
     await expectExactCoverage(stack, nft.originalId, later);
@@ -159,8 +183,8 @@ describe('live indexer and backfill handoff', () => {
     const posted = await stack.call('POST', '/v1/backfills', { packageId: nft.originalId, match: 'anywhere', fromCheckpoint: Number(from) });
     expect(posted.status).toBe(202);
     const endedAt = BigInt(posted.body.toCheckpoint);
-    await stack.waitForStatus(posted.body.id, ['completed']);
-    await sleep(1_000);
+    await stack.waitForStatus(posted.body.id, ['completed'], PATIENCE_MS);
+    await waitFor('the tip to move on', async () => stack!.chain.tip() > endedAt + 5n, PATIENCE_MS);
     await stack.startIndexer();
     const tracking = await startedTracking(stack, nft.originalId);
     expect(tracking.firstCheckpoint - 1n).toBeGreaterThan(endedAt);
@@ -169,7 +193,7 @@ describe('live indexer and backfill handoff', () => {
     // The same options: a POST of the same range meanwhile finds the continuation.
     const [{ options_key: key }] = await stack.database.sql<{ options_key: string }[]>`select options_key from package_backfill_requests where id = ${continuation.id}`;
     expect(key).toBe(`match=anywhere;from=${from}`);
-    await stack.waitForStatus(continuation.id, ['completed']);
+    await stack.waitForStatus(continuation.id, ['completed'], PATIENCE_MS);
     const later = await indexerPast(stack, tracking.firstCheckpoint + 40n);
     const truth = stack.truth(nft.originalId, 'anywhere', from, later);
     expect(truth.length).toBeGreaterThan(0);
@@ -182,10 +206,10 @@ describe('live indexer and backfill handoff', () => {
     const book = stack.chain.package('book');
     const first = await stack.startWorker();
     const posted = await stack.call('POST', '/v1/backfills', { packageId: book.originalId, match: 'anywhere' });
-    await stack.waitForStatus(posted.body.id, ['completed']);
+    await stack.waitForStatus(posted.body.id, ['completed'], PATIENCE_MS);
     // No worker runs a handoff check of its own from here on: the two below are the replicas.
     await first.close();
-    await sleep(1_000);
+    await waitFor('the tip to move on', async () => stack!.chain.tip() > BigInt(posted.body.toCheckpoint) + 5n, PATIENCE_MS);
     await stack.startIndexer();
     await startedTracking(stack, book.originalId);
 
@@ -201,11 +225,11 @@ describe('live indexer and backfill handoff', () => {
     }, stack.queue);
     const fast = createHandoff(stack.common, stack.database, stack.source, stack.queue);
     const slowRun = slow.runOnce();
-    await waitFor('the slow replica to read the family', async () => reading || undefined);
+    await waitFor('the slow replica to read the family', async () => reading || undefined, PATIENCE_MS);
     const [continuation, ...more] = await fast.runOnce();
     expect(more).toEqual([]);
     const walker = await stack.startWorker();
-    await stack.waitForStatus(continuation, ['completed']);
+    await stack.waitForStatus(continuation, ['completed'], PATIENCE_MS);
     await walker.close();
     release();
     expect(await slowRun).toEqual([]);
@@ -260,7 +284,7 @@ describe('live indexer and backfill handoff', () => {
     expect(BigInt(posted.body.toCheckpoint)).toBe(tracking!.firstCheckpoint! - 1n);
     // Far behind: the indexer covers the package from well before the tip.
     expect(tracking!.firstCheckpoint!).toBeLessThan(1_000n);
-    await stack.waitForStatus(posted.body.id, ['completed']);
+    await stack.waitForStatus(posted.body.id, ['completed'], PATIENCE_MS);
     // Past the initial tip: the upgrades at the chain's 6% and 12% were processed live on the way.
     const later = 1_600n;
     await indexerPast(stack, later);
@@ -287,8 +311,8 @@ describe('live indexer and backfill handoff', () => {
     expect(tracking.firstCheckpoint - 1n).toBeGreaterThan(endedAt);
     const continuation = await requestFrom(stack, token.originalId, endedAt + 1n);
     expect(continuation.toCheckpoint).toBe(String(tracking.firstCheckpoint - 1n));
-    await stack.waitForStatus(posted.body.id, ['completed']);
-    await stack.waitForStatus(continuation.id, ['completed']);
+    await stack.waitForStatus(posted.body.id, ['completed'], PATIENCE_MS);
+    await stack.waitForStatus(continuation.id, ['completed'], PATIENCE_MS);
     const later = tracking.firstCheckpoint + 30n;
     await indexerPast(stack, later);
     await expectExactCoverage(stack, token.originalId, later);
@@ -311,14 +335,14 @@ describe('live indexer and backfill handoff', () => {
     const defaulted = await stack.call('POST', '/v1/backfills', { packageId: book.originalId, match: 'anywhere' });
     expect(defaulted.status).toBe(202);
     const endedAt = BigInt(defaulted.body.toCheckpoint);
-    await stack.waitForStatus(explicit.body.id, ['completed']);
-    await stack.waitForStatus(defaulted.body.id, ['completed']);
+    await stack.waitForStatus(explicit.body.id, ['completed'], PATIENCE_MS);
+    await stack.waitForStatus(defaulted.body.id, ['completed'], PATIENCE_MS);
 
     // Slow RPCs: the continuation is still walking when it is cancelled.
     stack.simnet.setKnobs({ latencyMs: 300 });
     await stack.startIndexer();
     const continuation = await requestFrom(stack, book.originalId, endedAt + 1n);
-    expect((await stack.waitForStatus(continuation.id, ['running'])).workerId).not.toBeNull();
+    expect((await stack.waitForStatus(continuation.id, ['running'], PATIENCE_MS)).workerId).not.toBeNull();
     const cancelled = await stack.call('POST', `/v1/backfills/${continuation.id}/cancel`, {});
     expect(cancelled.status).toBe(200);
     // Nobody holds a cancelled request any more: no holder or heartbeat is shown as if one did.
@@ -334,7 +358,7 @@ describe('live indexer and backfill handoff', () => {
     const resumed = await stack.call('POST', `/v1/backfills/${continuation.id}/resume`, {});
     expect(resumed.status).toBe(202);
     expect(resumed.body.toCheckpoint).toBe(continuation.toCheckpoint);
-    await stack.waitForStatus(resumed.body.id, ['completed']);
+    await stack.waitForStatus(resumed.body.id, ['completed'], PATIENCE_MS);
     const bookTracking = await getTracking(stack.database.db, book.originalId, 'anywhere');
     const tokenTracking = await getTracking(stack.database.db, token.originalId, 'anywhere');
     expect(BigInt(continuation.toCheckpoint)).toBe(bookTracking!.firstCheckpoint! - 1n);
@@ -352,7 +376,7 @@ describe('live indexer and backfill handoff', () => {
   });
 });
 
-describe('the handoff owes what the package was asked for, whatever becomes of its requests', () => {
+describe('the handoff owes what the package was asked for, whatever becomes of its requests', { timeout: CASE_TIMEOUT_MS }, () => {
   // The default-range backfills end at the standing tip; the indexer, started at a chosen checkpoint, begins the trackings there.
   const tip = 1_517n;
   const start = 1_546n;
@@ -365,7 +389,7 @@ describe('the handoff owes what the package was asked for, whatever becomes of i
     const first = await stack.startWorker();
     const posted = await Promise.all([nft, book].map((family) => stack!.call('POST', '/v1/backfills', { packageId: family.originalId, match: 'anywhere' })));
     expect(posted.map((answer) => [answer.status, answer.body.toCheckpoint])).toEqual([[202, String(tip)], [202, String(tip)]]);
-    for (const answer of posted) await stack.waitForStatus(answer.body.id, ['completed']);
+    for (const answer of posted) await stack.waitForStatus(answer.body.id, ['completed'], PATIENCE_MS);
     // Housekeeping: one finished request is deleted before the indexer starts tracking its package...
     expect((await stack.call('DELETE', `/v1/backfills/${posted[0].body.id}`)).status).toBe(204);
     // ...the other once the tracking has started, before any handoff check ran (no worker runs one).
@@ -373,7 +397,7 @@ describe('the handoff owes what the package was asked for, whatever becomes of i
     stack.simnet.setKnobs({ tipAdvanceMs: 20 });
     await stack.startIndexer({ firstCheckpoint: start });
     expect((await startedTracking(stack, nft.originalId)).firstCheckpoint).toBe(start);
-    await waitFor('the book tracking', async () => (await getTracking(stack!.database.db, book.originalId, 'anywhere'))?.firstCheckpoint === start);
+    await waitFor('the book tracking', async () => (await getTracking(stack!.database.db, book.originalId, 'anywhere'))?.firstCheckpoint === start, PATIENCE_MS);
     expect((await stack.call('DELETE', `/v1/backfills/${posted[1].body.id}`)).status).toBe(204);
     expect(await obligationOf(stack, nft.originalId)).toEqual({ from: String(stack.chain.publishCheckpoint(nft.originalId)), key: 'match=anywhere', waived: '{}' });
 
@@ -383,7 +407,7 @@ describe('the handoff owes what the package was asked for, whatever becomes of i
     const keys = await stack.database.sql<{ options_key: string }[]>`
       select options_key from package_backfill_requests where id in ${stack.database.sql(continuations.map((request) => request.id))}`;
     expect(keys.map((row) => row.options_key)).toEqual(['match=anywhere', 'match=anywhere']);
-    for (const continuation of continuations) await stack.waitForStatus(continuation.id, ['completed']);
+    for (const continuation of continuations) await stack.waitForStatus(continuation.id, ['completed'], PATIENCE_MS);
     const later = await indexerPast(stack, start + 40n);
     expect((await stack.objects()).filter((row) => row.checkpoint <= later)).toEqual(
       truthOf(stack, [nft, book].map((family) => [family.originalId, stack!.chain.publishCheckpoint(family.originalId), later])),
@@ -399,10 +423,10 @@ describe('the handoff owes what the package was asked for, whatever becomes of i
     const first = await stack.startWorker();
     const posted = await stack.call('POST', '/v1/backfills', { packageId: nft.originalId, match: 'anywhere' });
     expect(posted.body.toCheckpoint).toBe(String(tip));
-    await stack.waitForStatus(posted.body.id, ['completed']);
+    await stack.waitForStatus(posted.body.id, ['completed'], PATIENCE_MS);
     await first.close();
     stack.simnet.setKnobs({ tipAdvanceMs: 20 });
-    await waitFor('the tip to pass the explicit range', async () => stack!.chain.tip() > 1_535n);
+    await waitFor('the tip to pass the explicit range', async () => stack!.chain.tip() > 1_535n, PATIENCE_MS);
     // An explicit range inside the future gap, left paused (active, claiming its range) while the handoff runs.
     const explicit = await stack.call('POST', '/v1/backfills', { packageId: nft.originalId, match: 'anywhere', fromCheckpoint: 1_525, toCheckpoint: 1_535 });
     expect(explicit.status).toBe(202);
@@ -412,7 +436,7 @@ describe('the handoff owes what the package was asked for, whatever becomes of i
     await stack.startWorker();
     // One continuation at a time, each going around the paused request's range.
     const around = [`${publish}-${tip}:completed`, '1518-1524:completed', '1525-1535:paused', '1536-1545:completed'].sort();
-    await waitFor('the continuations around the paused request', async () => (await requestRanges(stack!, nft.originalId)).join() === around.join());
+    await waitFor('the continuations around the paused request', async () => (await requestRanges(stack!, nft.originalId)).join() === around.join(), PATIENCE_MS);
 
     expect((await stack.call('POST', `/v1/backfills/${explicit.body.id}/cancel`, {})).body.status).toBe('cancelled');
     // An explicit range waives nothing: what it left open of the obligation is owed still.
@@ -420,10 +444,10 @@ describe('the handoff owes what the package was asked for, whatever becomes of i
     const reopened = await waitFor('the continuation of the cancelled stretch', async () => {
       const { items } = (await stack!.call('GET', `/v1/backfills?packageId=${nft.originalId}`)).body as { items: ListedRequest[] };
       return items.find((item) => item.fromCheckpoint === '1525' && item.id !== explicit.body.id);
-    });
+    }, PATIENCE_MS);
     expect(reopened.toCheckpoint).toBe('1535');
     expect((await stack.call('GET', `/v1/backfills/${reopened.id}`)).body.transitions[0]).toMatchObject({ to: 'queued', actor: 'handoff' });
-    await stack.waitForStatus(reopened.id, ['completed']);
+    await stack.waitForStatus(reopened.id, ['completed'], PATIENCE_MS);
     const later = await indexerPast(stack, start + 40n);
     expect((await stack.objects()).filter((row) => row.checkpoint <= later)).toEqual(stack.truth(nft.originalId, 'anywhere', publish, later));
     expect(await requestRanges(stack, nft.originalId)).toEqual([...around.filter((range) => !range.startsWith('1525')), '1525-1535:cancelled', '1525-1535:completed'].sort());
@@ -436,7 +460,7 @@ describe('the handoff owes what the package was asked for, whatever becomes of i
     expectRowsAt(stack, nft.originalId, [tip + 1n, start - 1n]);
     const first = await stack.startWorker();
     const posted = await stack.call('POST', '/v1/backfills', { packageId: nft.originalId, match: 'anywhere' });
-    await stack.waitForStatus(posted.body.id, ['completed']);
+    await stack.waitForStatus(posted.body.id, ['completed'], PATIENCE_MS);
     // No worker runs a handoff check of its own until the continuation is gone: this one makes it.
     await first.close();
     stack.simnet.setKnobs({ tipAdvanceMs: 20 });
