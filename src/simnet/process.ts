@@ -62,6 +62,8 @@ const decimal = (min: number, max: number, message = `expected a number from ${m
   z.coerce.number({ error: message }).min(min, message).max(max, message);
 const count = integer(0);
 const share = decimal(0, 1);
+/** Node fires a longer timer at once: a delay past it would do the opposite of what it says. */
+const delayMs = integer(0, 2_147_483_647);
 /** The simulator's flags, by name; `dev` checks the two it passes on with the same rules. */
 export const simnetFlagsSchema = z.object({
   seed: count.optional(),
@@ -78,14 +80,14 @@ export const simnetFlagsSchema = z.object({
   host: z.string().optional(),
   port: integer(0, 65535).optional(),
   'response-cache-mb': count.optional(),
-  'tip-advance-ms': count.optional(),
+  'tip-advance-ms': delayMs.optional(),
   'lowest-available': count.optional(),
-  'latency-ms': count.optional(),
+  'latency-ms': delayMs.optional(),
   'rate-limit-rps': decimal(0, Number.MAX_SAFE_INTEGER, 'expected a number of at least 0').optional(),
   'rate-limit-style': z.enum(['grpc', 'http'], { error: 'expected grpc or http' }).optional(),
   'unavailable-rate': share.optional(),
   'hang-rate': share.optional(),
-  'hang-ms': count.optional(),
+  'hang-ms': delayMs.optional(),
   'truncate-rate': share.optional(),
   'max-response-bytes': count.optional(),
   'omit-changed-object-types': share.optional(),
@@ -124,6 +126,9 @@ export function parseSimnetFlags(argv: string[]): Omit<SimnetOptions, 'host'> & 
   if (flags['lowest-available'] !== undefined && flags['lowest-available'] > tip) {
     throw new UsageError(`--lowest-available: ${flags['lowest-available']} is above the initial tip, ${tip}; nothing would be served`);
   }
+  const faults = (flags['unavailable-rate'] ?? 0) + (flags['hang-rate'] ?? 0) + (flags['truncate-rate'] ?? 0);
+  // Each request gets one fault at most: shares adding up past 1 cannot all be served.
+  if (faults > 1) throw new UsageError(`--unavailable-rate, --hang-rate, --truncate-rate: add up to ${faults}; expected at most 1 together`);
   const publishAt: Record<string, number[]> = {};
   for (const entry of flags['publish-at'] ?? []) {
     const [name, list] = entry.split('=');
