@@ -71,6 +71,10 @@ const ROUTES = {
 
 const $ = (id) => document.getElementById(id);
 const short = (id) => id.length > 20 ? id.slice(0, 10) + '…' + id.slice(-6) : id;
+// Rounded down: 99.98% is not shown as 100.0% while the walk still runs.
+const percentText = (percent, digits) => (Math.floor(percent * 10 ** digits + 1e-9) / 10 ** digits).toFixed(digits) + '%';
+// Before the first checkpoint of the range is done, the stored watermark (from - 1) is not progress.
+const watermarkText = (hi, from) => BigInt(hi) < BigInt(from) ? '-' : hi;
 const duration = (s) => s == null ? '' : s < 60 ? Math.round(s) + ' s' : s < 3600 ? Math.round(s / 60) + ' min' : (s / 3600).toFixed(1) + ' h';
 const time = (ms) => new Date(ms).toLocaleTimeString();
 const el = (tag, text, className) => { const node = document.createElement(tag); if (text != null) node.textContent = text; if (className) node.className = className; return node; };
@@ -148,8 +152,8 @@ function updateRow(tr, item) {
   setText(cells[3], item.status);
   const width = Math.min(100, item.percent) + '%';
   if (cells[4].firstChild.firstChild.style.width !== width) cells[4].firstChild.firstChild.style.width = width;
-  setText(cells[4].lastChild, item.percent.toFixed(1) + '%');
-  setText(cells[5], item.checkpointHiInclusive + ' / ' + item.toCheckpoint);
+  setText(cells[4].lastChild, percentText(item.percent, 1));
+  setText(cells[5], watermarkText(item.checkpointHiInclusive, item.fromCheckpoint) + ' / ' + item.toCheckpoint);
   setText(cells[6], String(item.rowsInserted));
   setText(cells[7], String(item.objectsMatched));
   setText(cells[8], rate(item));
@@ -257,9 +261,9 @@ function renderDetail(view) {
   fact('upgrade family', family);
   fact('match', view.match);
   fact('range', view.fromCheckpoint + ' .. ' + view.toCheckpoint);
-  fact('watermark', view.watermark.checkpointHiInclusive);
+  fact('watermark', watermarkText(view.watermark.checkpointHiInclusive, view.fromCheckpoint));
   fact('done ranges', view.watermark.doneRanges);
-  fact('progress', view.progress.checkpointsDone + ' of ' + view.progress.checkpointsTotal + ' checkpoints (' + view.progress.percent.toFixed(2) + '%)');
+  fact('progress', view.progress.checkpointsDone + ' of ' + view.progress.checkpointsTotal + ' checkpoints (' + percentText(view.progress.percent, 2) + ')');
   fact('rate', view.progress.checkpointsPerSecond == null ? (view.status === 'running' ? 'no chunk in the last minute' : '—') : view.progress.checkpointsPerSecond + ' checkpoints/s');
   fact('ETA', view.status === 'running' ? duration(view.progress.etaSeconds) || '—' : '—');
   fact('rows inserted', view.rowsInserted);
