@@ -6,6 +6,7 @@ import { claimRequest, createOrFindActiveRequest, finishHeldRequest } from '../s
 import { createBackfillWorker } from '../src/backfill/worker.ts';
 import type { Config } from '../src/common/config.ts';
 import { chunksOf, isChain, tiling, transitionsOf, waitFor, walkers, writtenSoFar } from './helpers/backfill-checks.ts';
+import { CASE_MS, REACH_MS, WALK_MS } from './helpers/load.ts';
 import { captureLogs } from './helpers/logs.ts';
 import { peakRpcLoad, sortRows, startStack, type Stack } from './helpers/stack.ts';
 
@@ -40,10 +41,10 @@ const rowsSum = async () => (await stack.database.sql<{ n: number }[]>`select co
  */
 async function chunkInFlight(id: string): Promise<void> {
   stack.simnet.setKnobs({ latencyMs: 40 });
-  await waitFor('two chunks', async () => (await chunksOf(stack.database, id)).length >= 2);
+  await waitFor('two chunks', async () => (await chunksOf(stack.database, id)).length >= 2, REACH_MS);
   stack.simnet.setKnobs({ latencyMs: 300 });
   const committed = (await chunksOf(stack.database, id)).length;
-  await waitFor('one more chunk', async () => (await chunksOf(stack.database, id)).length > committed);
+  await waitFor('one more chunk', async () => (await chunksOf(stack.database, id)).length > committed, REACH_MS);
   await sleep(50);
 }
 
@@ -178,14 +179,14 @@ describe('operator routes', () => {
       const { id } = await post('token', 100, 499);
       for (let round = 0; round < 5; round++) {
         const committed = (await chunksOf(stack.database, id)).length;
-        await waitFor('a chunk committed since the last round', async () => (await chunksOf(stack.database, id)).length > committed);
+        await waitFor('a chunk committed since the last round', async () => (await chunksOf(stack.database, id)).length > committed, REACH_MS);
         const [pause, resume] = await Promise.all([action(id, 'pause'), action(id, 'resume')]);
         expect(pause.status).toBe(200);
         expect([200, 409]).toContain(resume.status);
         if ((await stack.call('GET', `/v1/backfills/${id}`)).body.status === 'paused') expect((await action(id, 'resume')).status).toBe(200);
       }
       stack.simnet.setKnobs({ latencyMs: 0 });
-      const done = await stack.waitForStatus(id, ['completed'], 30_000);
+      const done = await stack.waitForStatus(id, ['completed'], WALK_MS);
       const chunks = await chunksOf(stack.database, id);
       expect(tiling(chunks, 100n, 499n).ok).toBe(true);
       expect(await stack.objects()).toEqual(truth('token', 100, 499));
@@ -199,7 +200,7 @@ describe('operator routes', () => {
     } finally {
       await worker.close();
     }
-  });
+  }, CASE_MS);
 
   it('record the caller named in X-Actor as the actor, and refuse a malformed one', async () => {
     const created = await stack.call('POST', '/v1/backfills', { packageId: stack.chain.package('book').originalId, fromCheckpoint: 10, toCheckpoint: 20 }, { 'x-actor': 'alice@ops-host' });
@@ -251,15 +252,17 @@ describe('a walk steered by operators', () => {
         waitFor('the claim after the resume', async () => {
           const { body } = await stack.call('GET', `/v1/backfills/${id}`);
           return body.status === 'running' || body.status === 'completed' ? body.transitions.findLast((t: { to: string }) => t.to === 'running').actor : undefined;
-        });
+        }, REACH_MS);
       let rounds = 1;
       while ((await claimer()) !== `worker:${second.workerId}` && rounds < 10) {
         expect((await action(id, 'pause')).status).toBe(200);
-        await waitFor('the job to end', async () => !(await stack.queue.hasJob(id)));
+        await waitFor('the job to end', async () => !(await stack.queue.hasJob(id)), REACH_MS);
         expect((await action(id, 'resume')).status).toBe(200);
         rounds++;
       }
-      const done = await stack.waitForStatus(id, ['completed']);
+      // The second replica walks on: nothing is left to race against, the rest may as well be fast.
+      stack.simnet.setKnobs({ latencyMs: 0 });
+      const done = await stack.waitForStatus(id, ['completed'], WALK_MS);
 
       const chunks = await chunksOf(stack.database, id);
       expect(walkers(chunks)).toEqual([first.workerId, second.workerId]);
@@ -287,7 +290,7 @@ describe('a walk steered by operators', () => {
       await second.close();
       await first.close();
     }
-  });
+  }, CASE_MS);
 
   it('cancel stops the walk with nothing committed after it; resume continues it as a new backfill from its watermark', async () => {
     const worker = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 20 });
@@ -301,7 +304,7 @@ describe('a walk steered by operators', () => {
       const atCancel = await writtenSoFar(stack.database, id);
       await sleep(1_000);
       expect(await writtenSoFar(stack.database, id)).toEqual(atCancel);
-      stack.simnet.setKnobs({ latencyMs: 40 });
+      stack.simnet.setKnobs({ latencyMs: 0 });
       const hi = BigInt(atCancel.hi);
       expect(hi).toBeLessThan(599n);
 
@@ -310,7 +313,7 @@ describe('a walk steered by operators', () => {
       const next = resumed.body;
       expect(next).toMatchObject({ status: 'queued', resumedFromId: id, fromCheckpoint: String(hi + 1n), toCheckpoint: '599', match: 'outer', enqueued: true });
       expect(next.id).not.toBe(id);
-      await stack.waitForStatus(next.id, ['completed']);
+      await stack.waitForStatus(next.id, ['completed'], WALK_MS);
 
       const expected = truth('book', 200, 599);
       expect(await stack.objects()).toEqual(expected);
@@ -337,7 +340,7 @@ describe('a walk steered by operators', () => {
     } finally {
       await worker.close();
     }
-  });
+  }, CASE_MS);
 
   it('a chunk failing after its retries fails the request with its range and attempts, keeping the watermark; resume finishes it', async () => {
     stack.simnet.setKnobs({ latencyMs: 20 });
@@ -345,10 +348,10 @@ describe('a walk steered by operators', () => {
     const worker = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 20, BACKFILL_CHUNK_RETRIES: 1, BACKFILL_CHUNK_RETRY_BASE_MS: 100 });
     try {
       const { id } = await post('nft', 100, 699);
-      await waitFor('three chunks', async () => (await chunksOf(stack.database, id)).length >= 3);
+      await waitFor('three chunks', async () => (await chunksOf(stack.database, id)).length >= 3, REACH_MS);
       stack.simnet.setKnobs({ unavailableRate: 1 });
-      const failed = await stack.waitForStatus(id, ['failed'], 30_000);
-      stack.simnet.setKnobs({ unavailableRate: 0 });
+      const failed = await stack.waitForStatus(id, ['failed'], WALK_MS);
+      stack.simnet.setKnobs({ unavailableRate: 0, latencyMs: 0 });
 
       const chunks = await chunksOf(stack.database, id);
       const hi = chunks[chunks.length - 1].to;
@@ -388,7 +391,7 @@ describe('a walk steered by operators', () => {
       const resumed = await action(id, 'resume');
       expect(resumed.status).toBe(200);
       expect(resumed.body).toMatchObject({ status: 'queued', enqueued: true });
-      const done = await stack.waitForStatus(id, ['completed']);
+      const done = await stack.waitForStatus(id, ['completed'], WALK_MS);
       expect(await stack.objects()).toEqual(truth('nft', 100, 699));
       expect(done.rowsInserted).toBe(truth('nft', 100, 699).length);
       expect((await history(id)).map(([from, to, actor]) => [from, to, actor])).toEqual([
@@ -402,7 +405,7 @@ describe('a walk steered by operators', () => {
     } finally {
       await worker.close();
     }
-  });
+  }, CASE_MS);
 });
 
 describe('jobs and walks of one worker', () => {
@@ -412,19 +415,19 @@ describe('jobs and walks of one worker', () => {
     expect(await claimRequest(stack.database.db, id, 'otherhost:1:busy', 30_000)).toBeDefined();
     const { worker, logged } = await workerWithLogs({ BACKFILL_CHUNK_SIZE: 50, STALE_AFTER_MS: 30_000, HEARTBEAT_INTERVAL_MS: 1_000 });
     try {
-      await waitFor('the job delayed', async () => (await stack.queue.queue.getJobState(id)) === 'delayed', 10_000);
+      await waitFor('the job delayed', async () => (await stack.queue.queue.getJobState(id)) === 'delayed', REACH_MS);
       expect(logged('request is held by a worker whose heartbeat is fresh; job delayed until it would be stale')[0]).toMatchObject({ holder: 'otherhost:1:busy' });
       expect((await action(id, 'pause')).status).toBe(200);
       const resumedAt = Date.now();
       expect((await action(id, 'resume')).body).toMatchObject({ status: 'queued', enqueued: true });
       await waitFor('the claim', async () => (await transitionsOf(stack.database, id)).some((t) => t.actor === `worker:${worker.workerId}`), 10_000);
       expect(Date.now() - resumedAt).toBeLessThan(3_000);
-      await stack.waitForStatus(id, ['completed']);
+      await stack.waitForStatus(id, ['completed'], WALK_MS);
       expect(await stack.objects()).toEqual(truth('token', 100, 299));
     } finally {
       await worker.close();
     }
-  });
+  }, CASE_MS);
 
   it('a job delivered as the worker begins to close is handed back unclaimed, for the next worker to take', async () => {
     const closing = createBackfillWorker({ ...stack.common, config: { ...stack.common.config, BACKFILL_CHUNK_SIZE: 20 } }, { db: stack.database, source: stack.source, queue: stack.queue });
@@ -436,14 +439,14 @@ describe('jobs and walks of one worker', () => {
     });
     try {
       const { id } = await post('book', 100, 299);
-      await waitFor('the close to begin', async () => closed !== undefined, 10_000);
+      await waitFor('the close to begin', async () => closed !== undefined, REACH_MS);
       await closed;
       expect((await stack.call('GET', `/v1/backfills/${id}`)).body).toMatchObject({ status: 'queued', attempts: 0, recentChunks: [] });
       expect((await history(id)).map(([from, to]) => [from, to])).toEqual([[null, 'queued']]);
       expect(await stack.queue.queue.getJobState(id)).toBe('waiting');
 
       next = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 20, RECONCILE_INTERVAL_MS: 600_000 });
-      await stack.waitForStatus(id, ['completed']);
+      await stack.waitForStatus(id, ['completed'], WALK_MS);
       expect((await history(id)).map(([from, to]) => [from, to])).toEqual([
         [null, 'queued'],
         ['queued', 'running'],
@@ -454,7 +457,7 @@ describe('jobs and walks of one worker', () => {
       await closing.close();
       await next?.close();
     }
-  });
+  }, CASE_MS);
 
   it('follows the calls in flight an operator allows with PUT /v1/config/rpc while it walks', async () => {
     stack.simnet.setKnobs({ latencyMs: 30 });
@@ -463,7 +466,7 @@ describe('jobs and walks of one worker', () => {
     try {
       expect((await stack.call('PUT', '/v1/config/rpc', { maxInFlight: 4 })).status).toBe(200);
       const { id } = await post('nft', 100, 1_199);
-      await waitFor('a first chunk', async () => (await chunksOf(stack.database, id)).length >= 1);
+      await waitFor('a first chunk', async () => (await chunksOf(stack.database, id)).length >= 1, REACH_MS);
       // The walk asks no more than the budget lets through: nothing waits in the budget's queue.
       expect(await sample(1_000)).toEqual({ inFlight: 4, queued: 0 });
       expect((await stack.call('PUT', '/v1/config/rpc', { maxInFlight: 40 })).status).toBe(200);
@@ -471,13 +474,13 @@ describe('jobs and walks of one worker', () => {
       // More than the environment's RPC_CONCURRENCY (16) the walk started with.
       expect((await sample(1_000)).inFlight).toBeGreaterThan(16);
       stack.simnet.setKnobs({ latencyMs: 0 });
-      await stack.waitForStatus(id, ['completed']);
+      await stack.waitForStatus(id, ['completed'], WALK_MS);
       expect(await stack.objects()).toEqual(truth('nft', 100, 1_199));
     } finally {
       await stack.call('DELETE', '/v1/config/rpc');
       await worker.close();
     }
-  });
+  }, CASE_MS);
 });
 
 describe('a walk through an RPC outage', () => {
@@ -487,15 +490,17 @@ describe('a walk through an RPC outage', () => {
     const { worker, logged } = await workerWithLogs({ BACKFILL_CHUNK_SIZE: 20, BACKFILL_CHUNK_RETRIES: 6, BACKFILL_CHUNK_RETRY_BASE_MS: 250 });
     try {
       const { id } = await post('book', 100, 599);
-      await waitFor('three chunks', async () => (await chunksOf(stack.database, id)).length >= 3);
+      await waitFor('three chunks', async () => (await chunksOf(stack.database, id)).length >= 3, REACH_MS);
       stack.simnet.setKnobs({ unavailableRate: 1 });
+      // Longer than STALE_AFTER_MS, and through three tries (each try's RPC attempts take longer on a loaded machine).
       await sleep(4_500);
+      await waitFor('three tries of the chunk', async () => logged(RETRYING).length >= 3, REACH_MS);
       // All along: running, held, its heartbeat fresh.
       const [held] = await stack.database.sql`
         select status, worker_id, (now() - heartbeat_at) < make_interval(secs => 1.5) as fresh from package_backfill_requests where id = ${id}`;
       expect(held).toEqual({ status: 'running', worker_id: worker.workerId, fresh: true });
       stack.simnet.setKnobs({ unavailableRate: 0 });
-      const done = await stack.waitForStatus(id, ['completed', 'failed'], 30_000);
+      const done = await stack.waitForStatus(id, ['completed', 'failed'], WALK_MS);
       expect([done.status, done.lastError]).toEqual(['completed', null]);
 
       const chunks = await chunksOf(stack.database, id);
@@ -517,7 +522,7 @@ describe('a walk through an RPC outage', () => {
     } finally {
       await worker.close();
     }
-  });
+  }, CASE_MS);
 
   it('an operator pause, and a shutdown, end the pause before the next try at once', async () => {
     stack.simnet.setKnobs({ latencyMs: 10 });
@@ -525,9 +530,9 @@ describe('a walk through an RPC outage', () => {
     let second: Awaited<ReturnType<typeof workerWithLogs>> | undefined;
     try {
       const { id } = await post('dex', 100, 499);
-      await waitFor('two chunks', async () => (await chunksOf(stack.database, id)).length >= 2);
+      await waitFor('two chunks', async () => (await chunksOf(stack.database, id)).length >= 2, REACH_MS);
       stack.simnet.setKnobs({ unavailableRate: 1 });
-      await waitFor('the pause before the next try', async () => first.logged(RETRYING).length === 1, 10_000);
+      await waitFor('the pause before the next try', async () => first.logged(RETRYING).length === 1, REACH_MS);
       expect(first.logged(RETRYING)[0]).toMatchObject({ retry: 1, of: 5, delayMs: 20_000 });
       const pausedAt = Date.now();
       expect((await action(id, 'pause')).status).toBe(200);
@@ -536,7 +541,7 @@ describe('a walk through an RPC outage', () => {
       expect((await stack.call('GET', `/v1/backfills/${id}`)).body).toMatchObject({ status: 'paused', lastError: null });
 
       expect((await action(id, 'resume')).status).toBe(200);
-      await waitFor('the pause before the next try of the resumed walk', async () => first.logged(RETRYING).length === 2, 10_000);
+      await waitFor('the pause before the next try of the resumed walk', async () => first.logged(RETRYING).length === 2, REACH_MS);
       // A new walk counts its tries from the first again.
       expect(first.logged(RETRYING)[1]).toMatchObject({ retry: 1, delayMs: 20_000 });
       const closing = Date.now();
@@ -547,14 +552,14 @@ describe('a walk through an RPC outage', () => {
 
       stack.simnet.setKnobs({ unavailableRate: 0 });
       second = await workerWithLogs({ BACKFILL_CHUNK_SIZE: 20 });
-      await stack.waitForStatus(id, ['completed']);
+      await stack.waitForStatus(id, ['completed'], WALK_MS);
       expect(tiling(await chunksOf(stack.database, id), 100n, 499n).ok).toBe(true);
       expect(await stack.objects()).toEqual(truth('dex', 100, 499));
     } finally {
       await first.worker.close();
       await second?.worker.close();
     }
-  });
+  }, CASE_MS);
 });
 
 describe('stopping and resuming a walk in flight', () => {
@@ -563,11 +568,11 @@ describe('stopping and resuming a walk in flight', () => {
     const worker = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 1, HEARTBEAT_INTERVAL_MS: 10_000, STALE_AFTER_MS: 30_000 });
     try {
       const { id } = await post('nft', 100, 139);
-      await waitFor('three chunks', async () => (await chunksOf(stack.database, id)).length >= 3);
+      await waitFor('three chunks', async () => (await chunksOf(stack.database, id)).length >= 3, REACH_MS);
       // From the next commit on, the checkpoint being fetched takes 3 s to arrive.
       stack.simnet.setKnobs({ latencyMs: 3_000 });
       const committed = (await chunksOf(stack.database, id)).length;
-      await waitFor('one more chunk', async () => (await chunksOf(stack.database, id)).length > committed, 10_000, 10);
+      await waitFor('one more chunk', async () => (await chunksOf(stack.database, id)).length > committed, REACH_MS, 10);
       const pausedAt = Date.now();
       expect((await action(id, 'pause')).status).toBe(200);
       // Once the pause is committed no chunk can commit (the fence); a chunk fetched before it may have.
@@ -580,13 +585,13 @@ describe('stopping and resuming a walk in flight', () => {
 
       stack.simnet.setKnobs({ latencyMs: 0 });
       expect((await action(id, 'resume')).status).toBe(200);
-      await stack.waitForStatus(id, ['completed']);
+      await stack.waitForStatus(id, ['completed'], WALK_MS);
       expect(tiling(await chunksOf(stack.database, id), 100n, 139n).ok).toBe(true);
       expect(await stack.objects()).toEqual(truth('nft', 100, 139));
     } finally {
       await worker.close();
     }
-  });
+  }, CASE_MS);
 
   it('a pause and a resume before the walking job has ended: the walk continues at once, not at the next reconcile', async () => {
     const worker = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 20, RECONCILE_INTERVAL_MS: 600_000 });
@@ -601,7 +606,7 @@ describe('stopping and resuming a walk in flight', () => {
       await waitFor('the second claim', async () => (await transitionsOf(stack.database, id)).filter((t) => t.to === 'running').length === 2, 10_000);
       expect(Date.now() - resumedAt).toBeLessThan(5_000);
       stack.simnet.setKnobs({ latencyMs: 0 });
-      await stack.waitForStatus(id, ['completed']);
+      await stack.waitForStatus(id, ['completed'], WALK_MS);
       expect(tiling(await chunksOf(stack.database, id), 100n, 399n).ok).toBe(true);
       expect(await stack.objects()).toEqual(truth('book', 100, 399));
       expect((await history(id)).map(([from, to]) => [from, to])).toEqual([
@@ -615,7 +620,7 @@ describe('stopping and resuming a walk in flight', () => {
     } finally {
       await worker.close();
     }
-  });
+  }, CASE_MS);
 
   it('resume of a cancelled backfill whose continuation was cancelled too continues the newest one from its watermark', async () => {
     const worker = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 20 });
@@ -635,7 +640,7 @@ describe('stopping and resuming a walk in flight', () => {
       expect(resumed.status).toBe(202);
       const third = resumed.body;
       expect(third).toMatchObject({ status: 'queued', resumedFromId: second.id, fromCheckpoint: String(secondHi + 1n), toCheckpoint: '599', enqueued: true });
-      await stack.waitForStatus(third.id, ['completed']);
+      await stack.waitForStatus(third.id, ['completed'], WALK_MS);
       // Resuming any of the chain again finds the completed newest one.
       for (const id of [first, second.id]) {
         const again = await action(id, 'resume');
@@ -648,7 +653,7 @@ describe('stopping and resuming a walk in flight', () => {
     } finally {
       await worker.close();
     }
-  });
+  }, CASE_MS);
 });
 
 describe('database errors in a walk', () => {
@@ -688,7 +693,7 @@ describe('database errors in a walk', () => {
         const worker = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 20 });
         try {
           const { id } = await post('token', 100, 199);
-          const done = await stack.waitForStatus(id, ['completed', 'failed'], 30_000);
+          const done = await stack.waitForStatus(id, ['completed', 'failed'], WALK_MS);
           expect([done.status, done.lastError, done.lastErrorDetail]).toEqual(['completed', null, null]);
           const [faults] = await stack.database.sql`select (select last_value::int from test_faults) as commits, (select last_value::int from test_completion_faults) as completions`;
           // One commit refused then retried; two completions refused, the third recorded.
@@ -705,7 +710,7 @@ describe('database errors in a walk', () => {
         }
       },
     );
-  });
+  }, CASE_MS);
 
   it('a job failing outside the walk (its claim refused) is logged, and its request still queued gets a job again at once', async () => {
     await withFaults(
@@ -721,7 +726,8 @@ describe('database errors in a walk', () => {
         const { worker, logged } = await workerWithLogs({ BACKFILL_CHUNK_SIZE: 50, RECONCILE_INTERVAL_MS: 600_000 });
         try {
           const { id } = await post('nft', 300, 399);
-          await stack.waitForStatus(id, ['completed'], 10_000);
+          // Far sooner than a reconcile round (10 minutes away), however loaded the machine.
+          await stack.waitForStatus(id, ['completed'], REACH_MS);
           expect(logged('backfill job failed')).toEqual([expect.objectContaining({ requestId: id, workerId: worker.workerId, err: 'test: claim refused', code: '22023', level: 50 })]);
           expect(logged('request is queued without a job now that its job ended; enqueued it anew')).toEqual([expect.objectContaining({ requestId: id })]);
           expect((await history(id)).map(([from, to]) => [from, to])).toEqual([
@@ -735,7 +741,7 @@ describe('database errors in a walk', () => {
         }
       },
     );
-  });
+  }, CASE_MS);
 
   it('an error outside any chunk fails the request saying where and with which code; resume finishes it', async () => {
     const worker = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 50 });
@@ -747,18 +753,18 @@ describe('database errors in a walk', () => {
          create trigger test_fault before insert on package_backfill_watermarks for each row execute function test_fault();`,
         async () => {
           id = (await post('nft', 300, 399)).id;
-          const failed = await stack.waitForStatus(id, ['failed'], 30_000);
+          const failed = await stack.waitForStatus(id, ['failed'], WALK_MS);
           expect(failed.lastError).toBe('test: refused');
           expect(failed.lastErrorDetail).toEqual({ stage: 'start', range: { fromCheckpoint: '300', toCheckpoint: '399' }, code: '22023' });
         },
       );
       expect((await action(id, 'resume')).status).toBe(200);
-      await stack.waitForStatus(id, ['completed']);
+      await stack.waitForStatus(id, ['completed'], WALK_MS);
       expect(await stack.objects()).toEqual(truth('nft', 300, 399));
     } finally {
       await worker.close();
     }
-  });
+  }, CASE_MS);
 });
 
 describe('GET /v1/packages/:packageId/watermark', () => {
@@ -771,7 +777,7 @@ describe('GET /v1/packages/:packageId/watermark', () => {
       const backfill = async (packageId: string, from: number, to: number) => {
         const response = await stack.call('POST', '/v1/backfills', { packageId, fromCheckpoint: from, toCheckpoint: to });
         expect(response.status).toBe(202);
-        await stack.waitForStatus(response.body.id, ['completed']);
+        await stack.waitForStatus(response.body.id, ['completed'], WALK_MS);
         return response.body.id as string;
       };
       const watermark = async (packageId: string, query = '') => (await stack.call('GET', `/v1/packages/${packageId}/watermark${query}`)).body;
@@ -814,7 +820,7 @@ describe('GET /v1/packages/:packageId/watermark', () => {
     } finally {
       await worker.close();
     }
-  });
+  }, CASE_MS);
 });
 
 describe('a worker starting up', () => {
@@ -834,9 +840,9 @@ describe('a worker starting up', () => {
 
     const worker = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 50 });
     try {
-      await stack.waitForStatus(dead.id, ['completed']);
-      await stack.waitForStatus(orphan.id, ['completed']);
-      await waitFor('the jobs of paused and cancelled requests to end', async () => !(await stack.queue.hasJob(cancelled.id)) && !(await stack.queue.hasJob(paused.id)));
+      await stack.waitForStatus(dead.id, ['completed'], WALK_MS);
+      await stack.waitForStatus(orphan.id, ['completed'], WALK_MS);
+      await waitFor('the jobs of paused and cancelled requests to end', async () => !(await stack.queue.hasJob(cancelled.id)) && !(await stack.queue.hasJob(paused.id)), REACH_MS);
       // Two reconcile rounds later nothing has come back.
       await sleep(1_200);
       for (const { id } of [cancelled, paused]) {
@@ -856,13 +862,13 @@ describe('a worker starting up', () => {
       expect(takeover[2][3]).toMatch(/^took over from deadhost:1:dead, silent since \d{4}-/);
 
       expect((await action(paused.id, 'resume')).status).toBe(200);
-      await stack.waitForStatus(paused.id, ['completed']);
+      await stack.waitForStatus(paused.id, ['completed'], WALK_MS);
       expect((await stack.call('GET', `/v1/backfills/${cancelled.id}`)).body.status).toBe('cancelled');
       expect(await stack.objects()).toEqual(sortRows([...truth('dex', 700, 799), ...truth('book', 700, 799), ...truth('token', 700, 799)]));
     } finally {
       await worker.close();
     }
-  });
+  }, CASE_MS);
 });
 
 describe('GET /v1/backfills', () => {

@@ -6,6 +6,7 @@ import { runMigrations } from '../src/db/migrate.ts';
 import type { ObjectVersionRow } from '../src/sui/records.ts';
 import { chunksOf, tiling, waitFor } from './helpers/backfill-checks.ts';
 import type { TestDatabase } from './helpers/db.ts';
+import { PROCESS_CASE_MS, REACH_MS, WALK_MS } from './helpers/load.ts';
 import { spawnCli, spawnScript, waitForOutput, type Spawned } from './helpers/processes.ts';
 import { canRunPostgresCluster, hasRedisServer, startPostgresCluster, startRedisServer, type PostgresCluster, type RedisServer } from './helpers/servers.ts';
 import { sortRows, startStack, type Stack } from './helpers/stack.ts';
@@ -17,8 +18,8 @@ import { sortRows, startStack, type Stack } from './helpers/stack.ts';
 
 type Posted = { id: string; from: bigint; to: bigint };
 
-async function post(stack: Stack, name: 'dex' | 'book' | 'nft', match: 'outer' | 'anywhere'): Promise<Posted & { enqueued: boolean }> {
-  const response = await stack.call('POST', '/v1/backfills', { packageId: stack.chain.package(name).originalId, match, fromCheckpoint: 100, toCheckpoint: 899 });
+async function post(stack: Stack, name: 'dex' | 'book' | 'nft', match: 'outer' | 'anywhere', toCheckpoint = 899): Promise<Posted & { enqueued: boolean }> {
+  const response = await stack.call('POST', '/v1/backfills', { packageId: stack.chain.package(name).originalId, match, fromCheckpoint: 100, toCheckpoint });
   expect(response.status).toBe(202);
   return { id: response.body.id, from: BigInt(response.body.fromCheckpoint), to: BigInt(response.body.toCheckpoint), enqueued: response.body.enqueued };
 }
@@ -55,25 +56,26 @@ describe.skipIf(!hasRedisServer())(`Redis restarting during a backfill${hasRedis
     let down = false;
     try {
       const running = await post(stack, 'dex', 'anywhere');
-      await waitFor('two chunks', async () => (await chunksOf(stack.database, running.id)).length >= 2);
+      await waitFor('two chunks', async () => (await chunksOf(stack.database, running.id)).length >= 2, REACH_MS);
       await redis.stop();
       down = true;
       const during = (await chunksOf(stack.database, running.id)).length;
-      await waitFor('the walk to go on without Redis', async () => (await chunksOf(stack.database, running.id)).length > during + 2);
-      // Accepted and safe in Postgres; its job is written by the reconciler once Redis answers.
-      const accepted = await post(stack, 'book', 'outer');
+      await waitFor('the walk to go on without Redis', async () => (await chunksOf(stack.database, running.id)).length > during + 2, REACH_MS);
+      // Accepted and safe in Postgres; its job is written by the reconciler once Redis answers (a
+      // short range: how it gets its job is the point).
+      const accepted = await post(stack, 'book', 'outer', 299);
       expect(accepted.enqueued).toBe(false);
       await redis.start();
       down = false;
       stack.simnet.setKnobs({ latencyMs: 0 });
       // The API's own queue connection is back: a request posted now gets its job at once.
-      const after = await post(stack, 'nft', 'outer');
+      const after = await post(stack, 'nft', 'outer', 299);
       expect(after.enqueued).toBe(true);
 
-      await stack.waitForStatus(running.id, ['completed'], 60_000);
-      const done = await stack.waitForStatus(accepted.id, ['completed'], 60_000);
+      await stack.waitForStatus(running.id, ['completed'], WALK_MS);
+      const done = await stack.waitForStatus(accepted.id, ['completed'], WALK_MS);
       expect(done.attempts).toBe(1);
-      expect((await stack.waitForStatus(after.id, ['completed'], 60_000)).attempts).toBe(1);
+      expect((await stack.waitForStatus(after.id, ['completed'], WALK_MS)).attempts).toBe(1);
       await expectExact(stack, [
         [running, 'dex', 'anywhere'],
         [accepted, 'book', 'outer'],
@@ -83,7 +85,7 @@ describe.skipIf(!hasRedisServer())(`Redis restarting during a backfill${hasRedis
       if (down) await redis.start();
       await worker.close();
     }
-  });
+  }, PROCESS_CASE_MS);
 });
 
 const canRunPostgres = canRunPostgresCluster();
@@ -98,7 +100,7 @@ describe.skipIf(!canRunPostgres)(postgresTitle, () => {
     const db = createDb(url, { max: 5, applicationName: 'sui-backfill test' });
     const database: TestDatabase = { ...db, url, name: 'sui_backfill_outage', drop: () => db.close() };
     stack = await startStack({ database });
-  }, 90_000);
+  }, PROCESS_CASE_MS);
   afterAll(async () => {
     await stack?.close();
     await cluster?.destroy();
@@ -109,9 +111,9 @@ describe.skipIf(!canRunPostgres)(postgresTitle, () => {
     // A real worker process: it must survive the restart, not only its backfill.
     const worker = spawnCli(['worker', '--no-migrate'], { ...stack.env, BACKFILL_CHUNK_SIZE: '25', LOG_LEVEL: 'info' });
     try {
-      await waitForOutput(worker, 'backfill worker started');
+      await waitForOutput(worker, 'backfill worker started', REACH_MS);
       const request = await post(stack, 'dex', 'anywhere');
-      await waitFor('two chunks', async () => (await chunksOf(stack.database, request.id)).length >= 2);
+      await waitFor('two chunks', async () => (await chunksOf(stack.database, request.id)).length >= 2, REACH_MS);
       await cluster.stop();
       const unavailable = await stack.call('GET', `/v1/backfills/${request.id}`);
       expect(unavailable.status).toBe(503);
@@ -124,7 +126,7 @@ describe.skipIf(!canRunPostgres)(postgresTitle, () => {
       await cluster.start();
       stack.simnet.setKnobs({ latencyMs: 0 });
 
-      const done = await stack.waitForStatus(request.id, ['completed'], 60_000);
+      const done = await stack.waitForStatus(request.id, ['completed'], WALK_MS);
       expect(done.attempts).toBe(1);
       await expectExact(stack, [[request, 'dex', 'anywhere']]);
       expect(worker.output()).toContain('chunk commit failed with a transient Postgres error; retrying');
@@ -135,7 +137,7 @@ describe.skipIf(!canRunPostgres)(postgresTitle, () => {
     } finally {
       worker.kill('SIGKILL');
     }
-  });
+  }, PROCESS_CASE_MS);
 
   it('an outage longer than a chunk commit retries for is ridden out by the chunk retries, walks on after a pause included', async () => {
     await stack.clearBackfills();
@@ -154,18 +156,18 @@ describe.skipIf(!canRunPostgres)(postgresTitle, () => {
     });
     let down = false;
     try {
-      await waitForOutput(worker, 'backfill worker started');
+      await waitForOutput(worker, 'backfill worker started', REACH_MS);
       const request = await post(stack, 'book', 'anywhere');
-      await waitFor('two chunks', async () => (await chunksOf(stack.database, request.id)).length >= 2);
+      await waitFor('two chunks', async () => (await chunksOf(stack.database, request.id)).length >= 2, REACH_MS);
       await cluster.stop();
       down = true;
       // The walk ran out of a commit's retries, then, walking on, of its read of what is left, twice.
-      await waitFor('walks on that could not read what is left', async () => retried(worker, 'ranges').length >= 2, 30_000);
+      await waitFor('walks on that could not read what is left', async () => retried(worker, 'ranges').length >= 2, REACH_MS);
       await cluster.start();
       down = false;
       stack.simnet.setKnobs({ latencyMs: 0 });
 
-      const done = await stack.waitForStatus(request.id, ['completed', 'failed'], 60_000);
+      const done = await stack.waitForStatus(request.id, ['completed', 'failed'], WALK_MS);
       expect([done.status, done.lastError, done.attempts]).toEqual(['completed', null, 1]);
       await expectExact(stack, [[request, 'book', 'anywhere']]);
       expect(retried(worker, 'commit').length).toBeGreaterThanOrEqual(1);
@@ -174,7 +176,7 @@ describe.skipIf(!canRunPostgres)(postgresTitle, () => {
       if (down) await cluster.start();
       worker.kill('SIGKILL');
     }
-  });
+  }, PROCESS_CASE_MS);
 });
 
 const SHORT_RETRY_WORKER = path.resolve(import.meta.dirname, 'helpers/short-retry-worker.ts');

@@ -7,6 +7,8 @@ import { startWorker } from '../src/backfill/process.ts';
 import { createDb } from '../src/db/client.ts';
 import { hash, unit } from '../src/simnet/prng.ts';
 import { chunksOf, isChain, tiling, transitionsOf, waitFor, walkers } from './helpers/backfill-checks.ts';
+import { CASE_MS, PROCESS_CASE_MS, REACH_MS, WALK_MS } from './helpers/load.ts';
+import { captureLogs } from './helpers/logs.ts';
 import { spawnCli, waitForOutput, type Spawned } from './helpers/processes.ts';
 import { startStack, type Stack } from './helpers/stack.ts';
 
@@ -24,6 +26,9 @@ afterAll(async () => {
 beforeEach(async () => {
   stack.simnet.setKnobs({ latencyMs: 0 });
   await stack.clearBackfills();
+  // A job an earlier test left delayed (a redelivered copy outliving its walk) would come due in
+  // this one: harmless, except behind a table the test holds locked, where it takes a worker's slot.
+  await stack.queue.queue.obliterate({ force: true });
 });
 afterEach(async () => {
   for (const spawned of processes) {
@@ -48,8 +53,9 @@ async function holder(requestId: string): Promise<{ workerId: string | null; sta
   return { workerId: row.worker_id, status: row.status, heartbeatAt: row.heartbeat_ms === null ? null : new Date(row.heartbeat_ms) };
 }
 
-async function postAll(name: 'dex' | 'book', match: 'outer' | 'anywhere') {
-  const response = await stack.call('POST', '/v1/backfills', { packageId: stack.chain.package(name).originalId, match });
+/** A backfill of the package's whole history, or of a range where the test needs fewer checkpoints. */
+async function post(name: 'dex' | 'book', match: 'outer' | 'anywhere', range: { fromCheckpoint?: number; toCheckpoint?: number } = {}) {
+  const response = await stack.call('POST', '/v1/backfills', { packageId: stack.chain.package(name).originalId, match, ...range });
   expect(response.status).toBe(202);
   return { id: response.body.id as string, from: BigInt(response.body.fromCheckpoint), to: BigInt(response.body.toCheckpoint) };
 }
@@ -87,32 +93,38 @@ describe('crashes while backfills run', () => {
     stack.simnet.setKnobs({ latencyMs: 25 });
     const live = new Map<number, Spawned>();
     for (const spawned of [spawnWorker(env), spawnWorker(env)]) live.set(spawned.child.pid!, spawned);
-    await Promise.all([...live.values()].map((spawned) => waitForOutput(spawned, 'backfill worker started')));
+    await Promise.all([...live.values()].map((spawned) => waitForOutput(spawned, 'backfill worker started', REACH_MS)));
 
-    const request = await postAll('dex', 'anywhere');
+    const request = await post('dex', 'anywhere');
     const watermark = sampleWatermark(request.id);
     const killed: string[] = [];
-    for (let kill = 0; kill < 3; kill++) {
-      // The current holder has committed a chunk of its own; kill it at a seeded point of the next one.
-      const walker = await waitFor('a live holder with a committed chunk', async () => {
-        const { workerId, status } = await holder(request.id);
-        expect(status).not.toBe('completed');
-        if (!workerId || status !== 'running' || !live.has(pidOf(workerId))) return undefined;
-        const own = (await chunksOf(stack.database, request.id)).filter((chunk) => chunk.workerId === workerId);
-        return own.length > 0 ? { workerId, lastChunk: own[own.length - 1] } : undefined;
-      });
-      const [{ ms }] = await stack.database.sql<{ ms: number }[]>`select avg(duration_ms)::int as ms from package_backfill_chunks where request_id = ${request.id}`;
-      await sleep(unit(hash(SEED, kill)) * ms);
-      const victim = live.get(pidOf(walker.workerId))!;
-      victim.kill('SIGKILL');
-      await victim.exited;
-      live.delete(victim.child.pid!);
-      killed.push(walker.workerId);
-      const replacement = spawnWorker(env);
-      live.set(replacement.child.pid!, replacement);
+    let done;
+    try {
+      for (let kill = 0; kill < 3; kill++) {
+        // The current holder has committed a chunk of its own; kill it at a seeded point of the next one.
+        const walker = await waitFor('a live holder with a committed chunk', async () => {
+          const { workerId, status } = await holder(request.id);
+          expect(status).not.toBe('completed');
+          if (!workerId || status !== 'running' || !live.has(pidOf(workerId))) return undefined;
+          const own = (await chunksOf(stack.database, request.id)).filter((chunk) => chunk.workerId === workerId);
+          return own.length > 0 ? { workerId, lastChunk: own[own.length - 1] } : undefined;
+        }, REACH_MS);
+        const [{ ms }] = await stack.database.sql<{ ms: number }[]>`select avg(duration_ms)::int as ms from package_backfill_chunks where request_id = ${request.id}`;
+        await sleep(unit(hash(SEED, kill)) * ms);
+        const victim = live.get(pidOf(walker.workerId))!;
+        victim.kill('SIGKILL');
+        await victim.exited;
+        live.delete(victim.child.pid!);
+        killed.push(walker.workerId);
+        const replacement = spawnWorker(env);
+        live.set(replacement.child.pid!, replacement);
+      }
+      // No kill lands in the last walk: it may as well run at full speed.
+      stack.simnet.setKnobs({ latencyMs: 0 });
+      done = await stack.waitForStatus(request.id, ['completed'], WALK_MS);
+    } finally {
+      await watermark.stop();
     }
-    const done = await stack.waitForStatus(request.id, ['completed'], 90_000);
-    await watermark.stop();
 
     const expected = stack.truth(stack.chain.package('dex').originalId, 'anywhere', request.from, request.to);
     const objects = await stack.objects();
@@ -148,7 +160,7 @@ describe('crashes while backfills run', () => {
       const lastOfVictim = chunks.filter((chunk) => chunk.workerId === killed[i]).at(-1)!;
       expect(takeover.at.getTime() - lastOfVictim.finishedAt.getTime()).toBeGreaterThanOrEqual(STALE);
     }
-  });
+  }, PROCESS_CASE_MS);
 
   it('a frozen (SIGSTOP) worker is taken over only once its heartbeat is stale, and after SIGCONT writes nothing', async () => {
     // BullMQ redelivers the job after the lock (half of this) expires, checked every quarter: at the
@@ -157,24 +169,25 @@ describe('crashes while backfills run', () => {
     const env = { BACKFILL_CHUNK_SIZE: '25', STALE_AFTER_MS: String(STALE), HEARTBEAT_INTERVAL_MS: '250', RECONCILE_INTERVAL_MS: '500' };
     stack.simnet.setKnobs({ latencyMs: 25 });
     const replicas = [spawnWorker(env), spawnWorker(env)];
-    await Promise.all(replicas.map((spawned) => waitForOutput(spawned, 'backfill worker started')));
-    const request = await postAll('book', 'anywhere');
+    await Promise.all(replicas.map((spawned) => waitForOutput(spawned, 'backfill worker started', REACH_MS)));
+    const request = await post('book', 'anywhere', { fromCheckpoint: 100, toCheckpoint: 899 });
 
     const frozenId = await waitFor('a holder with two chunks', async () => {
       const { workerId } = await holder(request.id);
       if (!workerId) return undefined;
       return (await chunksOf(stack.database, request.id)).length >= 2 ? workerId : undefined;
-    });
+    }, REACH_MS);
     const frozen = replicas.find((spawned) => spawned.child.pid === pidOf(frozenId))!;
     const other = replicas.find((spawned) => spawned !== frozen)!;
     frozen.kill('SIGSTOP');
-    await sleep(300);
+    // A heartbeat the frozen worker sent just before lands meanwhile, however slow Postgres is.
+    await sleep(1_000);
     const { heartbeatAt: lastBeat } = await holder(request.id);
 
     const takenOverBy = await waitFor('the takeover', async () => {
       const { workerId } = await holder(request.id);
       return workerId && workerId !== frozenId ? workerId : undefined;
-    }, 20_000);
+    }, REACH_MS);
     // BullMQ redelivered the job when the frozen worker's lock expired, before the heartbeat went
     // stale: the other replica waited instead of walking.
     expect(other.output()).toContain('request is held by a worker whose heartbeat is fresh; job delayed until it would be stale');
@@ -184,8 +197,9 @@ describe('crashes while backfills run', () => {
     expect(takeover.at.getTime() - lastBeat!.getTime()).toBeGreaterThanOrEqual(STALE);
 
     frozen.kill('SIGCONT');
-    await waitForOutput(frozen, 'no longer held by this walk', 20_000);
-    await stack.waitForStatus(request.id, ['completed'], 60_000);
+    await waitForOutput(frozen, 'no longer held by this walk', REACH_MS);
+    stack.simnet.setKnobs({ latencyMs: 0 });
+    await stack.waitForStatus(request.id, ['completed'], WALK_MS);
 
     const chunks = await chunksOf(stack.database, request.id);
     expect(walkers(chunks)).toEqual([frozenId, takenOverBy]);
@@ -198,16 +212,16 @@ describe('crashes while backfills run', () => {
 
     for (const spawned of replicas) spawned.kill('SIGTERM');
     expect((await Promise.all(replicas.map((spawned) => spawned.exited))).map((exit) => exit.code)).toEqual([0, 0]);
-  });
+  }, PROCESS_CASE_MS);
 
   it('SIGTERM finishes the chunk in flight, or abandons it after the grace period, hands the request back and exits 0 in bounded time', async () => {
     const env = { BACKFILL_CHUNK_SIZE: '40', HEARTBEAT_INTERVAL_MS: '250' };
     stack.simnet.setKnobs({ latencyMs: 150 });
-    const request = await postAll('dex', 'outer');
+    const request = await post('dex', 'outer', { fromCheckpoint: 100, toCheckpoint: 899 });
 
     // Generous grace: the chunk in flight commits, then the request goes back to the queue.
     const patient = spawnWorker({ ...env, WORKER_SHUTDOWN_GRACE_MS: '10000' });
-    await waitFor('a first chunk', async () => (await chunksOf(stack.database, request.id)).length >= 1);
+    await waitFor('a first chunk', async () => (await chunksOf(stack.database, request.id)).length >= 1, REACH_MS);
     await sleep(100);
     patient.kill('SIGTERM');
     expect((await patient.exited).code).toBe(0);
@@ -223,7 +237,7 @@ describe('crashes while backfills run', () => {
     await waitFor('the hasty worker to hold the request', async () => {
       const { workerId } = await holder(request.id);
       return workerId !== null && pidOf(workerId) === hasty.child.pid;
-    });
+    }, REACH_MS);
     await sleep(300);
     const signalled = Date.now();
     hasty.kill('SIGTERM');
@@ -242,19 +256,19 @@ describe('crashes while backfills run', () => {
     stack.simnet.setKnobs({ latencyMs: 0 });
     const worker = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 40 });
     try {
-      await stack.waitForStatus(request.id, ['completed']);
+      await stack.waitForStatus(request.id, ['completed'], WALK_MS);
     } finally {
       await worker.close();
     }
     const chunks = await chunksOf(stack.database, request.id);
     expect(tiling(chunks, request.from, request.to).ok).toBe(true);
     expect(await stack.objects()).toEqual(stack.truth(stack.chain.package('dex').originalId, 'outer', request.from, request.to));
-  });
+  }, PROCESS_CASE_MS);
   it('SIGTERM while a chunk commit waits inside its transaction: the commit is abandoned within the grace period, never committed', async () => {
     stack.simnet.setKnobs({ latencyMs: 10 });
-    const request = await postAll('dex', 'outer');
+    const request = await post('dex', 'outer', { fromCheckpoint: 100, toCheckpoint: 899 });
     const worker = spawnWorker({ BACKFILL_CHUNK_SIZE: '20', HEARTBEAT_INTERVAL_MS: '250', WORKER_SHUTDOWN_GRACE_MS: '300' });
-    await waitFor('a first chunk', async () => (await chunksOf(stack.database, request.id)).length >= 1);
+    await waitFor('a first chunk', async () => (await chunksOf(stack.database, request.id)).length >= 1, REACH_MS);
 
     // Holding the watermark row, the test makes the next chunk commit wait inside its transaction.
     let release!: () => void;
@@ -272,7 +286,7 @@ describe('crashes while backfills run', () => {
         const waiting = await stack.database.sql`
           select 1 from pg_stat_activity where datname = current_database() and application_name = 'sui-backfill worker' and wait_event_type = 'Lock'`;
         return waiting.length > 0;
-      });
+      }, REACH_MS);
       const before = await chunksOf(stack.database, request.id);
       const signalled = Date.now();
       worker.kill('SIGTERM');
@@ -296,13 +310,13 @@ describe('crashes while backfills run', () => {
     stack.simnet.setKnobs({ latencyMs: 0 });
     const next = await stack.startWorker({ BACKFILL_CHUNK_SIZE: 40 });
     try {
-      await stack.waitForStatus(request.id, ['completed']);
+      await stack.waitForStatus(request.id, ['completed'], WALK_MS);
     } finally {
       await next.close();
     }
     expect(tiling(await chunksOf(stack.database, request.id), request.from, request.to).ok).toBe(true);
     expect(await stack.objects()).toEqual(stack.truth(stack.chain.package('dex').originalId, 'outer', request.from, request.to));
-  });
+  }, PROCESS_CASE_MS);
 });
 
 describe('a job redelivered to the process that walks it', () => {
@@ -312,7 +326,7 @@ describe('a job redelivered to the process that walks it', () => {
       stack.simnet.setKnobs({ latencyMs: 30 });
       const response = await stack.call('POST', '/v1/backfills', { packageId: stack.chain.package('dex').originalId, fromCheckpoint: 100, toCheckpoint: 699 });
       const id = response.body.id as string;
-      await waitFor('two chunks', async () => (await chunksOf(stack.database, id)).length >= 2);
+      await waitFor('two chunks', async () => (await chunksOf(stack.database, id)).length >= 2, REACH_MS);
       // A process that stalled: its heartbeats stop landing (its walk's commits go on), its job's lock is gone.
       await stack.database.sql.unsafe(`
         create function test_frozen() returns trigger language plpgsql as $$
@@ -330,13 +344,13 @@ describe('a job redelivered to the process that walks it', () => {
           redis.disconnect();
         }
         // BullMQ redelivers the job (to this process, the only one, with a free slot), which delays it.
-        await waitFor('the redelivered job delayed', async () => (await stack.queue.queue.getJobState(id)) === 'delayed', 10_000);
+        await waitFor('the redelivered job delayed', async () => (await stack.queue.queue.getJobState(id)) === 'delayed', REACH_MS);
         await sleep(2_500);
       } finally {
         await stack.database.sql.unsafe(`drop trigger if exists test_frozen on package_backfill_requests; drop function if exists test_frozen();`);
       }
       stack.simnet.setKnobs({ latencyMs: 0 });
-      const done = await stack.waitForStatus(id, ['completed', 'failed'], 60_000);
+      const done = await stack.waitForStatus(id, ['completed', 'failed'], WALK_MS);
       expect(done.status).toBe('completed');
 
       const transitions = await transitionsOf(stack.database, id);
@@ -355,14 +369,22 @@ describe('a job redelivered to the process that walks it', () => {
     } finally {
       await worker.close();
     }
-  });
+  }, CASE_MS);
 
   it('a stop message that arrives while the redelivered copy is being handled still stops the walk at once', async () => {
-    // The worker's own pool: the test holds the requests table locked, and the API's pool would run dry.
-    const db = createDb(stack.database.url, { max: 10, applicationName: 'sui-backfill test worker' });
+    // The worker's own pool: the test holds the requests table locked, and the API's pool would run
+    // dry. Each heartbeat meanwhile waits for the lock on a connection of its own; beats 2 s apart
+    // take the pool's spare connections in about 50 s, so however slow the redelivery (waited for
+    // 45 s at most), it finds a connection to wait on.
+    const db = createDb(stack.database.url, { max: 30, applicationName: 'sui-backfill test worker' });
     const control = postgres(stack.database.url, { max: 2, onnotice: () => {} });
+    const { logger, lines } = captureLogs();
     const worker = await startWorker(
-      { ...stack.common, config: { ...stack.common.config, BACKFILL_CHUNK_SIZE: 10, WORKER_CONCURRENCY: 2, HEARTBEAT_INTERVAL_MS: 600, STALE_AFTER_MS: 2_000, RECONCILE_INTERVAL_MS: 600_000 } },
+      {
+        ...stack.common,
+        logger,
+        config: { ...stack.common.config, BACKFILL_CHUNK_SIZE: 10, WORKER_CONCURRENCY: 2, HEARTBEAT_INTERVAL_MS: 2_000, STALE_AFTER_MS: 6_000, RECONCILE_INTERVAL_MS: 600_000 },
+      },
       { db, source: stack.source },
     );
     let release = () => {};
@@ -370,7 +392,7 @@ describe('a job redelivered to the process that walks it', () => {
       stack.simnet.setKnobs({ latencyMs: 30 });
       const posted = await stack.call('POST', '/v1/backfills', { packageId: stack.chain.package('dex').originalId, fromCheckpoint: 100, toCheckpoint: 699 });
       const id = posted.body.id as string;
-      await waitFor('two chunks', async () => (await chunksOf(stack.database, id)).length >= 2);
+      await waitFor('two chunks', async () => (await chunksOf(stack.database, id)).length >= 2, REACH_MS);
       // Everything that reads or writes the request waits now: the walk's next commit, and the redelivered copy as it looks for the holder.
       const released = new Promise<void>((resolve) => (release = resolve));
       let locked = () => {};
@@ -390,11 +412,11 @@ describe('a job redelivered to the process that walks it', () => {
       await waitFor(
         'the redelivered copy waiting to read who holds the request',
         async () => (await control`select 1 from pg_stat_activity where wait_event_type = 'Lock' and query like '%greatest(0, ceil(%'`).length > 0,
-        10_000,
+        45_000,
       );
       const before = (await chunksOf(stack.database, id)).length;
       expect(await stack.queue.publishStop({ requestId: id, status: 'paused', attempts: 1 })).toBe(true);
-      await sleep(300);
+      await waitFor('the stop message to reach the walk', async () => lines.some((line) => line.msg === 'stop message: aborting the walk'), REACH_MS);
       release();
       await holding;
       // The walk was aborted by the message: its commit waiting for the lock was cancelled, none follows.
@@ -404,7 +426,7 @@ describe('a job redelivered to the process that walks it', () => {
       stack.simnet.setKnobs({ latencyMs: 0 });
       expect((await stack.call('POST', `/v1/backfills/${id}/pause`)).status).toBe(200);
       expect((await stack.call('POST', `/v1/backfills/${id}/resume`)).status).toBe(200);
-      const done = await stack.waitForStatus(id, ['completed', 'failed'], 60_000);
+      const done = await stack.waitForStatus(id, ['completed', 'failed'], WALK_MS);
       expect(done.status).toBe('completed');
       const chunks = await chunksOf(stack.database, id);
       expect(tiling(chunks, 100n, 699n).ok).toBe(true);
@@ -415,5 +437,5 @@ describe('a job redelivered to the process that walks it', () => {
       await control.end();
       await db.close();
     }
-  });
+  }, CASE_MS);
 });
