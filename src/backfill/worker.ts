@@ -3,6 +3,7 @@ import { DelayedError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Common } from '../common/context.ts';
 import { errorMessage } from '../common/errors.ts';
 import { createProcessId } from '../common/process-id.ts';
+import { createPeriodicTask } from '../common/periodic.ts';
 import { postgresCode, withPostgresRetry, type Db } from '../db/client.ts';
 import { liveMaxInFlight, type LiveBudgetSource } from '../sui/rpc-control.ts';
 import { createChunkRetries } from './chunk-retries.ts';
@@ -128,12 +129,17 @@ export function createBackfillWorker(common: Common, deps: BackfillWorkerDeps): 
     const holder: WalkHolder = { workerId, attempts: request.attempts };
     const walk = new AbortController();
     walks.set(request.id, { controller: walk, attempts: request.attempts });
-    const heartbeat = setInterval(() => {
-      beatHeartbeat(db.db, request.id, holder).then(
-        (held) => held || walk.abort(new LostOwnershipError(request.id)),
-        (error) => log.warn({ err: errorMessage(error) }, 'heartbeat failed'),
-      );
-    }, config.HEARTBEAT_INTERVAL_MS);
+    // Never two beats at once: a beat stuck behind a lock must not take another pooled connection each interval.
+    const heartbeat = createPeriodicTask({
+      name: 'heartbeat',
+      intervalMs: config.HEARTBEAT_INTERVAL_MS,
+      logger: log,
+      fallback: undefined,
+      run: async () => {
+        if (!(await beatHeartbeat(db.db, request.id, holder))) walk.abort(new LostOwnershipError(request.id));
+      },
+    });
+    heartbeat.start();
     const retries = createChunkRetries({ retries: config.BACKFILL_CHUNK_RETRIES, baseMs: config.BACKFILL_CHUNK_RETRY_BASE_MS });
 
     const onChunk = async (chunk: ChunkReport) => {
@@ -252,7 +258,7 @@ export function createBackfillWorker(common: Common, deps: BackfillWorkerDeps): 
       log.info('backfill completed');
       return 'completed';
     } finally {
-      clearInterval(heartbeat);
+      heartbeat.stop();
       walks.delete(request.id);
       forgetWalkMetrics(common.metrics, request);
     }
