@@ -1,11 +1,15 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MIGRATIONS_FOLDER } from '../src/db/migrate.ts';
 import { runCli, spawnCli, waitForOutput, type Spawned } from './helpers/processes.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 import { createTestRedisNamespace } from './helpers/redis.ts';
 
+/** How many migrations are committed: a database must hold them all. */
+const MIGRATIONS = (JSON.parse(readFileSync(path.join(MIGRATIONS_FOLDER, 'meta', '_journal.json'), 'utf8')) as { entries: unknown[] }).entries.length;
 const lines = (text: string) => text.trim().split('\n').filter((line) => !line.startsWith('npm warn'));
 
 let database: TestDatabase;
@@ -67,6 +71,25 @@ describe('processes: configuration and services', () => {
     try {
       const { code, output } = await runCli(['migrate'], { DATABASE_URL: url.toString() });
       expect({ code, lines: lines(output) }).toEqual({ code: 0, lines: [`migrations applied to ${name}`] });
+    } finally {
+      await database.sql.unsafe(`drop database if exists "${name}" with (force)`);
+    }
+  });
+
+  it.concurrent.each(['api', 'worker', 'indexer'])('%s --no-migrate: a database without the migrations is one line saying so (exit 2)', async (command) => {
+    const url = new URL(database.url);
+    const name = `${database.name}_${command}_bare`;
+    url.pathname = `/${name}`;
+    const expected = (applied: number) => ({
+      code: 2,
+      lines: [`Invalid configuration: DATABASE_URL: its database has ${applied} of the ${MIGRATIONS} migrations this version needs; run \`sui-backfill migrate\`, or start without --no-migrate`],
+    });
+    const run = () => runCli([command, '--no-migrate'], { DATABASE_URL: url.toString(), REDIS_URL: redis.url, API_TOKEN: 'x'.repeat(16) });
+    try {
+      // No database at all, then one that exists with none of the schema.
+      expect(await run().then(({ code, output }) => ({ code, lines: lines(output) }))).toEqual(expected(0));
+      await database.sql.unsafe(`create database "${name}"`);
+      expect(await run().then(({ code, output }) => ({ code, lines: lines(output) }))).toEqual(expected(0));
     } finally {
       await database.sql.unsafe(`drop database if exists "${name}" with (force)`);
     }

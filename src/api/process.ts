@@ -9,7 +9,7 @@ import { whenListening } from '../common/listen.ts';
 import { EXIT, parseFlags, runService, type Command } from '../common/process.ts';
 import { checkServices } from '../common/services.ts';
 import { createDb, type Db } from '../db/client.ts';
-import { runMigrations } from '../db/migrate.ts';
+import { requireMigrated, runMigrations } from '../db/migrate.ts';
 import { RPC_ENVIRONMENT_HELP } from '../sui/environment-help.ts';
 import { createSourceFromConfig } from '../sui/from-config.ts';
 import type { RpcControl } from '../sui/rpc-control.ts';
@@ -90,7 +90,8 @@ ${RPC_ENVIRONMENT_HELP}`,
       if (!config.API_TOKEN) throw new ConfigError('Invalid configuration: API_TOKEN: required by the api, expected at least 16 characters (missing)');
     };
     return runService('api', { needs: { postgres: true, redis: true }, flags: { PORT: ['--port', values.port] }, validate }, async (common) => {
-      if (!values['no-migrate']) await runMigrations(common.config.DATABASE_URL);
+      if (values['no-migrate']) await requireMigrated(common.config.DATABASE_URL);
+      else await runMigrations(common.config.DATABASE_URL);
       const db = createDb(common.config.DATABASE_URL, { applicationName: 'sui-backfill api' });
       common.shutdown.add('database', () => db.close());
       const api = await startApi(common, { db, source: createSourceFromConfig(common) }, { addressSettings: values.port === undefined ? 'HOST, PORT' : 'HOST, --port' });

@@ -2,7 +2,7 @@ import type { Common } from '../common/context.ts';
 import { startMetricsServer } from '../common/metrics-server.ts';
 import { EXIT, parseFlags, runService, type Command } from '../common/process.ts';
 import { createDb, type Db } from '../db/client.ts';
-import { runMigrations } from '../db/migrate.ts';
+import { requireMigrated, runMigrations } from '../db/migrate.ts';
 import { RPC_ENVIRONMENT_HELP } from '../sui/environment-help.ts';
 import { createSourceFromConfig } from '../sui/from-config.ts';
 import type { ResolvedPackage } from '../sui/records.ts';
@@ -77,7 +77,8 @@ ${RPC_ENVIRONMENT_HELP}`,
     }
     const flags = { WORKER_CONCURRENCY: ['--concurrency', values.concurrency], BACKFILL_CHUNK_SIZE: ['--chunk-size', values['chunk-size']] } as const;
     return runService('worker', { needs: { postgres: true, redis: true }, flags }, async (common) => {
-      if (!values['no-migrate']) await runMigrations(common.config.DATABASE_URL);
+      if (values['no-migrate']) await requireMigrated(common.config.DATABASE_URL);
+      else await runMigrations(common.config.DATABASE_URL);
       const db = createDb(common.config.DATABASE_URL, { applicationName: 'sui-backfill worker' });
       common.shutdown.add('database', () => db.close());
       // First: a METRICS_PORT it cannot listen on stops it before it says it started.

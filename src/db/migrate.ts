@@ -1,9 +1,11 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { getTableName, is } from 'drizzle-orm';
 import { PgTable } from 'drizzle-orm/pg-core';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
-import { createDb, databaseUrl } from './client.ts';
+import { ConfigError } from '../common/errors.ts';
+import { createDb, databaseUrl, postgresCode } from './client.ts';
 import * as schema from './schema/index.ts';
 
 export const MIGRATIONS_FOLDER = path.resolve(import.meta.dirname, '../../drizzle');
@@ -52,5 +54,31 @@ export async function runMigrations(url: string, options: { reset?: boolean } = 
     await sql`select pg_advisory_unlock(${MIGRATION_LOCK_KEY})`;
   } finally {
     await close();
+  }
+}
+
+/**
+ * For a process started with `--no-migrate`: the database must hold every committed migration,
+ * or the process stops with one line, rather than run and fail each query it makes.
+ */
+export async function requireMigrated(url: string): Promise<void> {
+  const journal = JSON.parse(readFileSync(path.join(MIGRATIONS_FOLDER, 'meta', '_journal.json'), 'utf8')) as { entries: unknown[] };
+  const expected = journal.entries.length;
+  const sql = postgres(url, { max: 1, onnotice: () => {}, connection: { application_name: 'sui-backfill schema check' } });
+  let applied: number;
+  try {
+    const [row] = await sql<{ count: number }[]>`select count(*)::int as count from drizzle.__drizzle_migrations`;
+    applied = row.count;
+  } catch (error) {
+    // No database, or no migrations table in it: nothing applied.
+    if (postgresCode(error) !== '3D000' && postgresCode(error) !== '42P01' && postgresCode(error) !== '3F000') throw error;
+    applied = 0;
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+  if (applied < expected) {
+    throw new ConfigError(
+      `Invalid configuration: DATABASE_URL: its database has ${applied} of the ${expected} migrations this version needs; run \`sui-backfill migrate\`, or start without --no-migrate`,
+    );
   }
 }

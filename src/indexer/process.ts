@@ -3,7 +3,7 @@ import { errorMessage } from '../common/errors.ts';
 import { startMetricsServer } from '../common/metrics-server.ts';
 import { EXIT, parseFlags, runService, type Command } from '../common/process.ts';
 import { createDb, type Db } from '../db/client.ts';
-import { runMigrations } from '../db/migrate.ts';
+import { requireMigrated, runMigrations } from '../db/migrate.ts';
 import { RPC_ENVIRONMENT_HELP } from '../sui/environment-help.ts';
 import { createSourceFromConfig } from '../sui/from-config.ts';
 import { createIndexer, type IndexerSource } from './indexer.ts';
@@ -52,7 +52,8 @@ ${RPC_ENVIRONMENT_HELP}`,
       return EXIT.ok;
     }
     return runService('indexer', { needs: { postgres: true }, flags: { INDEXER_FIRST_CHECKPOINT: ['--first-checkpoint', values['first-checkpoint']] } }, async (common, fail) => {
-      if (!values['no-migrate']) await runMigrations(common.config.DATABASE_URL);
+      if (values['no-migrate']) await requireMigrated(common.config.DATABASE_URL);
+      else await runMigrations(common.config.DATABASE_URL);
       const db = createDb(common.config.DATABASE_URL, { applicationName: 'sui-backfill indexer' });
       common.shutdown.add('database', () => db.close());
       // First: a METRICS_PORT it cannot listen on stops it before it says it started.
