@@ -127,7 +127,8 @@ production cannot touch production data; it refuses DEV_ values equal to those):
       RPC_REQUESTS_PER_SECOND: process.env.RPC_REQUESTS_PER_SECOND || '5000',
     };
     const flags = parseFlagValues(DEV_FLAGS, values);
-    return runService('dev', { needs: { postgres: true, redis: true }, env, flags: { PORT: ['--port', values.port] } }, async (common) => {
+    const options = { needs: { postgres: true, redis: true }, env, flags: { PORT: ['--port', values.port] } as const, databaseVariable: 'DEV_DATABASE_URL' };
+    return runService('dev', options, async (common) => {
       const { checkpoints } = flags;
       const simnet = await startSimnet(common, {
         host: '127.0.0.1',

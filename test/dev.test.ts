@@ -91,6 +91,14 @@ describe('sui-backfill dev', () => {
     });
   });
 
+  it('names DEV_DATABASE_URL when Postgres refuses its login, in one line (exit 2)', async () => {
+    const { code, output } = await runCli(['dev', '--port', '0', '--simnet-port', '0'], { DEV_DATABASE_URL: 'postgres://nosuchuser@127.0.0.1:5432/sui_backfill_dev' });
+    expect({ code, lines: output.trim().split('\n') }).toEqual({
+      code: 2,
+      lines: ['PostgreSQL at 127.0.0.1:5432 refused the connection: role "nosuchuser" does not exist (DEV_DATABASE_URL)'],
+    });
+  });
+
   it('refuses DEV_DATABASE_URL naming the DATABASE_URL database, in one line (exit 2)', async () => {
     const url = 'postgres://postgres@127.0.0.1:5432/sui_backfill';
     const { code, output } = await runCli(['dev'], { DATABASE_URL: url, DEV_DATABASE_URL: url });

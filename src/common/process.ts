@@ -86,9 +86,13 @@ function isUserError(error: unknown): boolean {
  * started or freed; undefined when all answer. Every command that needs Postgres migrates by
  * default, and migrating creates the database, so a missing one is no problem here.
  */
-export async function requireServices(config: Pick<Config, 'DATABASE_URL' | 'REDIS_URL'>, needs: { postgres?: boolean; redis?: boolean }): Promise<number | undefined> {
+export async function requireServices(
+  config: Pick<Config, 'DATABASE_URL' | 'REDIS_URL'>,
+  needs: { postgres?: boolean; redis?: boolean },
+  databaseVariable = 'DATABASE_URL',
+): Promise<number | undefined> {
   const problems = await findServiceProblems({
-    postgres: needs.postgres ? { url: config.DATABASE_URL, createsDatabase: true } : undefined,
+    postgres: needs.postgres ? { url: config.DATABASE_URL, createsDatabase: true, variable: databaseVariable } : undefined,
     redis: needs.redis ? { url: config.REDIS_URL } : undefined,
   });
   if (problems.length === 0) return undefined;
@@ -109,6 +113,8 @@ export async function runService(
     /** Flags that stand for variables, `{ PORT: ['--port', value] }`: validated as the variable, named as the flag. */
     flags?: Record<string, readonly [flag: string, value: string | undefined]>;
     validate?: (config: Config) => void;
+    /** The variable DATABASE_URL was set from, named when Postgres refuses it (dev: DEV_DATABASE_URL). */
+    databaseVariable?: string;
   },
   main: (common: Common, fail: (error: unknown) => void) => Promise<void>,
 ): Promise<number> {
@@ -120,7 +126,7 @@ export async function runService(
   ]);
   const config = loadConfig({ ...process.env, ...flags }, {}, Object.fromEntries(given.map(([variable, [flag]]) => [variable, flag])));
   options.validate?.(config);
-  const refused = await requireServices(config, options.needs ?? {});
+  const refused = await requireServices(config, options.needs ?? {}, options.databaseVariable);
   if (refused !== undefined) return refused;
   const common = createCommon(config, { process: name });
   survivePostgresWriteAfterClose(common.logger);
