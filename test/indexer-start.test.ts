@@ -105,6 +105,18 @@ describe('live indexer start', { timeout: CASE_TIMEOUT_MS }, () => {
     expect((await second.exited).code).toBe(0);
   });
 
+  it('warns of a first checkpoint past the tip, waits for the chain to get there, then starts exactly there', async () => {
+    const first = stack.chain.tip() + 40n;
+    const started = indexer(['--first-checkpoint', String(first)]);
+    await waitForOutput(started, 'the first checkpoint is past the tip; the indexer waits for the chain to reach it', PATIENCE_MS);
+    const warning = JSON.parse(started.output().split('\n').find((line) => line.includes('the first checkpoint is past the tip'))!);
+    expect({ level: warning.level, firstCheckpoint: String(warning.firstCheckpoint), below: BigInt(warning.tip) < first }).toEqual({ level: 40, firstCheckpoint: String(first), below: true });
+    await waitFor('the indexer to commit past its first checkpoint', async () => ((await readWatermark(stack.database.sql))?.checkpointHiInclusive ?? -1n) >= first, PATIENCE_MS);
+    expect(await readerLo()).toBe(first);
+    started.kill('SIGTERM');
+    expect((await started.exited).code).toBe(0);
+  });
+
   it('starts at INDEXER_FIRST_CHECKPOINT; a restart with a lower --first-checkpoint resumes from the watermark', async () => {
     const first = indexer([], { INDEXER_FIRST_CHECKPOINT: '1200' });
     await waitForOutput(first, '"next":1200,"resumed":false', PATIENCE_MS);
