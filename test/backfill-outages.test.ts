@@ -86,6 +86,41 @@ describe.skipIf(!hasRedisServer())(`Redis restarting during a backfill${hasRedis
       await worker.close();
     }
   }, PROCESS_CASE_MS);
+
+  it('a worker stopped while Redis is down exits 0 within its grace period and a margin; the request is walked on when Redis is back', async () => {
+    await stack.clearBackfills();
+    stack.simnet.setKnobs({ latencyMs: 25 });
+    const grace = 1_000;
+    const worker = spawnCli(['worker', '--no-migrate'], { ...stack.env, BACKFILL_CHUNK_SIZE: '25', WORKER_SHUTDOWN_GRACE_MS: String(grace), LOG_LEVEL: 'info' });
+    let down = false;
+    try {
+      await waitForOutput(worker, 'backfill worker started', REACH_MS);
+      const running = await post(stack, 'dex', 'anywhere');
+      await waitFor('two chunks', async () => (await chunksOf(stack.database, running.id)).length >= 2, REACH_MS);
+      await redis.stop();
+      down = true;
+      const stopping = Date.now();
+      worker.kill('SIGTERM');
+      const exit = await worker.exited;
+      // BullMQ's own close would wait for Redis: the grace period, 3 s for BullMQ, and room for a loaded machine.
+      expect({ code: exit.code, inBound: Date.now() - stopping < grace + 3_000 + 4_000 }).toEqual({ code: 0, inBound: true });
+      expect(worker.output()).toContain('the BullMQ worker did not close (Redis unreachable?); disconnecting it');
+
+      await redis.start();
+      down = false;
+      stack.simnet.setKnobs({ latencyMs: 0 });
+      const successor = await stack.startWorker();
+      try {
+        await stack.waitForStatus(running.id, ['completed'], WALK_MS);
+        await expectExact(stack, [[running, 'dex', 'anywhere']]);
+      } finally {
+        await successor.close();
+      }
+    } finally {
+      if (down) await redis.start();
+      worker.kill('SIGKILL');
+    }
+  }, PROCESS_CASE_MS);
 });
 
 const canRunPostgres = canRunPostgresCluster();

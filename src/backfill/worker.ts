@@ -74,6 +74,9 @@ type BackfillWorkerDeps = {
  * transiently after the RPC's or Postgres' own retries is tried again from the watermark,
  * BACKFILL_CHUNK_RETRIES times with growing pauses, before the request fails.
  */
+/** How long after the shutdown grace period BullMQ may take to close before its connections are cut. */
+const CLOSE_MARGIN_MS = 3_000;
+
 export function createBackfillWorker(common: Common, deps: BackfillWorkerDeps): BackfillWorker {
   const { config, logger } = common;
   const { db, source, queue } = deps;
@@ -315,7 +318,16 @@ export function createBackfillWorker(common: Common, deps: BackfillWorkerDeps): 
         for (const { controller } of walks.values()) controller.abort(new WorkerShuttingDownError(config.WORKER_SHUTDOWN_GRACE_MS));
       }, config.WORKER_SHUTDOWN_GRACE_MS);
       try {
-        await worker.close();
+        // BullMQ's close waits on Redis; with Redis gone it would wait until the process is killed.
+        // Past the grace period (every walk abandoned by then) its connections are cut instead:
+        // the job's lock expires and it is redelivered when Redis is back, the request handed back in Postgres.
+        const closed = worker.close().catch((error: unknown) => logger.warn({ err: errorMessage(error) }, 'closing the BullMQ worker failed'));
+        const late = await Promise.race([closed.then(() => false), sleep(config.WORKER_SHUTDOWN_GRACE_MS + CLOSE_MARGIN_MS, true, { ref: false })]);
+        if (late) {
+          logger.warn({ waitedMs: config.WORKER_SHUTDOWN_GRACE_MS + CLOSE_MARGIN_MS }, 'the BullMQ worker did not close (Redis unreachable?); disconnecting it');
+          // Not awaited: its disconnect waits on the same close.
+          worker.disconnect().catch((error: unknown) => logger.warn({ err: errorMessage(error) }, 'disconnecting the BullMQ worker failed'));
+        }
       } finally {
         clearTimeout(abandon);
         stops.close();
