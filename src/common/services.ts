@@ -1,5 +1,5 @@
 import net from 'node:net';
-import tls from 'node:tls';
+import { Redis, ReplyError } from 'ioredis';
 import postgres from 'postgres';
 import { databaseUrl } from '../db/client.ts';
 import { withTimeout } from './timeout.ts';
@@ -129,85 +129,54 @@ async function checkPostgres(target: NonNullable<ServiceTargets['postgres']>, ti
   return { service: 'postgres', cause: 'config', line: `PostgreSQL at ${at.shown}: database "${name}" does not exist and role "${role}" may not create it (${variable})` };
 }
 
-/** A RESP command: an array of bulk strings. */
-function command(...parts: string[]): string {
-  return `*${parts.length}\r\n${parts.map((part) => `$${Buffer.byteLength(part)}\r\n${part}\r\n`).join('')}`;
-}
-
-/** Past this much without the replies it waits for, what answers is not Redis. */
-const MAX_REPLY_BYTES = 4_096;
-
 /** `login`: the error is one only a change of the URL gets past. */
 type PingOutcome = { kind: 'pong' } | { kind: 'unreachable' } | { kind: 'silent' } | { kind: 'error'; message: string; login: boolean };
 
 /** Redis replies a login cannot get past: a wrong or missing password, a user without rights, protected mode. */
 const REDIS_LOGIN_ERRORS = /^(NOAUTH|WRONGPASS|NOPERM|DENIED)\b/;
 
-/** How Redis 6+ answers AUTH with a password when the default user has none. */
-const NO_PASSWORD_SET = 'without any password configured';
-
-function replyError(line: string): PingOutcome {
-  const message = line.slice(1);
-  return { kind: 'error', message, login: REDIS_LOGIN_ERRORS.test(message) };
-}
-
 /**
- * PING (after AUTH when the URL has a password) over a socket of its own: a client library would
- * retry, queue or hide what the server said.
+ * PING (after the AUTH ioredis sends for a URL with a password) on a connection that neither
+ * retries nor queues, so what the server said is what is reported.
  */
-function ping(url: URL, at: Endpoint, timeoutMs: number): Promise<PingOutcome> {
-  const password = decodeURIComponent(url.password);
-  const username = decodeURIComponent(url.username);
-  const commands = [...(password ? [username ? command('AUTH', username, password) : command('AUTH', password)] : []), command('PING')];
-  return new Promise((resolve) => {
-    const secure = url.protocol === 'rediss:';
-    const socket = secure ? tls.connect({ host: at.host, port: at.port, servername: net.isIP(at.host) ? undefined : at.host }) : net.connect({ host: at.host, port: at.port });
-    let connected = false;
-    let secured = false;
-    let received = '';
-    const finish = (outcome: PingOutcome) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(outcome);
-    };
-    // Only the server's first line can say why it stopped talking (protected mode, a refused AUTH).
-    const refusedOrSilent = (): PingOutcome => (received.startsWith('-') ? replyError(received.split('\r\n')[0]) : { kind: 'silent' });
-    const timer = setTimeout(() => finish(connected ? refusedOrSilent() : { kind: 'unreachable' }), timeoutMs);
-    socket.once('connect', () => (connected = true));
-    socket.once(secure ? 'secureConnect' : 'connect', () => {
-      secured = true;
-      socket.write(commands.join(''));
-    });
-    socket.on('data', (chunk: Buffer) => {
-      received += chunk.toString('latin1');
-      const lines = received.split('\r\n');
-      if (lines.length <= commands.length) {
-        if (received.length > MAX_REPLY_BYTES) finish({ kind: 'silent' });
-        return;
-      }
-      const auth = commands.length > 1 ? lines[0] : undefined;
-      const reply = lines[commands.length - 1];
-      // A refused AUTH fails the clients even when PING then answers as the default user; a
-      // password the server does not ask for, they only warn of.
-      if (auth?.startsWith('-') && !auth.includes(NO_PASSWORD_SET)) finish({ kind: 'error', message: auth.slice(1), login: true });
-      else if (reply === '+PONG') finish({ kind: 'pong' });
-      else if (reply.startsWith('-')) finish(replyError(reply));
-      else finish({ kind: 'silent' });
-    });
-    socket.once('error', (error: NodeJS.ErrnoException) => {
-      if (!connected) finish({ kind: 'unreachable' });
-      // A TLS handshake that fails (a certificate not trusted, a server without TLS) needs another URL or trust store.
-      else if (!secured) finish({ kind: 'error', message: `TLS: ${error.message}`, login: true });
-      else finish(refusedOrSilent());
-    });
-    socket.once('close', () => finish(connected ? refusedOrSilent() : { kind: 'unreachable' }));
+async function ping(url: string, timeoutMs: number): Promise<PingOutcome> {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    enableReadyCheck: false,
+    disableClientInfo: true,
   });
+  let connected = false;
+  // A refused AUTH is only emitted: PING may then still answer, as the default user.
+  let refused: InstanceType<typeof ReplyError> | undefined;
+  redis.on('connect', () => (connected = true));
+  redis.on('error', (error: unknown) => {
+    if (error instanceof ReplyError) refused ??= error;
+  });
+  const reply = (error: InstanceType<typeof ReplyError>): PingOutcome => ({ kind: 'error', message: error.message, login: REDIS_LOGIN_ERRORS.test(error.message) });
+  try {
+    await withTimeout(
+      redis.connect().then(() => redis.ping()),
+      timeoutMs,
+      () => new Error('no answer'),
+    );
+    return refused ? reply(refused) : { kind: 'pong' };
+  } catch (error) {
+    if (refused) return reply(refused);
+    if (error instanceof ReplyError) return reply(error);
+    return connected ? { kind: 'silent' } : { kind: 'unreachable' };
+  } finally {
+    redis.disconnect();
+  }
 }
 
 async function checkRedis(target: NonNullable<ServiceTargets['redis']>, timeoutMs: number): Promise<ServiceProblem | undefined> {
   const at = endpoint(target.url, 6379);
   const variable = target.variable ?? 'REDIS_URL';
-  const outcome = await ping(new URL(target.url), at, timeoutMs);
+  const outcome = await ping(target.url, timeoutMs);
   switch (outcome.kind) {
     case 'pong':
       return undefined;
